@@ -1,0 +1,37 @@
+# bdlearn: two commands do everything on a fresh machine with Python 3.11 and make.
+#   make lab    create .venv, install bdlearn, open JupyterLab on notebooks/
+#   make test   create .venv, install bdlearn with its test tools, run every test
+#   make demo   run a toy-world edit from the command line and say where the figure is
+# Re-running reuses .venv: the install step runs again only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch and torchvision first, pinned to builds known to work here (override on other machines,
+# e.g. make TORCH_SPEC="torch torchvision --index-url https://download.pytorch.org/whl/cpu").
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+STAMP := $(VENV)/.bdlearn-installed
+export HF_HUB_OFFLINE ?= 1
+
+.PHONY: install lab test demo clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check $(TORCH_SPEC)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(PY) -m bdlearn.setup_jupyter $(VENV)
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+demo: $(STAMP)
+	$(VENV)/bin/bdlearn demo --out demo_output --force
+
+clean:
+	rm -rf $(VENV) demo_output

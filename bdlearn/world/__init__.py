@@ -1,0 +1,47 @@
+"""The toy world: procedural scenes, edit tasks on them, and a rule-based judge of edits."""
+from bdlearn.world.judge import Verdict, judge_edit, judge_region
+from bdlearn.world.scenes import (
+    BACKGROUNDS,
+    COLOUR_NAMES,
+    COLOURS,
+    IMAGE_SIZE,
+    SHAPES,
+    Scene,
+    SceneObject,
+    derive_seeds,
+    masked_view,
+    object_caption,
+    render_background,
+    render_object,
+    render_scene,
+    sample_scenes,
+    scene_caption,
+    shape_mask,
+)
+from bdlearn.world.tasks import TASK_KINDS, EditTask, edit_task_suite, make_edit_task
+
+__all__ = [
+    "BACKGROUNDS",
+    "COLOUR_NAMES",
+    "COLOURS",
+    "IMAGE_SIZE",
+    "SHAPES",
+    "TASK_KINDS",
+    "EditTask",
+    "Scene",
+    "SceneObject",
+    "Verdict",
+    "derive_seeds",
+    "edit_task_suite",
+    "judge_edit",
+    "judge_region",
+    "make_edit_task",
+    "masked_view",
+    "object_caption",
+    "render_background",
+    "render_object",
+    "render_scene",
+    "sample_scenes",
+    "scene_caption",
+    "shape_mask",
+]
