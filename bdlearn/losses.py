@@ -13,6 +13,7 @@ weights L_t by exactly 1, the form used here. Taught in notebook 02.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -59,7 +60,7 @@ def hybrid_loss(schedule: DiffusionSchedule, model_output: Tensor, x_start: Tens
     return {"loss": mse + vb, "mse": mse, "vb": vb}
 
 
-def diffusion_training_loss(model: torch.nn.Module, schedule: DiffusionSchedule, x_start: Tensor,
+def diffusion_training_loss(model: Callable[[Tensor, Tensor], Tensor], schedule: DiffusionSchedule, x_start: Tensor,
                             generator: torch.Generator | None = None) -> dict[str, Tensor]:
     """One Monte-Carlo estimate of L_hybrid for a batch x_0 (DDPM Algorithm 1 with IDDPM's loss).
 

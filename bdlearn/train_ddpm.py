@@ -39,6 +39,8 @@ class DDPMTrainConfig:
     checkpoint_every: int = 500
     sample_every: int = 2_000
     max_minutes: float | None = None
+    #: bfloat16 autocast for the UNet (1.6x faster on CPUs with AVX512-BF16; the loss stays float32)
+    bf16_autocast: bool = True
     unet: UNetConfig = field(default_factory=lambda: TOY_UNET_CONFIG)
 
 
@@ -98,6 +100,10 @@ def train_ddpm(out_dir: str | Path, config: DDPMTrainConfig | str = "quick", res
         save_checkpoint(ckpt_path, model=model.state_dict(), ema=ema.state_dict(), optimizer=optimizer.state_dict(),
                         generator=generator.get_state(), step=step, elapsed=elapsed, history=history)
 
+    def network(x_t: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16_autocast):
+            return model(x_t, timesteps).float()
+
     began = time.time() - elapsed
     bar = tqdm(range(start, config.steps), desc="toy DDPM", initial=start, total=config.steps, disable=not progress)
     step = start
@@ -105,7 +111,7 @@ def train_ddpm(out_dir: str | Path, config: DDPMTrainConfig | str = "quick", res
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = config.lr * min(1.0, (step + 1) / config.warmup_steps)
-        losses = diffusion_training_loss(model, schedule, world_batch(config.batch_size, config.data_seed, step), generator)
+        losses = diffusion_training_loss(network, schedule, world_batch(config.batch_size, config.data_seed, step), generator)
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

@@ -1,0 +1,88 @@
+"""Blended Diffusion's extending augmentations (paper section 4.1, "Extending augmentations").
+
+Guiding a diffusion model with CLIP's gradient alone invites adversarial results: the pixels
+change just enough to fool CLIP without showing the prompt. Blended Diffusion therefore
+shows CLIP several copies of the (masked) predicted image x̂_0, each under a different random
+projective transformation, and averages the CLIP loss over them; a change that convinces
+CLIP under all the transforms has to be a real, visible one. The paper uses 16 copies; the
+official code uses 8, the first of them left as it is.
+
+:func:`extending_augmentations` makes those copies, warping each image and its mask with the
+same transform so that the mask still marks the edited region in every view.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from kornia.augmentation import AugmentationSequential, RandomAffine, RandomPerspective
+
+
+@contextmanager
+def _seeded(seed: int | torch.Generator | None) -> Iterator[None]:
+    """Run the block on a private copy of torch's CPU random state, seeded from ``seed``.
+
+    kornia draws its random transform parameters from torch's global CPU generator, so seeding
+    that generator inside :func:`torch.random.fork_rng` makes them reproducible without
+    disturbing anyone else's random numbers. ``None`` leaves the global generator as it is.
+    """
+    if seed is None:
+        yield
+        return
+    if isinstance(seed, torch.Generator):
+        seed = int(torch.randint(2**62, (), generator=seed))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def extending_augmentations(
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    num_copies: int,
+    seed: int | torch.Generator | None = None,
+    degrees: float = 15.0,
+    translate: float = 0.1,
+    distortion: float = 0.7,
+    p: float = 0.7,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``num_copies`` views of each image and its mask; every view but the first is randomly warped.
+
+    Args:
+        images: [B, C, H, W] images (gradients flow back to them through the warps).
+        masks: [B, 1, H, W] masks (bool or float) of the region each image is edited in.
+        num_copies: views per image, the original included; 0 or 1 returns just the originals.
+        seed: an int or a ``torch.Generator`` for reproducible transforms; ``None`` draws them
+            from torch's global random state.
+        degrees, translate: the random affine transform: a rotation of up to ``degrees`` and a
+            shift of up to ``translate`` of the image side (the official code's values).
+        distortion: how far the random perspective transform may move the image corners, as a
+            fraction of half the image side.
+        p: the probability of applying each of the two transforms to a copy.
+
+    Returns:
+        ``(views, view_masks)`` of shapes [num_copies·B, C, H, W] and [num_copies·B, 1, H, W],
+        copy-major: view ``k·B + b`` is copy ``k`` of image ``b``, and the first B views are the
+        inputs unchanged. The masks come back as floats in the images' dtype, warped with the
+        same transform as their images (nearest-neighbour, so they stay 0 or 1). Pixels warped
+        in from outside the frame are 0 in both.
+    """
+    if images.ndim != 4 or masks.ndim != 4 or masks.shape[1] != 1:
+        raise ValueError(f"expected images [B, C, H, W] and masks [B, 1, H, W], got {tuple(images.shape)} "
+                         f"and {tuple(masks.shape)}")
+    if masks.shape[0] != images.shape[0] or masks.shape[-2:] != images.shape[-2:]:
+        raise ValueError(f"masks {tuple(masks.shape)} do not match images {tuple(images.shape)}")
+    if num_copies < 0:
+        raise ValueError(f"num_copies must be at least 0, got {num_copies}")
+    masks = masks.to(images.dtype)
+    if num_copies <= 1:
+        return images, masks
+    warp = AugmentationSequential(
+        RandomAffine(degrees=degrees, translate=(translate, translate), p=p),
+        RandomPerspective(distortion_scale=distortion, p=p),
+        data_keys=["input", "mask"],
+    )
+    with _seeded(seed):
+        warped_images, warped_masks = warp(images.repeat(num_copies - 1, 1, 1, 1), masks.repeat(num_copies - 1, 1, 1, 1))
+    return torch.cat([images, warped_images]), torch.cat([masks, warped_masks])
