@@ -19,7 +19,7 @@ from bdlearn.losses import diffusion_training_loss
 from bdlearn.sampling import sample
 from bdlearn.schedule import DiffusionSchedule
 from bdlearn.training import export_weights, load_checkpoint, machine_description, make_ema, save_checkpoint
-from bdlearn.unet import UNet, UNetConfig, count_parameters
+from bdlearn.unet import UNet, UNetConfig
 from bdlearn.world.scenes import sample_scenes
 from bdlearn.toy import TOY_DIFFUSION, TOY_IMAGE_SIZE, TOY_UNET_CONFIG
 
@@ -98,7 +98,8 @@ def train_ddpm(out_dir: str | Path, config: DDPMTrainConfig | str = "quick", res
 
     def checkpoint(step: int) -> None:
         save_checkpoint(ckpt_path, model=model.state_dict(), ema=ema.state_dict(), optimizer=optimizer.state_dict(),
-                        generator=generator.get_state(), step=step, elapsed=elapsed, history=history)
+                        generator=generator.get_state(), step=step, elapsed=elapsed, history=history,
+                        config=asdict(config), threads=torch.get_num_threads())
 
     def network(x_t: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16_autocast):
@@ -133,12 +134,26 @@ def train_ddpm(out_dir: str | Path, config: DDPMTrainConfig | str = "quick", res
             break
     else:
         step = config.steps
-    card = {
-        "model": "toy DDPM (ADM UNet)", "unet": config.unet.to_dict(), "diffusion": TOY_DIFFUSION,
-        "parameters": count_parameters(model), "image_size": TOY_IMAGE_SIZE, "train_config": {
-            k: v for k, v in asdict(config).items() if k != "unet"},
-        "steps": step, "training_seconds": round(elapsed, 1), "machine": machine_description(),
-        "final_loss": running, "weights": "EMA",
-    }
-    export_weights(out_dir / "toy_ddpm.safetensors", ema.module.state_dict(), card)
+    card = export_ddpm(out_dir, out_dir / "toy_ddpm.safetensors", config)
     return {"steps": step, "elapsed": elapsed, "history": history, "out_dir": str(out_dir), "card": card}
+
+
+def export_ddpm(run_dir: str | Path, dest: str | Path, config: DDPMTrainConfig | None = None) -> dict:
+    """Write the EMA weights of ``run_dir/checkpoint.pt`` to ``dest`` (safetensors) with a JSON card.
+
+    Works on a run in progress too (its latest checkpoint). Returns the card.
+    """
+    state = load_checkpoint(Path(run_dir) / "checkpoint.pt")
+    settings = state.get("config") or asdict(config or PRESETS["full"])
+    prefix = "module."
+    weights = {k[len(prefix):]: v for k, v in state["ema"].items() if k.startswith(prefix)}
+    history = state["history"]
+    card = {
+        "model": "toy DDPM (ADM UNet), EMA weights", "unet": settings["unet"], "diffusion": TOY_DIFFUSION,
+        "parameters": sum(v.numel() for v in weights.values()), "image_size": TOY_IMAGE_SIZE,
+        "train_config": {k: v for k, v in settings.items() if k != "unet"},
+        "steps": state["step"], "training_seconds": round(state["elapsed"], 1), "machine": machine_description(),
+        "training_threads": state.get("threads"), "final_loss": history[-1][1] if history else None,
+    }
+    export_weights(Path(dest), weights, card)
+    return card

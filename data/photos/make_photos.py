@@ -1,0 +1,109 @@
+"""Rebuild the demonstration photos, their masks and ``photos.json`` from scikit-image's sample data.
+
+The photos are sample images that scikit-image ships inside its wheel (``skimage/data/``), each
+public domain or CC0 according to the docstring of its loader in ``skimage/data/_fetchers.py``
+(quoted in ``photos.json``). scikit-image is not a bdlearn dependency; unpack its wheel anywhere,
+for example::
+
+    pip download --no-deps scikit-image==0.26.0 -d /tmp/skimage
+    unzip -q /tmp/skimage/scikit_image-*.whl 'skimage/data/*' -d /tmp/skimage
+    python data/photos/make_photos.py /tmp/skimage/skimage/data
+
+Each photo is centre-cropped to a square and resized to 256x256 (Lanczos). Each mask is white
+(255) where the edit goes and black elsewhere, drawn as the ellipse or rectangle listed below
+(pixel box: left, top, right, bottom, inclusive).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+SIZE = 256
+HERE = Path(__file__).resolve().parent
+SKIMAGE_VERSION = "0.26.0"
+
+PHOTOS = [
+    {
+        "name": "astronaut", "file": "astronaut.png", "title": "Astronaut Eileen Collins",
+        "credit": "NASA, via the NASA Great Images database (https://flic.kr/p/r9qvLn)",
+        "licence": "public domain",
+        "licence_text": "No known copyright restrictions, released into the public domain.",
+        "edits": [
+            {"mask": "astronaut_helmet.png", "region": "the helmet", "shape": "ellipse",
+             "box": [136, 158, 254, 262], "prompt": "a basketball"},
+            {"mask": "astronaut_flag.png", "region": "the flag", "shape": "rectangle",
+             "box": [0, 0, 46, 255], "prompt": "a bookshelf full of books"},
+        ],
+    },
+    {
+        "name": "coffee", "file": "coffee.png", "title": "Coffee cup",
+        "credit": "Rachel Michetti, courtesy of Pikolo Espresso Bar",
+        "licence": "CC0",
+        "licence_text": "No copyright restrictions.  CC0 by the photographer (Rachel Michetti).",
+        "edits": [
+            {"mask": "coffee_drink.png", "region": "the coffee", "shape": "ellipse",
+             "box": [64, 58, 178, 126], "prompt": "a cup of green tea"},
+            {"mask": "coffee_spoon.png", "region": "the spoon", "shape": "ellipse",
+             "box": [140, 148, 200, 212], "prompt": "a chocolate chip cookie"},
+        ],
+    },
+    {
+        "name": "chelsea", "file": "chelsea.png", "title": "Chelsea the cat",
+        "credit": "Stefan van der Walt",
+        "licence": "CC0",
+        "licence_text": "No copyright restrictions.  CC0 by the photographer (Stefan van der Walt).",
+        "edits": [
+            {"mask": "chelsea_eyes.png", "region": "the eyes", "shape": "rectangle",
+             "box": [36, 62, 244, 144], "prompt": "black sunglasses"},
+        ],
+    },
+    {
+        "name": "rocket", "file": "rocket.jpg", "title": "Launch of DSCOVR on Falcon 9",
+        "credit": "SpaceX (https://www.flickr.com/photos/spacexphotos/16511594820/)",
+        "licence": "public domain",
+        "licence_text": "The image was captured by SpaceX and released in the public domain.",
+        "edits": [
+            {"mask": "rocket_sky.png", "region": "a patch of sky", "shape": "ellipse",
+             "box": [64, 18, 110, 64], "prompt": "a full moon"},
+        ],
+    },
+]
+
+
+def square(image: Image.Image) -> Image.Image:
+    """Centre-crop ``image`` to a square and resize it to SIZE x SIZE."""
+    width, height = image.size
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    return image.convert("RGB").crop((left, top, left + side, top + side)).resize((SIZE, SIZE), Image.LANCZOS)
+
+
+def draw_mask(shape: str, box: list[int]) -> Image.Image:
+    """A SIZE x SIZE mask, white inside the ellipse or rectangle ``box``, black elsewhere."""
+    mask = Image.new("L", (SIZE, SIZE), 0)
+    getattr(ImageDraw.Draw(mask), shape)(box, fill=255)
+    return mask
+
+
+def main(skimage_data: Path) -> None:
+    listing = []
+    for photo in PHOTOS:
+        square(Image.open(skimage_data / photo["file"])).save(HERE / f"{photo['name']}.png", optimize=True)
+        for edit in photo["edits"]:
+            draw_mask(edit["shape"], edit["box"]).save(HERE / edit["mask"], optimize=True)
+        listing.append({
+            "name": photo["name"], "image": f"{photo['name']}.png", "title": photo["title"],
+            "source": f"scikit-image {SKIMAGE_VERSION}, skimage/data/{photo['file']}",
+            "credit": photo["credit"], "licence": photo["licence"], "licence_text": photo["licence_text"],
+            "edits": [{key: edit[key] for key in ("mask", "region", "prompt")} for edit in photo["edits"]],
+        })
+    (HERE / "photos.json").write_text(json.dumps({"photos": listing}, indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(f"usage: python {Path(__file__).name} PATH/TO/skimage/data")
+    main(Path(sys.argv[1]))
