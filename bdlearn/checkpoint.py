@@ -83,9 +83,12 @@ def load_unet(path: str | Path, config: UNetConfig, device: str | torch.device =
     ``config.use_fp16`` the torso is then cast to float16 as the reference does.
     """
     state = read_state_dict(path)
-    model = UNet(replace(config, use_fp16=False))
+    with torch.device("meta"):  # no memory for random weights: the file's tensors are used directly
+        model = UNet(replace(config, use_fp16=False))
     check_state_dict(model, state, source=str(path))
-    model.load_state_dict(state, strict=True)
+    # float16-stored weights become float32 parameters (a float32 file is used as is, without a copy)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    model.load_state_dict(state, strict=True, assign=True)
     if config.use_fp16:
         model.convert_to_fp16()
     return model.to(device).eval()

@@ -30,7 +30,7 @@ from bdlearn.checkpoint import CheckpointError, load_unet
 from bdlearn.clip import ClipBundle
 from bdlearn.download import default_cache_dir, download
 from bdlearn.models import REAL_DEFAULTS, ModelWorld
-from bdlearn.unet import AttentionKernel, UNet, adm256_uncond_config
+from bdlearn.unet import UNet, adm256_uncond_config
 
 REAL_IMAGE_SIZE = 256
 #: The diffusion the 256x256 model was trained under: 1000 steps, linear β's.
@@ -76,15 +76,14 @@ def _quiet_open_clip() -> Iterator[None]:
         logging.disable(previous)
 
 
-def build_real_unet(device: str | torch.device = "meta", use_fp16: bool = False,
-                    attention_kernel: AttentionKernel = "sdpa") -> UNet:
+def build_real_unet(device: str | torch.device = "meta", use_fp16: bool = False) -> UNet:
     """The 256x256 ADM UNet with random weights, made directly on ``device``.
 
     On ``"meta"`` the parameters have shapes and dtypes but no storage, so the 552 M-parameter
     model costs no memory: enough to compare its layout with the checkpoint's.
     """
     with torch.device(device):
-        return UNet(adm256_uncond_config(use_fp16=use_fp16, attention_kernel=attention_kernel))
+        return UNet(adm256_uncond_config(use_fp16=use_fp16))
 
 
 def real_unet_path(cache_dir: str | Path | None = None) -> Path:
@@ -127,7 +126,7 @@ def load_real_unet(path: str | Path | None = None, device: str | torch.device | 
 
 def build_real_clip(device: str | torch.device = "meta") -> ClipBundle:
     """CLIP ViT-B/16 (OpenAI's architecture, QuickGELU) with random weights, made on ``device``."""
-    with _quiet_open_clip():
+    with _quiet_open_clip(), torch.device(device):  # initialised in place: on "meta", for free
         model = open_clip.create_model(REAL_CLIP_MODEL, pretrained=None, device=device, force_quick_gelu=True)
     return ClipBundle.from_model(model, open_clip.get_tokenizer(REAL_CLIP_MODEL))
 
@@ -157,12 +156,11 @@ def load_real_clip(device: str | torch.device | None = None, weights: str | Path
     it when the weights cannot be had (offline, say), or why a given file was refused.
     """
     device = torch.device(device) if device is not None else default_device()
-    weights = weights or os.environ.get(CLIP_WEIGHTS_ENV)
+    weights = weights or os.environ.get(CLIP_WEIGHTS_ENV) or None
     if weights is not None and not Path(weights).is_file():
-        return_error = FileNotFoundError(f"CLIP weights file not found: {weights}")
-        raise _clip_unavailable(return_error)
+        raise _clip_unavailable(FileNotFoundError(f"no file at {weights}"))
     try:
-        with _quiet_open_clip():
+        with _quiet_open_clip(), torch.device(device):
             model = open_clip.create_model(REAL_CLIP_MODEL, pretrained=str(weights or REAL_CLIP_PRETRAINED),
                                            device=device, force_quick_gelu=True)
     except (RuntimeError, OSError, ValueError, pickle.UnpicklingError) as err:

@@ -1,0 +1,115 @@
+"""The real world, proved offline: architectures on the meta device, safe loading, clear errors."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import huggingface_hub.constants
+import pytest
+import torch
+from open_clip.transformer import QuickGELU
+
+from bdlearn import real
+from bdlearn.checkpoint import CheckpointError
+from bdlearn.download import DownloadError
+from bdlearn.models import REAL_DEFAULTS, load_world
+from bdlearn.unet import count_parameters
+
+
+def test_real_unet_on_meta_matches_the_reference_layout(reference_dir):
+    layout = json.loads((reference_dir / "adm256_uncond_state_dict_layout.json").read_text())
+    unet = real.build_real_unet("meta", use_fp16=True)
+    state = unet.state_dict()
+    assert [(k, list(v.shape)) for k, v in state.items()] == [(k, shape) for k, shape, _ in layout["state_dict"]]
+    half = {k for k, v in state.items() if v.dtype == torch.float16}
+    assert half == set(layout["fp16_after_convert_to_fp16"])
+    assert all(v.dtype == torch.float32 for k, v in state.items() if k not in half)
+    assert count_parameters(unet) == layout["total_parameters"] == 552_814_086
+    assert all(p.is_meta for p in unet.parameters())
+
+
+def test_real_clip_on_meta_is_openai_vit_b16():
+    bundle = real.build_real_clip("meta")
+    model = bundle.model
+    assert all(p.is_meta for p in model.parameters())
+    assert count_parameters(model) == 149_620_737
+    assert bundle.image_size == (224, 224) and bundle.context_length == 77
+    assert bundle.mean == pytest.approx((0.48145466, 0.4578275, 0.40821073))
+    assert model.visual.proj.shape == (768, 512) and model.text_projection.shape == (512, 512)
+    assert any(isinstance(m, QuickGELU) for m in model.modules()), "OpenAI's weights need QuickGELU"
+
+
+@pytest.fixture
+def evil_checkpoint(tmp_path):
+    """A .pt whose unpickling would create ``marker``: it must be refused, never run."""
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"weight": Exploit()}, path)
+    return path, marker
+
+
+def test_the_unet_loader_refuses_a_pickle_carrying_code(evil_checkpoint):
+    path, marker = evil_checkpoint
+    with pytest.raises(CheckpointError, match="never unpickles code"):
+        real.load_real_unet(path, device="cpu")
+    assert not marker.exists()
+
+
+def test_the_clip_loader_refuses_a_pickle_carrying_code(evil_checkpoint):
+    path, marker = evil_checkpoint
+    with pytest.raises(CheckpointError, match="never unpickles code"):
+        real.load_real_clip(device="meta", weights=path)
+    assert not marker.exists()
+
+
+def test_load_real_clip_offline_says_what_is_missing(monkeypatch, tmp_path):
+    monkeypatch.delenv(real.CLIP_WEIGHTS_ENV, raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))  # an empty cache
+    start = time.perf_counter()
+    with pytest.raises(CheckpointError, match=r"(?s)not available.*open_clip_model\.safetensors.*BDLEARN_CLIP_WEIGHTS"):
+        real.load_real_clip(device="meta")
+    assert time.perf_counter() - start < 10, "offline failure must not wait on network retries"
+
+
+def test_load_real_clip_names_a_missing_weights_file(monkeypatch, tmp_path):
+    monkeypatch.setenv(real.CLIP_WEIGHTS_ENV, str(tmp_path / "absent.safetensors"))
+    with pytest.raises(CheckpointError, match="no file at .*absent.safetensors"):
+        real.load_real_clip(device="meta")
+
+
+def test_load_real_unet_downloads_the_published_file_into_the_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("BDLEARN_CACHE", str(tmp_path))
+    calls = []
+
+    def offline_download(url, dest, **kwargs):
+        calls.append((url, dest, kwargs))
+        raise DownloadError("offline")
+
+    monkeypatch.setattr(real, "download", offline_download)
+    with pytest.raises(DownloadError):
+        real.load_real_unet(device="cpu")
+    [(url, dest, kwargs)] = calls
+    assert url == "https://openaipublic.blob.core.windows.net/diffusion/jul-2021/256x256_diffusion_uncond.pt"
+    assert dest == tmp_path / "256x256_diffusion_uncond.pt"
+    assert kwargs["size"] == real.REAL_UNET_SIZE and len(kwargs["sha256"]) == 64
+    assert list(kwargs["mirrors"]) == list(real.REAL_UNET_MIRRORS)
+
+
+def test_load_world_real_assembles_the_real_models(monkeypatch):
+    monkeypatch.setattr(real, "load_real_unet", lambda device: real.build_real_unet("meta"))
+    monkeypatch.setattr(real, "load_real_clip", lambda device: real.build_real_clip("meta"))
+    world = load_world("real", device="cpu")
+    assert (world.name, world.image_size, world.defaults) == ("real", 256, REAL_DEFAULTS)
+    schedule = world.schedule("100")
+    assert len(schedule.timestep_map) == 100 and int(schedule.timestep_map[-1]) == 999
+
+
+def test_default_device_prefers_a_gpu():
+    assert real.default_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
