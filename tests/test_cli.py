@@ -1,0 +1,76 @@
+"""The `bdlearn` command: an edit writes ranked PNGs, a figure and a report, and never overwrites."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bdlearn.cli import main
+from bdlearn.models import TOY_DDPM_WEIGHTS
+from bdlearn.toy_clip import TOY_CLIP_WEIGHTS
+from bdlearn.world import make_edit_task
+
+pytestmark = pytest.mark.skipif(not (TOY_DDPM_WEIGHTS.exists() and TOY_CLIP_WEIGHTS.exists()),
+                                reason="the toy weights are not in data/")
+FAST = ["--respacing", "10", "--skip", "6", "--repetitions", "2", "--augmentations", "2"]
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    task = make_edit_task(3)
+    image, mask = tmp_path / "in.png", tmp_path / "mask.png"
+    Image.fromarray(np.round(task.image * 255).astype(np.uint8)).save(image)
+    Image.fromarray(task.mask.astype(np.uint8) * 255).save(mask)
+    return image, mask, task
+
+
+def test_edit_writes_ranked_pngs_figure_and_report(inputs, tmp_path, capsys):
+    image, mask, task = inputs
+    out = tmp_path / "out"
+    before = image.read_bytes()
+    code = main(["edit", "--image", str(image), "--mask", str(mask), "--prompt", task.prompt, "--out", str(out), *FAST])
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["prompt"] == task.prompt and report["settings"]["repetitions"] == 2
+    distances = [e["clip_distance"] for e in report["edits"]]
+    assert distances == sorted(distances)
+    for entry in report["edits"]:
+        assert Image.open(out / entry["file"]).size == (32, 32)
+    assert (out / "figure.png").exists() and "figure" in capsys.readouterr().out
+    assert image.read_bytes() == before
+
+
+def test_refuses_existing_output_without_force(inputs, tmp_path, capsys):
+    image, mask, task = inputs
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    args = ["edit", "--image", str(image), "--mask", str(mask), "--prompt", task.prompt, "--out", str(out), *FAST]
+    assert main(args) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main([*args, "--force"]) == 0
+    assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_refuses_to_write_over_its_input(inputs, capsys):
+    image, mask, task = inputs
+    code = main(["edit", "--image", str(image), "--mask", str(mask), "--prompt", task.prompt,
+                 "--out", str(image), "--force", *FAST])
+    assert code == 2 and "overwrite the input" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("prompt, message", [("   ", "empty"), ("a " * 40, "tokens")])
+def test_bad_prompts_are_clear_errors(inputs, tmp_path, capsys, prompt, message):
+    image, mask, _ = inputs
+    code = main(["edit", "--image", str(image), "--mask", str(mask), "--prompt", prompt, "--out", str(tmp_path / "o"), *FAST])
+    assert code == 2 and message in capsys.readouterr().err
+
+
+def test_empty_mask_is_a_clear_error(inputs, tmp_path, capsys):
+    image, _, task = inputs
+    empty = tmp_path / "empty.png"
+    Image.fromarray(np.zeros((32, 32), dtype=np.uint8)).save(empty)
+    code = main(["edit", "--image", str(image), "--mask", str(empty), "--prompt", task.prompt, "--out", str(tmp_path / "o"), *FAST])
+    assert code == 2 and "selects nothing" in capsys.readouterr().err
