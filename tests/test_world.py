@@ -195,3 +195,11 @@ def test_edit_tasks_are_valid(size, count):
 @pytest.mark.parametrize("kind", TASK_KINDS)
 def test_edit_task_kind_can_be_chosen(kind):
     assert all(make_edit_task(seed, kind=kind).kind == kind for seed in range(5))
+
+
+def test_crowded_scenes_never_fail():
+    """A seed on which object placement once ran out of attempts (it crashed a training run)."""
+    from bdlearn.world.scenes import sample_scenes
+
+    images, captions = sample_scenes(32, seed=1_000_003 + 2678)
+    assert images.shape == (32, 32, 32, 3) and all(captions)

@@ -259,7 +259,10 @@ def _compose(
     image = background.copy()
     objects: list[SceneObject] = []
     for colour, shape in specs:
-        box, mask = _place(rng, shape, size, objects, max_overlap)
+        placed = _place(rng, shape, size, objects, max_overlap)
+        if placed is None:  # a crowded scene: leave this object out rather than fail
+            continue
+        box, mask = placed
         rgb = np.clip(np.array(COLOURS[colour]) + rng.uniform(-COLOUR_JITTER, COLOUR_JITTER, 3), 0, 1)
         image[mask] = rgb
         for earlier in objects:  # the new object hides whatever lies beneath it
@@ -275,8 +278,11 @@ def _place(
     objects: Sequence[SceneObject],
     max_overlap: float,
     attempts: int = 200,
-) -> tuple[Box, np.ndarray]:
-    """Pick a random box for a new object that keeps overlaps small (see ``_overlap_is_small``)."""
+) -> tuple[Box, np.ndarray] | None:
+    """Pick a random box for a new object that keeps overlaps small (see ``_overlap_is_small``).
+
+    Returns None when no such box turns up in ``attempts`` tries (rare: a crowded scene).
+    """
     smallest, largest = object_size_range(size)
     margin = max(1, size // 32)  # keep objects off the very edge of the image
     for _ in range(attempts):
@@ -286,7 +292,7 @@ def _place(
         mask = shape_mask(shape, box, size)
         if _overlap_is_small(mask, objects, max_overlap):
             return box, mask
-    raise RuntimeError(f"could not place a {shape} after {attempts} attempts")
+    return None
 
 
 def _overlap_is_small(mask: np.ndarray, objects: Sequence[SceneObject], max_overlap: float) -> bool:
