@@ -128,3 +128,65 @@ def edit_figure(result: "EditResult", top: int = 4, size: float = 2.2) -> Figure
     fig.suptitle(f"“{result.prompt}”", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def similarity_heatmap(similarity: torch.Tensor | np.ndarray, images: Sequence[torch.Tensor | np.ndarray],
+                       labels: Sequence[str], size: float = 0.75, annotate: bool = True) -> Figure:
+    """Image–text similarities [N, M] as a heatmap, each row marked by its image, each column by its text.
+
+    ``similarity[i, j]`` belongs to ``images[i]`` and ``labels[j]`` (e.g. cosine similarities of CLIP
+    embeddings). Taught in notebook 03.
+    """
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+    values = np.asarray(similarity.detach().float().cpu() if isinstance(similarity, torch.Tensor) else similarity)
+    rows, cols = values.shape
+    fig, ax = plt.subplots(figsize=(size * cols + 2.2, size * rows + 1.6))
+    shown = ax.imshow(values, cmap="viridis", aspect="equal")
+    ax.set_xticks(range(cols), labels, rotation=40, ha="right", fontsize=8)
+    ax.set_yticks([])
+    if annotate:
+        middle = (values.max() + values.min()) / 2
+        for i in range(rows):
+            for j in range(cols):
+                ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                        color="black" if values[i, j] > middle else "white")
+    zoom = size * fig.dpi / max(to_display(images[0]).shape[:2]) * 0.9
+    for i, image in enumerate(images):
+        thumbnail = OffsetImage(to_display(image), zoom=zoom, interpolation="nearest")
+        ax.add_artist(AnnotationBbox(thumbnail, (0, i), xycoords=("axes fraction", "data"), xybox=(-size * 40, 0),
+                                     boxcoords="offset points", frameon=False))
+    fig.colorbar(shown, ax=ax, fraction=0.04, pad=0.02)
+    fig.tight_layout()
+    return fig
+
+
+def zero_shot_bars(images: Sequence[torch.Tensor | np.ndarray] | torch.Tensor, labels: Sequence[str],
+                   probabilities: torch.Tensor | np.ndarray, top: int = 3, truth: Sequence[str | None] | None = None,
+                   titles: Sequence[str] | None = None, size: float = 2.0) -> Figure:
+    """Each image above a bar chart of its ``top`` most probable labels (zero-shot CLIP).
+
+    ``probabilities`` [N, len(labels)]; a label equal to ``truth[i]`` is drawn green, the others grey.
+    Taught in notebook 03.
+    """
+    images = list(images)
+    probs = np.asarray(probabilities.detach().float().cpu() if isinstance(probabilities, torch.Tensor) else probabilities)
+    count = len(images)
+    fig, axes = plt.subplots(2, count, figsize=(size * count, size * (1 + 0.22 * top) + 0.3), squeeze=False,
+                             gridspec_kw={"height_ratios": [1, 0.22 * top + 0.1]})
+    for i, image in enumerate(images):
+        axes[0, i].imshow(to_display(image), interpolation="nearest")
+        axes[0, i].axis("off")
+        if titles is not None:
+            axes[0, i].set_title(titles[i], fontsize=8)
+        order = np.argsort(-probs[i], kind="stable")[:top]
+        names = [labels[j] for j in order]
+        colours = ["tab:green" if truth is not None and name == truth[i] else "tab:grey" for name in names]
+        bars = axes[1, i]
+        bars.barh(range(top), probs[i, order], color=colours)
+        bars.set_yticks(range(top), names, fontsize=7)
+        bars.invert_yaxis()
+        bars.set_xlim(0, 1)
+        bars.tick_params(axis="x", labelsize=6)
+    fig.tight_layout()
+    return fig
