@@ -45,6 +45,7 @@ def test_not_a_checkpoint(tmp_path):
             read_state_dict(tmp_path / name)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch notes the protocol before refusing
 def test_a_pickle_carrying_code_is_refused_and_never_runs(tmp_path):
     marker = tmp_path / "pwned"
 
