@@ -78,7 +78,7 @@ def main() -> None:
     save_image_grid(images[:64], args.out.parent / "toy_ddpm_samples.png", nrow=8)
 
     samples01 = ((images.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).numpy()
-    renders = np.stack([render_scene(("bench", i)).image for i in range(max(num_samples, 256))])
+    renders = np.stack([render_scene((2024, i)).image for i in range(max(num_samples, 256))])  # unseen seeds
     sample_verdicts = judge_whole_images(samples01)
     render_verdicts = judge_whole_images(renders)
     threshold = float(np.quantile([v.shape_confidence for v in render_verdicts if v.has_object], 0.05))
