@@ -29,6 +29,16 @@ from bdlearn.train_clip import (
 from bdlearn.world.scenes import render_object, scene_caption
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The toy CLIP and these batches are tiny: one thread is as fast, and on a small machine
+    shared with a training run, more threads than free cores can slow torch down many times."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def toy() -> ClipBundle:
     torch.manual_seed(0)
@@ -89,6 +99,7 @@ def test_toy_clip_config(toy: ClipBundle) -> None:
     assert toy.image_size == (32, 32)
     assert toy.mean == toy.std == (0.5, 0.5, 0.5)
     assert sum(p.numel() for p in toy.model.parameters()) < 5_000_000
+    assert toy.to("cpu") is toy and toy.model.logit_scale.device.type == "cpu"
 
 
 def test_encode_shapes_and_normalisation(toy: ClipBundle) -> None:
