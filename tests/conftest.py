@@ -4,6 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
+
+from bdlearn.models import TOY_DEFAULTS, ModelWorld
+from bdlearn.toy_clip import build_toy_clip
+from bdlearn.unet import UNet, UNetConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_DIR = REPO_ROOT.parent / "shared" / "reference" / "guided_diffusion"
@@ -18,3 +23,14 @@ def reference_dir() -> Path:
             "(they live in ../shared beside the project's clone; a user's own clone has none)"
         )
     return REFERENCE_DIR
+
+
+@pytest.fixture(scope="module")
+def world() -> ModelWorld:
+    """A tiny world with random weights: a small ADM UNet and an untrained toy CLIP (no data/ needed)."""
+    torch.manual_seed(0)
+    unet = UNet(UNetConfig(image_size=32, model_channels=32, channel_mult=(1, 2), num_res_blocks=1,
+                           attention_resolutions=(2,), num_head_channels=32)).eval().requires_grad_(False)
+    clip = build_toy_clip()
+    clip.model.eval().requires_grad_(False)
+    return ModelWorld("tiny", unet, clip, 32, defaults=TOY_DEFAULTS)

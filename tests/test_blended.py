@@ -16,24 +16,10 @@ from bdlearn.blended import guided_edit_loop, start_step
 from bdlearn.edit import edit
 from bdlearn.inputs import load_image
 from bdlearn.guidance import GuidanceWeights, clip_distance, guided_prediction, range_loss
-from bdlearn.models import ModelWorld, TOY_DEFAULTS
 from bdlearn.reverse import ddim_step, ddpm_step, p_mean_variance
 from bdlearn.schedule import DiffusionSchedule, model_timesteps
-from bdlearn.toy_clip import build_toy_clip
-from bdlearn.unet import UNet, UNetConfig
 
-TINY_UNET = UNetConfig(image_size=32, model_channels=32, channel_mult=(1, 2), num_res_blocks=1,
-                       attention_resolutions=(2,), num_head_channels=32)
 FLOAT32_ATOL = 1e-5  # float32 fixtures: only summation order differs (see the reference README)
-
-
-@pytest.fixture(scope="module")
-def world() -> ModelWorld:
-    torch.manual_seed(0)
-    unet = UNet(TINY_UNET).eval().requires_grad_(False)
-    clip = build_toy_clip()
-    clip.model.eval().requires_grad_(False)
-    return ModelWorld("tiny", unet, clip, 32, defaults=TOY_DEFAULTS)
 
 
 def _random_case(seed: int):

@@ -11,23 +11,9 @@ import torch
 from PIL import Image
 
 from bdlearn.edit import edit
-from bdlearn.models import TOY_DEFAULTS, ModelWorld
-from bdlearn.toy_clip import build_toy_clip
-from bdlearn.unet import UNet, UNetConfig
 from bdlearn.widgets import (EditorApp, ImageSlider, MaskDrawer, gallery_slider, preset_masks, to_png,
                              trajectory_slider)
 
-TINY_UNET = UNetConfig(image_size=32, model_channels=32, channel_mult=(1, 2), num_res_blocks=1,
-                       attention_resolutions=(2,), num_head_channels=32, out_channels=6)
-
-
-@pytest.fixture(scope="module")
-def world() -> ModelWorld:
-    torch.manual_seed(0)
-    unet = UNet(TINY_UNET).eval().requires_grad_(False)
-    clip = build_toy_clip()
-    clip.model.eval().requires_grad_(False)
-    return ModelWorld("tiny", unet, clip, 32, defaults=TOY_DEFAULTS)
 
 
 @pytest.fixture(scope="module")
