@@ -15,5 +15,5 @@ TOY_DIFFUSION = {"steps": 1000, "schedule": "linear"}
 TOY_UNET_CONFIG = UNetConfig(
     image_size=TOY_IMAGE_SIZE, model_channels=32, out_channels=6, num_res_blocks=1,
     attention_resolutions=(4,), channel_mult=(1, 2, 2), num_heads=1, num_head_channels=32,
-    use_scale_shift_norm=True, resblock_updown=True,
+    use_scale_shift_norm=True, resblock_updown=True, norm_groups=8,
 )

@@ -35,7 +35,8 @@ from tqdm.auto import tqdm
 from bdlearn.augment import extending_augmentations
 from bdlearn.clip import ClipBundle
 from bdlearn.toy_clip import TOY_CLIP_CONFIG, build_toy_clip
-from bdlearn.training import export_weights, load_checkpoint, machine_description, make_ema, save_checkpoint
+from bdlearn.training import (TrainConfig, export_weights, load_checkpoint, machine_description, make_ema,
+                              optimisation_step, resolve_preset, save_checkpoint)
 from bdlearn.unet import count_parameters
 from bdlearn.world.scenes import COLOUR_NAMES, SHAPES, Scene, SceneObject, object_caption, render_object, render_scene
 
@@ -48,28 +49,22 @@ TRAIN_STREAM, EVAL_STREAM = 0, 1
 
 
 @dataclass
-class ClipTrainConfig:
-    """Hyper-parameters of a toy CLIP run. ``max_minutes`` stops early (a resumable checkpoint is kept)."""
+class ClipTrainConfig(TrainConfig):
+    """Hyper-parameters of a toy CLIP run (the shared ones are :class:`~bdlearn.training.TrainConfig`'s)."""
 
     steps: int = 4_000
-    scenes_per_batch: int = 32
-    lr: float = 1e-3
     warmup_steps: int = 200
+    scenes_per_batch: int = 32
     weight_decay: float = 0.1
-    grad_clip: float = 1.0
     ema_decay: float | None = None
     grey_fill: float = 0.75
     """Probability that a masked view is 0 (mid-grey) outside its region, as Blended Diffusion
     shows it; otherwise it is black (−1), like :func:`bdlearn.world.scenes.masked_view`."""
     max_blur_sigma: float = 2.0
     max_noise: float = 0.3
-    data_seed: int = 1
-    seed: int = 0
-    checkpoint_every: int = 250
     eval_every: int = 500
     eval_size: int = 280
     final_eval_size: int = 2_000
-    max_minutes: float | None = None
 
 
 PRESETS: dict[str, ClipTrainConfig] = {
@@ -211,10 +206,7 @@ def train_clip(out_dir: str | Path, config: ClipTrainConfig | str = "quick", res
     ``out_dir`` receives ``checkpoint.pt`` (resumable) and, at the end, ``toy_clip.safetensors``
     (float16; the EMA weights when ``ema_decay`` is set) with its JSON card.
     """
-    if isinstance(config, str):
-        if config not in PRESETS:
-            raise ValueError(f"unknown preset {config!r}; choose one of {sorted(PRESETS)}")
-        config = PRESETS[config]
+    config = resolve_preset(config, PRESETS)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
@@ -256,22 +248,18 @@ def train_clip(out_dir: str | Path, config: ClipTrainConfig | str = "quick", res
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step)
-        loss = contrastive_loss(bundle, training_groups(config, step), loss_fn)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
+        value = optimisation_step(model, optimizer, contrastive_loss(bundle, training_groups(config, step), loss_fn),
+                                  config.grad_clip)
         with torch.no_grad():  # CLIP caps its temperature at 100, as open_clip's training does
             model.logit_scale.clamp_(0, math.log(100))
         if ema is not None:
             ema.update_parameters(model)
-        value = loss.item()
         running = value if running is None else 0.98 * running + 0.02 * value
         if (step + 1) % 25 == 0:
             history.append((step + 1, running))
             bar.set_postfix(loss=f"{running:.3f}", scale=f"{bundle.logit_scale.item():.1f}")
         elapsed = time.time() - began
-        done = step + 1 == config.steps or (config.max_minutes is not None and elapsed > 60 * config.max_minutes)
+        done = config.finished(step + 1, elapsed)
         if (step + 1) % config.eval_every == 0 and not done:
             evals.append(evaluate(step + 1, config.eval_size))
         if (step + 1) % config.checkpoint_every == 0 or done:

@@ -18,27 +18,24 @@ from tqdm.auto import tqdm
 from bdlearn.losses import diffusion_training_loss
 from bdlearn.sampling import sample
 from bdlearn.schedule import DiffusionSchedule
-from bdlearn.training import export_weights, load_checkpoint, machine_description, make_ema, save_checkpoint
+from bdlearn.training import (TrainConfig, export_weights, load_checkpoint, machine_description, make_ema,
+                              optimisation_step, resolve_preset, save_checkpoint)
 from bdlearn.unet import UNet, UNetConfig
 from bdlearn.world.scenes import sample_scenes
 from bdlearn.toy import TOY_DIFFUSION, TOY_IMAGE_SIZE, TOY_UNET_CONFIG
 
 
 @dataclass
-class DDPMTrainConfig:
-    """Hyper-parameters of a toy DDPM run. ``max_minutes`` stops early (a resumable checkpoint is kept)."""
+class DDPMTrainConfig(TrainConfig):
+    """Hyper-parameters of a toy DDPM run (the shared ones are :class:`~bdlearn.training.TrainConfig`'s)."""
 
     steps: int = 30_000
-    batch_size: int = 32
     lr: float = 6e-4
     warmup_steps: int = 500
-    grad_clip: float = 1.0
-    ema_decay: float = 0.999
-    data_seed: int = 1
-    seed: int = 0
     checkpoint_every: int = 500
+    batch_size: int = 32
+    ema_decay: float = 0.999
     sample_every: int = 2_000
-    max_minutes: float | None = None
     #: bfloat16 autocast for the UNet (1.6x faster on CPUs with AVX512-BF16; the loss stays float32)
     bf16_autocast: bool = True
     unet: UNetConfig = field(default_factory=lambda: TOY_UNET_CONFIG)
@@ -74,10 +71,7 @@ def train_ddpm(out_dir: str | Path, config: DDPMTrainConfig | str = "quick", res
     ``out_dir`` receives ``checkpoint.pt`` (resumable), ``samples_<step>.png`` grids and, at the
     end, ``toy_ddpm.safetensors`` (EMA weights) with its JSON card.
     """
-    if isinstance(config, str):
-        if config not in PRESETS:
-            raise ValueError(f"unknown preset {config!r}; choose one of {sorted(PRESETS)}")
-        config = PRESETS[config]
+    config = resolve_preset(config, PRESETS)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
@@ -113,18 +107,14 @@ def train_ddpm(out_dir: str | Path, config: DDPMTrainConfig | str = "quick", res
         for group in optimizer.param_groups:
             group["lr"] = config.lr * min(1.0, (step + 1) / config.warmup_steps)
         losses = diffusion_training_loss(network, schedule, world_batch(config.batch_size, config.data_seed, step), generator)
-        optimizer.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
+        value = optimisation_step(model, optimizer, losses["loss"], config.grad_clip)
         ema.update_parameters(model)
-        value = losses["loss"].item()
         running = value if running is None else 0.98 * running + 0.02 * value
         if (step + 1) % 50 == 0:
             history.append((step + 1, running, losses["mse"].item()))
             bar.set_postfix(loss=f"{running:.4f}")
         elapsed = time.time() - began
-        done = step + 1 == config.steps or (config.max_minutes is not None and elapsed > 60 * config.max_minutes)
+        done = config.finished(step + 1, elapsed)
         if (step + 1) % config.checkpoint_every == 0 or done:
             checkpoint(step + 1)
         if (step + 1) % config.sample_every == 0 or done:
@@ -138,10 +128,12 @@ def train_ddpm(out_dir: str | Path, config: DDPMTrainConfig | str = "quick", res
     return {"steps": step, "elapsed": elapsed, "history": history, "out_dir": str(out_dir), "card": card}
 
 
-def export_ddpm(run_dir: str | Path, dest: str | Path, config: DDPMTrainConfig | None = None) -> dict:
+def export_ddpm(run_dir: str | Path, dest: str | Path, config: DDPMTrainConfig | None = None,
+                notes: str | None = None) -> dict:
     """Write the EMA weights of ``run_dir/checkpoint.pt`` to ``dest`` (safetensors) with a JSON card.
 
-    Works on a run in progress too (its latest checkpoint). Returns the card.
+    Works on a run in progress too (its latest checkpoint). ``notes`` (e.g. how the run's settings
+    changed on the way) go into the card. Returns the card.
     """
     state = load_checkpoint(Path(run_dir) / "checkpoint.pt")
     settings = state.get("config") or asdict(config or PRESETS["full"])
@@ -155,5 +147,7 @@ def export_ddpm(run_dir: str | Path, dest: str | Path, config: DDPMTrainConfig |
         "steps": state["step"], "training_seconds": round(state["elapsed"], 1), "machine": machine_description(),
         "training_threads": state.get("threads"), "final_loss": history[-1][1] if history else None,
     }
+    if notes:
+        card["notes"] = notes
     export_weights(Path(dest), weights, card)
     return card

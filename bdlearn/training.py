@@ -1,4 +1,5 @@
-"""What both toy trainers share: EMA weights, resumable checkpoints and exported weights with a card.
+"""What both toy trainers share: the run settings, the optimisation step, EMA weights, resumable
+checkpoints and exported weights with a card.
 
 A training checkpoint holds only tensors and plain Python values, so it loads with
 ``torch.load(..., weights_only=True)``. Exported weights are safetensors files beside a JSON
@@ -10,12 +11,57 @@ import json
 import os
 import platform
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from safetensors.torch import save_file
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+
+@dataclass
+class TrainConfig:
+    """Settings every toy training run has; the DDPM's and the CLIP's configs add their own.
+
+    ``max_minutes`` stops a run early (a resumable checkpoint is kept).
+    """
+
+    steps: int = 1_000
+    lr: float = 1e-3
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    data_seed: int = 1
+    seed: int = 0
+    checkpoint_every: int = 250
+    max_minutes: float | None = None
+
+    def finished(self, step: int, elapsed_seconds: float) -> bool:
+        """True after the last step, or once the run has used ``max_minutes``."""
+        return step == self.steps or (self.max_minutes is not None and elapsed_seconds > 60 * self.max_minutes)
+
+
+Config = TypeVar("Config", bound=TrainConfig)
+
+
+def resolve_preset(config: Config | str, presets: dict[str, Config]) -> Config:
+    """``config`` itself, or the preset it names (a clear error for an unknown name)."""
+    if isinstance(config, str):
+        if config not in presets:
+            raise ValueError(f"unknown preset {config!r}; choose one of {sorted(presets)}")
+        return presets[config]
+    return config
+
+
+def optimisation_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
+                      grad_clip: float) -> float:
+    """Backpropagate ``loss``, clip the gradient's norm to ``grad_clip``, update; returns the loss value."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return loss.item()
 
 
 def make_ema(model: nn.Module, decay: float) -> AveragedModel:

@@ -61,14 +61,20 @@ class UNetConfig:
     use_fp16: bool = False
     use_new_attention_order: bool = False
     attention_kernel: AttentionKernel = field(default="sdpa", compare=False)
+    #: Groups of every GroupNorm. guided-diffusion always uses 32, which suits its 128-256
+    #: channels (groups of 4-8). With only 32 channels, 32 groups would normalise each channel on
+    #: its own (instance norm) and erase each channel's spatial mean: the network could no longer
+    #: see, or predict, an image's overall colour. The toy UNet therefore uses 8.
+    norm_groups: int = 32
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attention_resolutions", tuple(self.attention_resolutions))
         object.__setattr__(self, "channel_mult", tuple(self.channel_mult))
         if self.attention_kernel not in ("sdpa", "einsum"):
             raise ValueError(f"attention_kernel must be 'sdpa' or 'einsum', got {self.attention_kernel!r}")
-        if self.model_channels % 32:
-            raise ValueError(f"model_channels must be a multiple of 32 (GroupNorm32), got {self.model_channels}")
+        if self.norm_groups < 1 or self.model_channels % self.norm_groups:
+            raise ValueError(f"model_channels ({self.model_channels}) must be a multiple of norm_groups "
+                             f"({self.norm_groups})")
 
     @classmethod
     def from_dict(cls, kwargs: dict) -> "UNetConfig":
@@ -126,10 +132,11 @@ def timestep_embedding(timesteps: torch.Tensor, dim: int, max_period: float = 10
 
 
 class GroupNorm32(nn.GroupNorm):
-    """GroupNorm over 32 groups, computed in at least float32 even when the torso runs in float16."""
+    """GroupNorm (32 groups unless told otherwise), computed in at least float32 even when the
+    torso runs in float16; the reference's class of the same name."""
 
-    def __init__(self, channels: int) -> None:
-        super().__init__(32, channels)
+    def __init__(self, channels: int, groups: int = 32) -> None:
+        super().__init__(groups, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         compute_dtype = torch.promote_types(x.dtype, torch.float32)
@@ -186,11 +193,13 @@ class ResBlock(nn.Module):
     """
 
     def __init__(self, channels: int, emb_channels: int, dropout: float, out_channels: int | None = None,
-                 use_scale_shift_norm: bool = False, up: bool = False, down: bool = False) -> None:
+                 use_scale_shift_norm: bool = False, up: bool = False, down: bool = False,
+                 norm_groups: int = 32) -> None:
         super().__init__()
         out_channels = out_channels or channels
         self.use_scale_shift_norm = use_scale_shift_norm
-        self.in_layers = nn.Sequential(GroupNorm32(channels), nn.SiLU(), nn.Conv2d(channels, out_channels, 3, padding=1))
+        self.in_layers = nn.Sequential(GroupNorm32(channels, norm_groups), nn.SiLU(),
+                                       nn.Conv2d(channels, out_channels, 3, padding=1))
         self.resample: nn.Module | None
         if up:
             self.resample = Upsample(channels, use_conv=False)
@@ -201,7 +210,7 @@ class ResBlock(nn.Module):
         self.emb_layers = nn.Sequential(
             nn.SiLU(), nn.Linear(emb_channels, 2 * out_channels if use_scale_shift_norm else out_channels))
         self.out_layers = nn.Sequential(
-            GroupNorm32(out_channels), nn.SiLU(), nn.Dropout(p=dropout),
+            GroupNorm32(out_channels, norm_groups), nn.SiLU(), nn.Dropout(p=dropout),
             nn.Conv2d(out_channels, out_channels, 3, padding=1))
         if out_channels == channels:
             self.skip_connection: nn.Module = nn.Identity()
@@ -234,7 +243,8 @@ class AttentionBlock(nn.Module):
     """
 
     def __init__(self, channels: int, num_heads: int = 1, num_head_channels: int = -1,
-                 use_new_attention_order: bool = False, kernel: AttentionKernel = "sdpa") -> None:
+                 use_new_attention_order: bool = False, kernel: AttentionKernel = "sdpa",
+                 norm_groups: int = 32) -> None:
         super().__init__()
         if num_head_channels == -1:
             self.num_heads = num_heads
@@ -244,7 +254,7 @@ class AttentionBlock(nn.Module):
             self.num_heads = channels // num_head_channels
         self.use_new_attention_order = use_new_attention_order
         self.kernel = kernel
-        self.norm = GroupNorm32(channels)
+        self.norm = GroupNorm32(channels, norm_groups)
         self.qkv = nn.Conv1d(channels, 3 * channels, 1)
         self.proj_out = nn.Conv1d(channels, channels, 1)
 
@@ -291,10 +301,12 @@ class UNet(nn.Module):
         self.time_embed = nn.Sequential(nn.Linear(c.model_channels, time_dim), nn.SiLU(), nn.Linear(time_dim, time_dim))
 
         def res(ch_in: int, ch_out: int, up: bool = False, down: bool = False) -> ResBlock:
-            return ResBlock(ch_in, time_dim, c.dropout, ch_out, c.use_scale_shift_norm, up=up, down=down)
+            return ResBlock(ch_in, time_dim, c.dropout, ch_out, c.use_scale_shift_norm, up=up, down=down,
+                            norm_groups=c.norm_groups)
 
         def attn(ch: int, heads: int) -> AttentionBlock:
-            return AttentionBlock(ch, heads, c.num_head_channels, c.use_new_attention_order, c.attention_kernel)
+            return AttentionBlock(ch, heads, c.num_head_channels, c.use_new_attention_order, c.attention_kernel,
+                                  c.norm_groups)
 
         ch = int(c.channel_mult[0] * c.model_channels)
         self.input_blocks = nn.ModuleList([TimestepSequential(nn.Conv2d(c.in_channels, ch, 3, padding=1))])
@@ -328,7 +340,7 @@ class UNet(nn.Module):
                     ds //= 2
                 self.output_blocks.append(TimestepSequential(*layers))
 
-        self.out = nn.Sequential(GroupNorm32(ch), nn.SiLU(), nn.Conv2d(ch, c.out_channels, 3, padding=1))
+        self.out = nn.Sequential(GroupNorm32(ch, c.norm_groups), nn.SiLU(), nn.Conv2d(ch, c.out_channels, 3, padding=1))
         if c.use_fp16:
             self.convert_to_fp16()
 

@@ -39,24 +39,16 @@ CONFIGS = [
 _WORLD = None
 
 
-def _run(job: tuple[dict, int, int, int]) -> dict:
-    """Edit one task with one configuration (in a worker process) and score it with the judge."""
-    import torch
-
+def score_edit(world, config: dict, task_seed: int, repetitions: int, edit_seed: int) -> dict:
+    """Edit toy task ``task_seed`` with one configuration and score the edits with the judge."""
     from bdlearn.edit import edit
-    from bdlearn.models import load_toy_world
     from bdlearn.world import judge_region, make_edit_task
 
-    global _WORLD
-    torch.set_num_threads(1)
-    if _WORLD is None:
-        _WORLD = load_toy_world()
-    config, task_seed, repetitions, edit_seed = job
     task = make_edit_task(task_seed)
     options = {k: v for k, v in config.items() if k != "name"}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = edit(task.image, task.mask, task.prompt, _WORLD, repetitions=repetitions, seed=edit_seed,
+        result = edit(task.image, task.mask, task.prompt, world, repetitions=repetitions, seed=edit_seed,
                       progress=False, **options)
     edits = (result.images.clamp(-1, 1).numpy() + 1) / 2  # [R, 3, S, S] in [0, 1]
     source = (result.input.numpy() + 1) / 2
@@ -68,6 +60,19 @@ def _run(job: tuple[dict, int, int, int]) -> dict:
             "unranked_success": float(np.mean(successes)), "background_max": float(errors.max()),
             "background_mean": float(errors.mean()), "clip_distance": float(result.distances[0]),
             "lpips": result.settings["lpips"], "warnings": sorted({str(w.message)[:80] for w in caught})}
+
+
+def _run(job: tuple[dict, int, int, int]) -> dict:
+    """One job of the pool: a worker process with one thread and the shipped toy world."""
+    import torch
+
+    from bdlearn.models import load_toy_world
+
+    global _WORLD
+    torch.set_num_threads(1)
+    if _WORLD is None:
+        _WORLD = load_toy_world()
+    return score_edit(_WORLD, *job)
 
 
 def summarise(rows: list[dict]) -> dict:

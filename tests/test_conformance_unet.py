@@ -104,3 +104,16 @@ def test_adm256_layout(reference_dir):
     args = layout["unet_constructor_args"]
     assert tuple(args["channel_mult"]) == model.config.channel_mult
     assert tuple(sorted(args["attention_resolutions(ds)"])) == tuple(sorted(model.config.attention_resolutions))
+
+
+def test_norm_groups_default_to_the_reference_and_reach_every_norm():
+    assert adm256_uncond_config().norm_groups == 32
+    config = UNetConfig(image_size=16, model_channels=32, num_res_blocks=1, channel_mult=(1, 2),
+                        attention_resolutions=(2,), num_head_channels=32, norm_groups=8)
+    norms = [m for m in UNet(config).modules() if isinstance(m, torch.nn.GroupNorm)]
+    assert norms and all(m.num_groups == 8 for m in norms)
+
+
+def test_norm_groups_must_divide_the_channels():
+    with pytest.raises(ValueError, match="multiple of norm_groups"):
+        UNetConfig(model_channels=32, norm_groups=12)
