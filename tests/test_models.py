@@ -53,3 +53,22 @@ def test_corrupt_weights_are_a_clear_error(tmp_path):
 def test_unknown_world():
     with pytest.raises(ValueError, match="unknown world"):
         load_world("imaginary")
+
+
+@needs_weights
+def test_toy_ddpm_sees_an_images_overall_colour():
+    """At high noise the data's signal left in x_t is mostly its mean colour; ε_θ must follow it.
+
+    Shifting x_t's red channel by δ = 0.1 at t = 800 must shift the red mean of ε̂ by a good part
+    of δ (not all of it: part of the shift is better explained as a redder x_0). A UNet whose
+    normalisation erases each channel's mean (32 groups over 32 channels, as guided-diffusion's
+    default would give the toy UNet) moves it by about 0.001, and its samples get colour casts.
+    """
+    world = load_toy_world()
+    x_t = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    t = torch.full((8,), 800)
+    shift = torch.tensor([0.1, 0.0, 0.0]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        moved = (world.unet(x_t + shift, t) - world.unet(x_t, t))[:, :3].mean(dim=(0, 2, 3))
+    assert 0.03 < moved[0] < 0.12
+    assert moved[1:].abs().max() < 0.02
