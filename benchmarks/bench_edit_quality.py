@@ -103,9 +103,9 @@ def plot(summary: dict, path: Path) -> None:
     local = [(name, s) for name, s in summary.items() if name.startswith("local")]
     ax.plot([s["background_mean"] for _, s in local], [s["success_ranked"] for _, s in local], "o-",
             label="Local CLIP-guided diffusion (λ sweep)")
-    for name, s in local:
+    for i, (name, s) in enumerate(local):  # labels alternate above and below, so neighbours stay legible
         ax.annotate(name.split(", ")[1], (s["background_mean"], s["success_ranked"]), fontsize=8,
-                    textcoords="offset points", xytext=(4, 4))
+                    textcoords="offset points", xytext=(4, 6 if i % 2 else -12))
     for name, s in summary.items():
         if name.startswith("blended"):
             ax.plot(s["background_mean"], s["success_ranked"], "s", label=f"Blended Diffusion, {name.split(', ')[1]}")
