@@ -4,7 +4,7 @@
     python benchmarks/bench_toy_defaults.py --ddpm run/toy_ddpm.safetensors   # another DDPM
     python benchmarks/bench_toy_defaults.py --quick               # a smoke run
 
-Blended Diffusion at 8 augmentations on a suite of toy edit tasks drawn with another seed than
+Blended Diffusion at 8 augmentations and 50 respaced steps on a suite of toy edit tasks drawn with another seed than
 the reproduction benchmark's (``bench_edit_quality.py``), so the defaults are not tuned on the
 tasks that report them. Every (λ_CLIP, skip) pair of the grid edits every task with
 ``--repetitions`` repetitions; the judge scores them as in ``bench_edit_quality.py``. Writes
@@ -28,7 +28,9 @@ from bdlearn.world import edit_task_suite
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CLIP_WEIGHTS = (300.0, 1000.0, 3000.0)
-SKIPS = (15, 25)  # of 50 respaced steps: 35 or 25 denoising steps
+RESPACED_STEPS = 50
+SKIPS = (15, 25)  # 35 or 25 denoising steps
+AUGMENTATIONS = 8
 SUITE_SEED = 1  # bench_edit_quality.py uses suite seed 0
 
 
@@ -44,8 +46,8 @@ def main() -> None:
     torch.set_num_threads(1)
     world = load_toy_world(ddpm_path=args.ddpm)
     suite = edit_task_suite(tasks, seed=SUITE_SEED)
-    grid = [{"name": f"clip {w:g}, skip {s}", "clip_weight": w, "skip": s, "respacing": "50",
-             "num_augmentations": 8} for w in CLIP_WEIGHTS for s in SKIPS]
+    grid = [{"name": f"clip {w:g}, skip {s}", "clip_weight": w, "skip": s, "respacing": str(RESPACED_STEPS),
+             "num_augmentations": AUGMENTATIONS} for w in CLIP_WEIGHTS for s in SKIPS]
     began = time.perf_counter()
     results = {}
     for config in tqdm(grid, desc="defaults sweep"):
@@ -53,13 +55,13 @@ def main() -> None:
         rows = [score_edit(world, config, task.seed, repetitions, 2000 + i) for i, task in enumerate(suite)]
         results[config["name"]] = {
             "clip_weight": config["clip_weight"], "skip": config["skip"],
-            "denoising_steps": 50 - config["skip"],
+            "denoising_steps": RESPACED_STEPS - config["skip"],
             "success_ranked": float(np.mean([r["ranked_success"] for r in rows])),
             "success_unranked": float(np.mean([r["unranked_success"] for r in rows])),
             "seconds_per_edit": round((time.perf_counter() - started) / len(rows), 2),
         }
     report = {"machine": machine_description(), "ddpm": str(args.ddpm), "tasks": tasks, "suite_seed": SUITE_SEED,
-              "repetitions": repetitions, "augmentations": 8, "shipped_defaults": TOY_DEFAULTS.__dict__,
+              "repetitions": repetitions, "augmentations": AUGMENTATIONS, "shipped_defaults": TOY_DEFAULTS.__dict__,
               "seconds": round(time.perf_counter() - began, 1), "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

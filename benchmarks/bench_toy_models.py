@@ -50,6 +50,11 @@ def frequencies(verdicts: list, attribute: str, names: list[str]) -> np.ndarray:
     return np.array([counts[n] / total for n in names])
 
 
+def shape_fit_fractions(verdicts: list, levels: tuple[float, ...] = (0.6, 0.7, 0.8, 0.9)) -> dict[str, float]:
+    """For each IoU level, the fraction of verdicts that found an object fitting its shape at least that well."""
+    return {f"{q:.1f}": float(np.mean([v.has_object and v.shape_confidence >= q for v in verdicts])) for q in levels}
+
+
 def total_variation(p: np.ndarray, q: np.ndarray) -> float:
     """½ Σ |p − q|: 0 for equal distributions, 1 for disjoint ones."""
     return float(0.5 * np.abs(p - q).sum())
@@ -99,11 +104,8 @@ def main() -> None:
             "shape_fit_threshold": threshold,
             "object_found_fraction": float(np.mean([v.has_object for v in sample_verdicts])),
             # How far from the bar the others are: the fraction whose best shape fit reaches each IoU.
-            "shape_fit_at_least": {f"{q:.1f}": float(np.mean([v.has_object and v.shape_confidence >= q
-                                                               for v in sample_verdicts])) for q in (0.6, 0.7, 0.8, 0.9)},
-            "clean_renders_shape_fit_at_least": {f"{q:.1f}": float(np.mean([v.has_object and v.shape_confidence >= q
-                                                                            for v in render_verdicts]))
-                                                 for q in (0.6, 0.7, 0.8, 0.9)},
+            "shape_fit_at_least": shape_fit_fractions(sample_verdicts),
+            "clean_renders_shape_fit_at_least": shape_fit_fractions(render_verdicts),
             "colour_tvd": total_variation(frequencies(sample_verdicts, "colour", COLOUR_NAMES),
                                           frequencies(render_verdicts, "colour", COLOUR_NAMES)),
             "shape_tvd": total_variation(frequencies(sample_verdicts, "shape", SHAPES),

@@ -15,7 +15,6 @@ from bdlearn.widgets import (EditorApp, ImageSlider, MaskDrawer, gallery_slider,
                              trajectory_slider)
 
 
-
 @pytest.fixture(scope="module")
 def picture() -> np.ndarray:
     return np.random.default_rng(0).random((32, 32, 3)).astype(np.float32)
