@@ -2,6 +2,7 @@
 
     bdlearn edit --image IN.png --mask M.png --prompt "a yellow triangle" --out DIR
     bdlearn train ddpm --preset quick --out runs/ddpm
+    bdlearn train ddpm --preset anneal --init-weights runs/ddpm/toy_ddpm.safetensors --out runs/anneal
     bdlearn demo --out demo_output
 """
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from bdlearn.checkpoint import CheckpointError
@@ -104,7 +106,18 @@ def _train(args: argparse.Namespace) -> int:
         from bdlearn.train_ddpm import train_ddpm as train
     else:
         from bdlearn.train_clip import train_clip as train
-    summary = train(args.out, args.preset, resume=not args.restart)
+    config = args.preset
+    if args.preset == "anneal" and not args.init_weights:
+        raise SystemExit("--preset anneal continues a trained DDPM: give its weights with --init-weights")
+    if args.init_weights:
+        if args.model != "ddpm":
+            raise SystemExit("--init-weights is for the DDPM trainer")
+        from bdlearn.train_ddpm import PRESETS
+
+        if args.preset not in PRESETS:
+            raise SystemExit(f"unknown preset {args.preset!r}; choose one of {sorted(PRESETS)}")
+        config = replace(PRESETS[args.preset], init_weights=args.init_weights)
+    summary = train(args.out, config, resume=not args.restart)
     print(f"trained {args.model} for {summary['steps']} steps; weights and samples in {args.out}")
     return 0
 
@@ -129,7 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     train_parser = commands.add_parser("train", help="train a toy model")
     train_parser.add_argument("model", choices=["ddpm", "clip"])
-    train_parser.add_argument("--preset", default="quick", help="quick (minutes) or full (hours)")
+    train_parser.add_argument("--preset", default="quick",
+                              help="quick (minutes) or full (hours); for the DDPM also anneal (with --init-weights)")
+    train_parser.add_argument("--init-weights", help="DDPM only: start from these exported weights (.safetensors)")
     train_parser.add_argument("--out", required=True, help="run folder (checkpoints, sample grids, weights)")
     train_parser.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     train_parser.set_defaults(run=_train)

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from bdlearn.augment import extending_augmentations
 from bdlearn.clip import ClipBundle
 from bdlearn.toy_clip import TOY_CLIP_CONFIG, build_toy_clip
-from bdlearn.training import (TrainConfig, export_weights, load_checkpoint, machine_description, make_ema,
+from bdlearn.training import (TrainConfig, export_weights, learning_rate, load_checkpoint, machine_description, make_ema,
                               optimisation_step, resolve_preset, save_checkpoint)
 from bdlearn.unet import count_parameters
 from bdlearn.world.scenes import COLOUR_NAMES, SHAPES, Scene, SceneObject, object_caption, render_object, render_scene
@@ -189,14 +189,6 @@ def zero_shot_accuracy(bundle: ClipBundle, n: int = 1_000, seed: int = 0, view: 
         probabilities = bundle.zero_shot(views[start:start + batch_size], OBJECT_CAPTIONS)
         correct += (probabilities.argmax(dim=-1) == torch.tensor(labels[start:start + batch_size])).sum().item()
     return correct / n
-
-
-def learning_rate(config: ClipTrainConfig, step: int) -> float:
-    """Linear warm-up over ``warmup_steps``, then a cosine decay to 0 at ``steps``."""
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-    return config.lr * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def train_clip(out_dir: str | Path, config: ClipTrainConfig | str = "quick", resume: bool = True,

@@ -8,6 +8,7 @@ A training checkpoint holds only tensors and plain Python values, so it loads wi
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import time
@@ -25,12 +26,15 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 class TrainConfig:
     """Settings every toy training run has; the DDPM's and the CLIP's configs add their own.
 
-    ``max_minutes`` stops a run early (a resumable checkpoint is kept).
+    ``max_minutes`` stops a run early (a resumable checkpoint is kept). ``lr_schedule`` is what
+    the learning rate does after its linear warm-up: stay at ``lr`` ("constant") or fall to 0 at
+    ``steps`` along a half cosine ("cosine"); see :func:`learning_rate`.
     """
 
     steps: int = 1_000
     lr: float = 1e-3
     warmup_steps: int = 100
+    lr_schedule: str = "cosine"
     grad_clip: float = 1.0
     data_seed: int = 1
     seed: int = 0
@@ -43,6 +47,21 @@ class TrainConfig:
 
 
 Config = TypeVar("Config", bound=TrainConfig)
+
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The learning rate at (0-based) ``step``: a linear warm-up over ``warmup_steps``, then
+    ``config.lr`` held ("constant") or decayed to 0 at ``config.steps`` by a half cosine ("cosine")."""
+    if config.lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {config.lr_schedule!r}")
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    if config.lr_schedule == "constant":
+        return config.lr
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    return config.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
 def resolve_preset(config: Config | str, presets: dict[str, Config]) -> Config:
@@ -82,8 +101,11 @@ def load_checkpoint(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def machine_description() -> str:
-    """A one-line description of this machine, for cards and benchmark reports."""
+def machine_description(threads: int | None = None) -> str:
+    """A one-line description of this machine, for cards and benchmark reports.
+
+    ``threads`` is the number of torch threads the work used (default: this process's).
+    """
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -92,7 +114,7 @@ def machine_description() -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {threads or torch.get_num_threads()} threads"
 
 
 def export_weights(path: Path, state_dict: dict[str, torch.Tensor], card: dict, dtype: torch.dtype = torch.float32) -> None:

@@ -74,3 +74,8 @@ def test_empty_mask_is_a_clear_error(inputs, tmp_path, capsys):
     Image.fromarray(np.zeros((32, 32), dtype=np.uint8)).save(empty)
     code = main(["edit", "--image", str(image), "--mask", str(empty), "--prompt", task.prompt, "--out", str(tmp_path / "o"), *FAST])
     assert code == 2 and "selects nothing" in capsys.readouterr().err
+
+
+def test_train_anneal_needs_init_weights(tmp_path):
+    with pytest.raises(SystemExit, match="--init-weights"):
+        main(["train", "ddpm", "--preset", "anneal", "--out", str(tmp_path / "run")])

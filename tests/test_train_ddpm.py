@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 import torch
 
-from bdlearn.checkpoint import load_unet
+from bdlearn.checkpoint import load_unet, read_state_dict
 from bdlearn.train_ddpm import PRESETS, export_ddpm, train_ddpm, world_batch
+from bdlearn.training import TrainConfig, learning_rate
 from bdlearn.unet import UNetConfig
 
 TINY = UNetConfig(image_size=32, model_channels=32, channel_mult=(1, 2), num_res_blocks=1,
@@ -34,3 +36,44 @@ def test_train_resume_and_export(tmp_path):
     assert card["steps"] == 6 and card["parameters"] > 0
     model = load_unet(tmp_path / "exported.safetensors", TINY)
     assert model(torch.zeros(1, 3, 32, 32), torch.tensor([10.0])).shape == (1, 6, 32, 32)
+
+
+def test_learning_rate_warms_up_then_holds_or_decays():
+    constant = TrainConfig(steps=100, lr=1.0, warmup_steps=10, lr_schedule="constant")
+    cosine = replace(constant, lr_schedule="cosine")
+    for config in (constant, cosine):
+        assert learning_rate(config, 0) == pytest.approx(0.1)
+        assert learning_rate(config, 9) == pytest.approx(1.0)
+    assert learning_rate(constant, 99) == 1.0
+    assert learning_rate(cosine, 55) == pytest.approx(0.5)  # halfway from the warm-up's end to the last step
+    assert learning_rate(cosine, 100) == pytest.approx(0.0)
+    rates = [learning_rate(cosine, step) for step in range(10, 101)]
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+    with pytest.raises(ValueError, match="lr_schedule"):
+        learning_rate(replace(constant, lr_schedule="linear"), 50)
+
+
+def test_training_from_init_weights_starts_there_and_records_the_stages(tmp_path):
+    first = replace(PRESETS["quick"], steps=2, checkpoint_every=2, sample_every=100, warmup_steps=1, unet=TINY)
+    train_ddpm(tmp_path / "first", first, progress=False)
+    init = tmp_path / "first" / "toy_ddpm.safetensors"
+
+    # At a learning rate of 0 the weights cannot move: the export must equal the weights it started from.
+    second = replace(first, lr=0.0, steps=3, init_weights=str(init))
+    card = train_ddpm(tmp_path / "second", second, progress=False)["card"]
+    start, end = read_state_dict(init), read_state_dict(tmp_path / "second" / "toy_ddpm.safetensors")
+    assert start.keys() == end.keys() and all(torch.equal(start[k], end[k]) for k in start)
+
+    assert [stage["steps"] for stage in card["stages"]] == [2, 3] and card["steps"] == 5
+    assert card["training_seconds"] == pytest.approx(sum(s["training_seconds"] for s in card["stages"]), abs=0.1)
+    assert card["stages"][1]["train_config"]["init_weights"] == str(init)
+
+
+def test_init_weights_without_a_card_is_refused(tmp_path):
+    train_ddpm(tmp_path / "first", replace(PRESETS["quick"], steps=1, sample_every=100, warmup_steps=1, unet=TINY),
+               progress=False)
+    (tmp_path / "first" / "toy_ddpm.json").unlink()
+    config = replace(PRESETS["quick"], steps=1, sample_every=100, warmup_steps=1, unet=TINY,
+                     init_weights=str(tmp_path / "first" / "toy_ddpm.safetensors"))
+    with pytest.raises(FileNotFoundError, match="no card"):
+        train_ddpm(tmp_path / "second", config, progress=False)
