@@ -129,7 +129,7 @@ def main() -> None:
     args = parser.parse_args()
     tasks, repetitions = (4, 2) if args.quick else (args.tasks, args.repetitions)
 
-    from bdlearn.models import TOY_DEFAULTS
+    from bdlearn.models import TOY_DDPM_WEIGHTS, TOY_DEFAULTS, weight_card
     from bdlearn.training import machine_description
     from bdlearn.world import edit_task_suite
 
@@ -141,7 +141,8 @@ def main() -> None:
     elapsed = time.perf_counter() - began
     summary = summarise(rows)
     report = {"machine": machine_description(), "workers": args.workers, "tasks": tasks,
-              "repetitions": repetitions, "toy_defaults": TOY_DEFAULTS.__dict__, "seconds": round(elapsed, 1),
+              "repetitions": repetitions, "toy_defaults": TOY_DEFAULTS.__dict__,
+              "ddpm_training_steps": weight_card(TOY_DDPM_WEIGHTS)["steps"], "seconds": round(elapsed, 1),
               "summary": summary, "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
