@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bdlearn.checkpoint import CheckpointError
 from bdlearn.inputs import InputError
+from bdlearn.training import resolve_preset
 
 
 def _add_edit_options(parser: argparse.ArgumentParser) -> None:
@@ -103,20 +104,20 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     if args.model == "ddpm":
+        from bdlearn.train_ddpm import PRESETS
         from bdlearn.train_ddpm import train_ddpm as train
+
+        config = resolve_preset(args.preset, PRESETS)
+        if args.init_weights:
+            config = replace(config, init_weights=args.init_weights)
+        elif config.requires_init_weights:
+            raise SystemExit(f"--preset {args.preset} continues a trained DDPM: give its weights with --init-weights")
     else:
         from bdlearn.train_clip import train_clip as train
-    config = args.preset
-    if args.preset == "anneal" and not args.init_weights:
-        raise SystemExit("--preset anneal continues a trained DDPM: give its weights with --init-weights")
-    if args.init_weights:
-        if args.model != "ddpm":
-            raise SystemExit("--init-weights is for the DDPM trainer")
-        from bdlearn.train_ddpm import PRESETS
 
-        if args.preset not in PRESETS:
-            raise SystemExit(f"unknown preset {args.preset!r}; choose one of {sorted(PRESETS)}")
-        config = replace(PRESETS[args.preset], init_weights=args.init_weights)
+        if args.init_weights:
+            raise SystemExit("--init-weights is for the DDPM trainer")
+        config = args.preset
     summary = train(args.out, config, resume=not args.restart)
     print(f"trained {args.model} for {summary['steps']} steps; weights and samples in {args.out}")
     return 0

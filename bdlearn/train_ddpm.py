@@ -45,6 +45,8 @@ class DDPMTrainConfig(TrainConfig):
     #: exported weights (a ``.safetensors`` file) to start from instead of a random initialisation;
     #: both the model and its EMA start there (the optimiser starts afresh)
     init_weights: str | None = None
+    #: True for settings that only make sense on trained weights (a low rate that decays to 0)
+    requires_init_weights: bool = False
 
 
 PRESETS: dict[str, DDPMTrainConfig] = {
@@ -55,7 +57,8 @@ PRESETS: dict[str, DDPMTrainConfig] = {
     # The second stage: from the "full" stage's EMA weights, a lower rate that decays to 0 along a
     # cosine, and a longer EMA. Sampling quality rises as the rate falls: at a constant rate the
     # weights keep jittering around the optimum. Set init_weights to the first stage's export.
-    "anneal": DDPMTrainConfig(steps=16_000, lr=2e-4, warmup_steps=100, lr_schedule="cosine", ema_decay=0.9995),
+    "anneal": DDPMTrainConfig(steps=16_000, lr=2e-4, warmup_steps=100, lr_schedule="cosine", ema_decay=0.9995,
+                              requires_init_weights=True),
 }
 
 
@@ -87,6 +90,8 @@ def train_ddpm(out_dir: str | Path, config: DDPMTrainConfig | str = "quick", res
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     schedule = DiffusionSchedule.create(**TOY_DIFFUSION)
+    if config.requires_init_weights and not config.init_weights:
+        raise ValueError("these settings continue a trained DDPM: set init_weights to its exported weights")
     earlier_stages(config.init_weights)  # before any work: weights without a card are refused
     model = load_unet(config.init_weights, config.unet) if config.init_weights else UNet(config.unet)
     ema = make_ema(model, config.ema_decay)

@@ -77,3 +77,8 @@ def test_init_weights_without_a_card_is_refused(tmp_path):
                      init_weights=str(tmp_path / "first" / "toy_ddpm.safetensors"))
     with pytest.raises(FileNotFoundError, match="no card"):
         train_ddpm(tmp_path / "second", config, progress=False)
+
+
+def test_anneal_settings_without_init_weights_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="init_weights"):
+        train_ddpm(tmp_path, replace(PRESETS["anneal"], unet=TINY), progress=False)
