@@ -175,3 +175,16 @@ def test_largest_component_respects_labels_and_connectivity():
     )
     np.testing.assert_array_equal(largest_component(labels), expected)
     assert not largest_component(np.full((3, 3), -1)).any()
+
+
+def test_largest_component_covers_a_uniform_image_and_breaks_ties_in_reading_order():
+    assert largest_component(np.zeros((4, 5), dtype=int)).all()
+    # two groups of 3 pixels, label 1 first in reading order although its label is larger
+    labels = np.array(
+        [
+            [1, 1, 1, -1],
+            [-1, -1, -1, -1],
+            [0, 0, 0, -1],
+        ]
+    )
+    np.testing.assert_array_equal(largest_component(labels), labels == 1)

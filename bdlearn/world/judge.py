@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import ndimage
 
 from bdlearn.world.scenes import COLOURS, SHAPES, shape_mask
 
@@ -136,33 +137,20 @@ def classify_shape(blob: np.ndarray) -> tuple[str, float]:
 def largest_component(labels: np.ndarray) -> np.ndarray:
     """Bool mask of the largest 4-connected group of equal, non-negative labels.
 
-    A plain flood fill: from each unvisited labelled pixel, spread to
-    neighbours with the same label and remember the biggest group found.
+    ``scipy.ndimage.label`` finds the connected groups of each label value (its default
+    structure connects the 4 neighbours of a pixel). Of equally large groups the one that
+    starts first in reading order wins, so the answer never depends on the order of the labels.
     """
-    height, width = labels.shape
-    grid = labels.tolist()  # Python lists are much faster than NumPy for pixel-by-pixel work
-    seen = [[False] * width for _ in range(height)]
-    best: list[tuple[int, int]] = []
-    for start_row, start_col in zip(*np.nonzero(labels >= 0)):
-        start = (int(start_row), int(start_col))
-        if seen[start[0]][start[1]]:
-            continue
-        label = grid[start[0]][start[1]]
-        seen[start[0]][start[1]] = True
-        stack, group = [start], []
-        while stack:
-            row, col = stack.pop()
-            group.append((row, col))
-            for r, c in ((row - 1, col), (row + 1, col), (row, col - 1), (row, col + 1)):
-                if 0 <= r < height and 0 <= c < width and not seen[r][c] and grid[r][c] == label:
-                    seen[r][c] = True
-                    stack.append((r, c))
-        if len(group) > len(best):
-            best = group
-    component = np.zeros(labels.shape, dtype=bool)
-    if best:
-        component[tuple(np.array(best).T)] = True
-    return component
+    best = np.zeros(labels.shape, dtype=bool)
+    best_key = (0, 0)  # (size, -flat index of its first pixel): larger is better
+    for value in np.unique(labels[labels >= 0]):
+        groups, _ = ndimage.label(labels == value)  # groups numbered 1, 2, ... in reading order
+        sizes = np.bincount(groups.ravel())[1:]
+        component = groups == int(np.argmax(sizes)) + 1  # argmax: of equal sizes, the first group
+        key = (int(sizes.max()), -int(np.argmax(component)))
+        if key > best_key:
+            best_key, best = key, component
+    return best
 
 
 def _colour_blob(chroma: np.ndarray, hue: np.ndarray, mask: np.ndarray, threshold: float) -> np.ndarray:
