@@ -44,6 +44,19 @@ def judge_whole_images(images: np.ndarray) -> list:
     return [judge_region(image, everything) for image in images]
 
 
+def to_unit_images(images: torch.Tensor) -> np.ndarray:
+    """Model samples [N, 3, H, W] in [-1, 1] as images [N, H, W, 3] in [0, 1], the judge's input."""
+    return ((images.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).numpy()
+
+
+def clean_render_reference(n: int) -> tuple[list, float]:
+    """The judge's verdicts on ``n`` clean renders from unseen seeds, and the well-formed bar: the
+    shape fit (IoU) that 95% of those renders reach."""
+    renders = np.stack([render_scene((2024, i)).image for i in range(n)])
+    verdicts = judge_whole_images(renders)
+    return verdicts, float(np.quantile([v.shape_confidence for v in verdicts if v.has_object], 0.05))
+
+
 def frequencies(verdicts: list, attribute: str, names: list[str]) -> np.ndarray:
     counts = Counter(getattr(v, attribute) for v in verdicts if v.has_object)
     total = max(sum(counts[n] for n in names), 1)
@@ -83,11 +96,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_image_grid(images[:64], args.out.parent / "toy_ddpm_samples.png", nrow=8)
 
-    samples01 = ((images.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).numpy()
-    renders = np.stack([render_scene((2024, i)).image for i in range(max(num_samples, 256))])  # unseen seeds
-    sample_verdicts = judge_whole_images(samples01)
-    render_verdicts = judge_whole_images(renders)
-    threshold = float(np.quantile([v.shape_confidence for v in render_verdicts if v.has_object], 0.05))
+    sample_verdicts = judge_whole_images(to_unit_images(images))
+    render_verdicts, threshold = clean_render_reference(max(num_samples, 256))
     well_formed = [v.has_object and v.shape_confidence >= threshold for v in sample_verdicts]
 
     ddpm_card, clip_card = weight_card(TOY_DDPM_WEIGHTS), weight_card(TOY_CLIP_WEIGHTS)
