@@ -17,14 +17,12 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-import torch
-from bench_toy_models import RESULTS, clean_render_reference, frequencies, judge_whole_images, to_unit_images, total_variation
+from bench_toy_models import (RESULTS, clean_render_reference, distances_to_renders, judge_whole_images, to_unit_images,
+                              well_formed_fraction)
 
 from bdlearn.models import load_toy_world, weight_card
 from bdlearn.sampling import sample
 from bdlearn.training import machine_description
-from bdlearn.world import COLOUR_NAMES, SHAPES
 
 
 def main() -> None:
@@ -38,17 +36,14 @@ def main() -> None:
     render_verdicts, threshold = clean_render_reference(max(args.samples, 256))
     runs = []
     for weights in args.weights:
-        world = load_toy_world(weights)
+        world, training_steps = load_toy_world(weights), weight_card(weights).get("steps")
+        schedule = world.schedule("100")
         for seed in args.seeds:
-            images = sample(world.unet, world.schedule("100"), args.samples, world.image_size, seed=seed, progress=True)
+            images = sample(world.unet, schedule, args.samples, world.image_size, seed=seed, progress=True)
             verdicts = judge_whole_images(to_unit_images(images))
-            runs.append({
-                "weights": str(weights), "training_steps": weight_card(weights).get("steps"), "seed": seed,
-                "well_formed_fraction": float(np.mean([v.has_object and v.shape_confidence >= threshold for v in verdicts])),
-                "colour_tvd": total_variation(frequencies(verdicts, "colour", COLOUR_NAMES),
-                                              frequencies(render_verdicts, "colour", COLOUR_NAMES)),
-                "shape_tvd": total_variation(frequencies(verdicts, "shape", SHAPES), frequencies(render_verdicts, "shape", SHAPES)),
-            })
+            runs.append({"weights": str(weights), "training_steps": training_steps, "seed": seed,
+                         "well_formed_fraction": well_formed_fraction(verdicts, threshold),
+                         **distances_to_renders(verdicts, render_verdicts)})
             print(json.dumps(runs[-1]), flush=True)
     report = {"machine": machine_description(), "samples": args.samples, "sampler": "ddpm, 100 respaced steps",
               "shape_fit_threshold": threshold, "runs": runs}

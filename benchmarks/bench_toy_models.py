@@ -63,6 +63,18 @@ def frequencies(verdicts: list, attribute: str, names: list[str]) -> np.ndarray:
     return np.array([counts[n] / total for n in names])
 
 
+def well_formed_fraction(verdicts: list, threshold: float) -> float:
+    """The fraction of verdicts that found an object whose shape fit reaches the well-formed bar."""
+    return float(np.mean([v.has_object and v.shape_confidence >= threshold for v in verdicts]))
+
+
+def distances_to_renders(verdicts: list, render_verdicts: list) -> dict[str, float]:
+    """Colour and shape frequencies of the found objects against clean renders', as TVDs."""
+    return {f"{attribute}_tvd": total_variation(frequencies(verdicts, attribute, names),
+                                                frequencies(render_verdicts, attribute, names))
+            for attribute, names in (("colour", COLOUR_NAMES), ("shape", SHAPES))}
+
+
 def shape_fit_fractions(verdicts: list, levels: tuple[float, ...] = (0.6, 0.7, 0.8, 0.9)) -> dict[str, float]:
     """For each IoU level, the fraction of verdicts that found an object fitting its shape at least that well."""
     return {f"{q:.1f}": float(np.mean([v.has_object and v.shape_confidence >= q for v in verdicts])) for q in levels}
@@ -98,7 +110,6 @@ def main() -> None:
 
     sample_verdicts = judge_whole_images(to_unit_images(images))
     render_verdicts, threshold = clean_render_reference(max(num_samples, 256))
-    well_formed = [v.has_object and v.shape_confidence >= threshold for v in sample_verdicts]
 
     ddpm_card, clip_card = weight_card(TOY_DDPM_WEIGHTS), weight_card(TOY_CLIP_WEIGHTS)
     report = {
@@ -110,16 +121,13 @@ def main() -> None:
                  "training_steps": clip_card.get("steps")},
         "ddpm": {
             "samples": num_samples, "sampler": "ddpm, 100 respaced steps",
-            "well_formed_fraction": float(np.mean(well_formed)),
+            "well_formed_fraction": well_formed_fraction(sample_verdicts, threshold),
             "shape_fit_threshold": threshold,
             "object_found_fraction": float(np.mean([v.has_object for v in sample_verdicts])),
             # How far from the bar the others are: the fraction whose best shape fit reaches each IoU.
             "shape_fit_at_least": shape_fit_fractions(sample_verdicts),
             "clean_renders_shape_fit_at_least": shape_fit_fractions(render_verdicts),
-            "colour_tvd": total_variation(frequencies(sample_verdicts, "colour", COLOUR_NAMES),
-                                          frequencies(render_verdicts, "colour", COLOUR_NAMES)),
-            "shape_tvd": total_variation(frequencies(sample_verdicts, "shape", SHAPES),
-                                         frequencies(render_verdicts, "shape", SHAPES)),
+            **distances_to_renders(sample_verdicts, render_verdicts),
             "colour_frequencies": dict(zip(COLOUR_NAMES, frequencies(sample_verdicts, "colour", COLOUR_NAMES).round(3).tolist())),
             "shape_frequencies": dict(zip(SHAPES, frequencies(sample_verdicts, "shape", SHAPES).round(3).tolist())),
             "seconds_per_image": round(sample_seconds, 4),
