@@ -3,10 +3,12 @@
     python benchmarks/bench_ddpm_seeds.py --weights stage3.safetensors data/toy_ddpm.safetensors --seeds 11
 
 One benchmark run of 256 samples measures the well-formed fraction to about ±3 points, so a gain of
-two points between two training stages could be chance. This draws 256 samples (100 respaced DDPM
-steps) from each weight file for each sample seed and judges them as ``bench_toy_models.py`` does:
-the well-formed fraction, and the colour and shape distances (TVD) to clean renders. Writes
-``benchmarks/results/toy_ddpm_seeds.json``. Earlier weights and their cards are in git history:
+two points between two training stages could be chance. This draws 256 samples (DDPM, 100
+respaced steps, unless ``--sampler`` and ``--respacing`` say otherwise) from each weight file for
+each sample seed and judges them as ``bench_toy_models.py`` does: the well-formed fraction, and
+the colour and shape distances (TVD) to clean renders. Writes
+``benchmarks/results/toy_ddpm_seeds.json`` unless ``--out`` says otherwise. Earlier weights and
+their cards are in git history:
 
     git show 3daeffe:data/toy_ddpm.safetensors > stage3.safetensors
     git show 3daeffe:data/toy_ddpm.json > stage3.json
@@ -30,6 +32,8 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, nargs="+", required=True, help="toy DDPM safetensors files")
     parser.add_argument("--seeds", type=int, nargs="+", default=[11], help="sample seeds")
     parser.add_argument("--samples", type=int, default=256)
+    parser.add_argument("--sampler", choices=["ddpm", "ddim"], default="ddpm", help="DDIM runs with eta = 0")
+    parser.add_argument("--respacing", default="100", help='DDPM steps kept of the 1000, e.g. "100" or "250"')
     parser.add_argument("--out", type=Path, default=RESULTS / "toy_ddpm_seeds.json")
     args = parser.parse_args()
 
@@ -37,15 +41,17 @@ def main() -> None:
     runs = []
     for weights in args.weights:
         world, training_steps = load_toy_world(weights), weight_card(weights).get("steps")
-        schedule = world.schedule("100")
+        schedule = world.schedule(args.respacing)
         for seed in args.seeds:
-            images = sample(world.unet, schedule, args.samples, world.image_size, seed=seed, progress=True)
+            images = sample(world.unet, schedule, args.samples, world.image_size, sampler=args.sampler, seed=seed,
+                            progress=True)
             verdicts = judge_whole_images(to_unit_images(images))
             runs.append({"weights": str(weights), "training_steps": training_steps, "seed": seed,
                          "well_formed_fraction": well_formed_fraction(verdicts, threshold),
                          **distances_to_renders(verdicts, render_verdicts)})
             print(json.dumps(runs[-1]), flush=True)
-    report = {"machine": machine_description(), "samples": args.samples, "sampler": "ddpm, 100 respaced steps",
+    report = {"machine": machine_description(), "samples": args.samples,
+              "sampler": f"{args.sampler}, {args.respacing} respaced steps",
               "shape_fit_threshold": threshold, "runs": runs}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
