@@ -54,10 +54,11 @@ PRESETS: dict[str, DDPMTrainConfig] = {
     "quick": DDPMTrainConfig(steps=400, warmup_steps=50, ema_decay=0.99, checkpoint_every=200, sample_every=400, max_minutes=5),
     # The first stage of data/toy_ddpm.safetensors: 15,000 steps from scratch at a constant rate.
     "full": DDPMTrainConfig(),
-    # The second and third stages: from the previous stage's EMA weights, a lower rate that decays
+    # The second to fourth stages: from the previous stage's EMA weights, a lower rate that decays
     # to 0 along a cosine, and a longer EMA. Sampling quality rises as the rate falls: at a constant
     # rate the weights keep jittering around the optimum. Set init_weights to the previous export
-    # (the third stage also set steps=12_000, data_seed=2, seed=1 for batches it had not seen).
+    # (later stages also set steps, data_seed and seed, for batches not seen before; the card
+    # data/toy_ddpm.json records each stage's settings).
     "anneal": DDPMTrainConfig(steps=16_000, lr=2e-4, warmup_steps=100, lr_schedule="cosine", ema_decay=0.9995,
                               requires_init_weights=True),
 }

@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[11], help="sample seeds")
     parser.add_argument("--samples", type=int, default=256)
     parser.add_argument("--sampler", choices=["ddpm", "ddim"], default="ddpm", help="DDIM runs with eta = 0")
-    parser.add_argument("--respacing", default="100", help='DDPM steps kept of the 1000, e.g. "100" or "250"')
+    parser.add_argument("--respacing", default="100", help='timesteps kept of the 1000, e.g. "100" or "250"')
     parser.add_argument("--out", type=Path, default=RESULTS / "toy_ddpm_seeds.json")
     args = parser.parse_args()
 

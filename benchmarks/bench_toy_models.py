@@ -77,7 +77,7 @@ def distances_to_renders(verdicts: list, render_verdicts: list) -> dict[str, flo
 
 def shape_fit_fractions(verdicts: list, levels: tuple[float, ...] = (0.6, 0.7, 0.8, 0.9)) -> dict[str, float]:
     """For each IoU level, the fraction of verdicts that found an object fitting its shape at least that well."""
-    return {f"{q:.1f}": float(np.mean([v.has_object and v.shape_confidence >= q for v in verdicts])) for q in levels}
+    return {f"{q:.1f}": well_formed_fraction(verdicts, q) for q in levels}
 
 
 def total_variation(p: np.ndarray, q: np.ndarray) -> float:
