@@ -28,6 +28,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CONFIGS = [
@@ -137,7 +138,7 @@ def main() -> None:
     jobs = [(config, task.seed, repetitions, 1000 + i) for config in CONFIGS for i, task in enumerate(suite)]
     began = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        rows = list(pool.map(_run, jobs, chunksize=4))
+        rows = list(tqdm(pool.map(_run, jobs, chunksize=4), total=len(jobs), desc="edits (task × configuration)"))
     elapsed = time.perf_counter() - began
     summary = summarise(rows)
     report = {"machine": machine_description(), "workers": args.workers, "tasks": tasks,
