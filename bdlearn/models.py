@@ -13,11 +13,11 @@ from pathlib import Path
 
 import torch
 
-from bdlearn.checkpoint import load_unet
+from bdlearn.checkpoint import CheckpointError, load_unet
 from bdlearn.clip import ClipBundle
 from bdlearn.schedule import DiffusionSchedule
 from bdlearn.toy import TOY_DIFFUSION, TOY_IMAGE_SIZE, TOY_UNET_CONFIG
-from bdlearn.unet import UNet
+from bdlearn.unet import UNet, UNetConfig
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 TOY_DDPM_WEIGHTS = DATA_DIR / "toy_ddpm.safetensors"
@@ -81,14 +81,33 @@ def load_toy_world(ddpm_path: str | Path = TOY_DDPM_WEIGHTS, clip_path: str | Pa
                    device: str | torch.device = "cpu") -> ModelWorld:
     """The toy world's trained DDPM and CLIP from ``data/``, in one call (well under 2 s on a CPU).
 
+    ``ddpm_path`` may be any toy DDPM bdlearn trained (``bdlearn train ddpm``), of any UNet size:
+    its architecture is read from the weight card beside it (:func:`toy_unet_config`).
     Raises :class:`~bdlearn.checkpoint.CheckpointError` naming the file when one is missing or
     corrupt.
     """
     from bdlearn.toy_clip import TOY_CLIP_WEIGHTS, load_toy_clip
 
-    unet = load_unet(ddpm_path, TOY_UNET_CONFIG, device=device).requires_grad_(False)
+    unet = load_unet(ddpm_path, toy_unet_config(ddpm_path), device=device).requires_grad_(False)
     clip = load_toy_clip(clip_path or TOY_CLIP_WEIGHTS).to(device)
     return ModelWorld("toy", unet, clip, TOY_IMAGE_SIZE, dict(TOY_DIFFUSION), TOY_DEFAULTS, autocast=False)
+
+
+def toy_unet_config(ddpm_path: str | Path) -> UNetConfig:
+    """The UNet architecture of the toy DDPM weights at ``ddpm_path``: the ``unet`` entry of the
+    weight card beside them (bdlearn's trainer writes it), or :data:`TOY_UNET_CONFIG` for weights
+    that have no card."""
+    card_path = Path(ddpm_path).with_suffix(".json")
+    if not card_path.exists():
+        return TOY_UNET_CONFIG
+    try:
+        config = UNetConfig.from_dict(json.loads(card_path.read_text())["unet"])
+    except (ValueError, KeyError, TypeError) as error:  # json.JSONDecodeError is a ValueError
+        raise CheckpointError(f"{card_path} is not a toy DDPM weight card: {error!r}") from error
+    if config.image_size != TOY_IMAGE_SIZE:
+        raise CheckpointError(f"{ddpm_path} was trained at {config.image_size}x{config.image_size}; "
+                              f"the toy world is {TOY_IMAGE_SIZE}x{TOY_IMAGE_SIZE}")
+    return config
 
 
 def load_world(name: str = "toy", device: str | torch.device | None = None) -> ModelWorld:

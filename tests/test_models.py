@@ -1,14 +1,18 @@
 """Loading the toy world's models: one call, clear errors for missing or corrupt files."""
 from __future__ import annotations
 
+import json
 import shutil
+from dataclasses import replace
 
 import pytest
 import torch
 
 from bdlearn.checkpoint import CheckpointError
-from bdlearn.models import TOY_DDPM_WEIGHTS, load_toy_world, load_world, weight_card
+from bdlearn.models import TOY_DDPM_WEIGHTS, load_toy_world, load_world, toy_unet_config, weight_card
+from bdlearn.toy import TOY_UNET_CONFIG
 from bdlearn.toy_clip import TOY_CLIP_WEIGHTS
+from bdlearn.unet import UNet
 
 needs_weights = pytest.mark.skipif(not (TOY_DDPM_WEIGHTS.exists() and TOY_CLIP_WEIGHTS.exists()),
                                    reason="the toy weights are not in data/ (run `bdlearn train`)")
@@ -48,6 +52,37 @@ def test_corrupt_weights_are_a_clear_error(tmp_path):
     shutil.copy(TOY_CLIP_WEIGHTS, wrong)
     with pytest.raises(CheckpointError, match="missing keys"):
         load_toy_world(ddpm_path=wrong)
+
+
+@needs_weights
+def test_the_shipped_card_names_the_toy_architecture():
+    assert toy_unet_config(TOY_DDPM_WEIGHTS) == TOY_UNET_CONFIG
+
+
+@needs_weights
+def test_a_toy_ddpm_of_another_size_loads_from_its_card(tmp_path):
+    """Weights trained with another UNet config load through the ``unet`` entry of their card."""
+    from safetensors.torch import save_file
+
+    wider = replace(TOY_UNET_CONFIG, model_channels=16, channel_mult=(1, 2, 3), num_head_channels=16)
+    weights = tmp_path / "wider.safetensors"
+    save_file(UNet(wider).state_dict(), weights)
+    assert toy_unet_config(weights) == TOY_UNET_CONFIG  # no card yet: the shipped architecture
+    with pytest.raises(CheckpointError, match="does not fit"):
+        load_toy_world(ddpm_path=weights)
+    weights.with_suffix(".json").write_text(json.dumps({"unet": wider.to_dict()}))
+    world = load_toy_world(ddpm_path=weights)
+    assert world.unet.config == wider
+
+
+def test_a_card_that_is_not_one_is_a_clear_error(tmp_path):
+    weights = tmp_path / "toy_ddpm.safetensors"
+    weights.with_suffix(".json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="not a toy DDPM weight card"):
+        toy_unet_config(weights)
+    weights.with_suffix(".json").write_text(json.dumps({"unet": replace(TOY_UNET_CONFIG, image_size=64).to_dict()}))
+    with pytest.raises(CheckpointError, match="trained at 64x64"):
+        toy_unet_config(weights)
 
 
 def test_unknown_world():
