@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from bdlearn.checkpoint import load_unet, read_state_dict
+from bdlearn.models import load_toy_world
 from bdlearn.train_ddpm import PRESETS, export_ddpm, train_ddpm, world_batch
 from bdlearn.training import TrainConfig, learning_rate
 from bdlearn.unet import UNetConfig
@@ -36,6 +37,8 @@ def test_train_resume_and_export(tmp_path):
     assert card["steps"] == 6 and card["parameters"] > 0
     model = load_unet(tmp_path / "exported.safetensors", TINY)
     assert model(torch.zeros(1, 3, 32, 32), torch.tensor([10.0])).shape == (1, 6, 32, 32)
+    # the toy world loads it in place of the shipped DDPM, its architecture read from the card
+    assert load_toy_world(ddpm_path=tmp_path / "exported.safetensors").unet.config == TINY
 
 
 def test_learning_rate_warms_up_then_holds_or_decays():
