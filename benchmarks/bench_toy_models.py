@@ -13,7 +13,8 @@ Writes ``benchmarks/results/toy_models.json`` and a grid of DDPM samples
   shape fits its template at least as well as 95% of clean renders do (the threshold is measured
   on clean renders in the same run). Colour and shape frequencies are compared with those of clean
   renders judged the same way (total variation distance). For scale, the fractions of samples and
-  of clean renders whose best shape fit (IoU) reaches 0.6, 0.7, 0.8 and 0.9 are reported too.
+  of clean renders whose best shape fit (IoU) reaches 0.6, 0.7, 0.8 and 0.9 are reported too, and
+  the well-formed fraction per shape the judge named.
 * Costs: loading time, sampling time per image, and the training costs from the weight cards.
 """
 from __future__ import annotations
@@ -66,6 +67,15 @@ def frequencies(verdicts: list, attribute: str, names: list[str]) -> np.ndarray:
 def well_formed_fraction(verdicts: list, threshold: float) -> float:
     """The fraction of verdicts that found an object whose shape fit reaches the well-formed bar."""
     return float(np.mean([v.has_object and v.shape_confidence >= threshold for v in verdicts]))
+
+
+def well_formed_by_shape(verdicts: list, threshold: float) -> dict[str, dict[str, float]]:
+    """For each shape the judge named: how many verdicts named it, and the well-formed fraction of those."""
+    by_shape = {}
+    for shape in SHAPES:
+        fits = [v.shape_confidence >= threshold for v in verdicts if v.has_object and v.shape == shape]
+        by_shape[shape] = {"judged": len(fits), "well_formed": round(float(np.mean(fits)), 3) if fits else None}
+    return by_shape
 
 
 def distances_to_renders(verdicts: list, render_verdicts: list) -> dict[str, float]:
@@ -127,6 +137,9 @@ def main() -> None:
             # How far from the bar the others are: the fraction whose best shape fit reaches each IoU.
             "shape_fit_at_least": shape_fit_fractions(sample_verdicts),
             "clean_renders_shape_fit_at_least": shape_fit_fractions(render_verdicts),
+            # Which shapes miss the bar: per shape the judge named, its count and well-formed fraction.
+            "well_formed_by_shape": well_formed_by_shape(sample_verdicts, threshold),
+            "clean_renders_well_formed_by_shape": well_formed_by_shape(render_verdicts, threshold),
             **distances_to_renders(sample_verdicts, render_verdicts),
             "colour_frequencies": dict(zip(COLOUR_NAMES, frequencies(sample_verdicts, "colour", COLOUR_NAMES).round(3).tolist())),
             "shape_frequencies": dict(zip(SHAPES, frequencies(sample_verdicts, "shape", SHAPES).round(3).tolist())),
