@@ -101,7 +101,7 @@ def toy_unet_config(ddpm_path: str | Path) -> UNetConfig:
     if not card_path.exists():
         return TOY_UNET_CONFIG
     try:
-        config = UNetConfig.from_dict(json.loads(card_path.read_text())["unet"])
+        config = UNetConfig.from_dict(weight_card(ddpm_path)["unet"])
     except (ValueError, KeyError, TypeError) as error:  # json.JSONDecodeError is a ValueError
         raise CheckpointError(f"{card_path} is not a toy DDPM weight card: {error!r}") from error
     if config.image_size != TOY_IMAGE_SIZE:

@@ -73,8 +73,9 @@ def well_formed_by_shape(verdicts: list, threshold: float) -> dict[str, dict[str
     """For each shape the judge named: how many verdicts named it, and the well-formed fraction of those."""
     by_shape = {}
     for shape in SHAPES:
-        fits = [v.shape_confidence >= threshold for v in verdicts if v.has_object and v.shape == shape]
-        by_shape[shape] = {"judged": len(fits), "well_formed": round(float(np.mean(fits)), 3) if fits else None}
+        named = [v for v in verdicts if v.has_object and v.shape == shape]
+        by_shape[shape] = {"judged": len(named),
+                           "well_formed": round(well_formed_fraction(named, threshold), 3) if named else None}
     return by_shape
 
 
