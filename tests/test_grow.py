@@ -1,0 +1,46 @@
+"""Growing a trained UNet by attention keeps what it computes."""
+from dataclasses import asdict, replace
+
+import pytest
+import torch
+
+from bdlearn.checkpoint import load_unet
+from bdlearn.grow import grow_attention
+from bdlearn.models import toy_unet_config, weight_card
+from bdlearn.training import export_weights
+from bdlearn.toy import TOY_UNET_CONFIG
+from bdlearn.unet import UNet
+
+SMALL = replace(TOY_UNET_CONFIG, model_channels=16, num_head_channels=16, attention_resolutions=(4,))
+
+
+@pytest.fixture
+def trained(tmp_path):
+    """Random weights standing in for trained ones, with a card as the trainer writes it."""
+    torch.manual_seed(0)
+    model = UNet(SMALL)
+    for parameter in model.parameters():  # no zero-initialised layers: every block contributes
+        parameter.data.normal_(0, 0.05)
+    path = tmp_path / "small.safetensors"
+    export_weights(path, model.state_dict(), {"unet": asdict(SMALL), "steps": 123})
+    return path, model.eval()
+
+
+def test_grown_unet_computes_what_it_grew_from(trained, tmp_path):
+    path, model = trained
+    dest = tmp_path / "grown.safetensors"
+    config = grow_attention(path, dest, (2,))
+    assert config.attention_resolutions == (2, 4)
+    assert toy_unet_config(dest) == config and weight_card(dest)["steps"] == 123
+    grown = load_unet(dest, config)
+    added = sum(p.numel() for p in grown.parameters()) - sum(p.numel() for p in model.parameters())
+    assert added > 0
+    x, t = torch.randn(3, 3, 32, 32), torch.tensor([0, 400, 999])
+    with torch.no_grad():
+        assert torch.equal(grown(x, t), model(x, t))
+
+
+def test_growing_where_attention_already_is_refused(trained, tmp_path):
+    path, _ = trained
+    with pytest.raises(ValueError, match="nothing to add"):
+        grow_attention(path, tmp_path / "grown.safetensors", (4,))
