@@ -38,14 +38,14 @@ def grow_attention(weights: str | Path, dest: str | Path, add_resolutions: tuple
     with torch.random.fork_rng():  # a seeded initialisation that leaves the caller's generator alone
         torch.manual_seed(seed)
         grown = UNet(config)
+    for module in grown.modules():  # every block's zero is overwritten below, except the new blocks'
+        if isinstance(module, AttentionBlock):
+            torch.nn.init.zeros_(module.proj_out.weight)
+            torch.nn.init.zeros_(module.proj_out.bias)
     state, old_state, key_map = grown.state_dict(), old.state_dict(), _key_map(old, grown)
     if len(key_map) != len(old_state):
         raise ValueError(f"{weights}: {len(old_state) - len(key_map)} tensors found no place in the grown UNet")
     state.update({new: old_state[old_key] for new, old_key in key_map.items()})
-    for name, module in grown.named_modules():
-        if isinstance(module, AttentionBlock) and f"{name}.proj_out.weight" not in key_map:
-            state[f"{name}.proj_out.weight"] = torch.zeros_like(state[f"{name}.proj_out.weight"])
-            state[f"{name}.proj_out.bias"] = torch.zeros_like(state[f"{name}.proj_out.bias"])
     export_weights(Path(dest), state, {**weight_card(weights), "unet": asdict(config)})
     return config
 
