@@ -1,8 +1,9 @@
-"""The ``bdlearn`` command: ``edit`` an image, ``train`` the toy models, run the ``demo``.
+"""The ``bdlearn`` command: ``edit`` an image, ``train`` and ``grow`` the toy models, run the ``demo``.
 
     bdlearn edit --image IN.png --mask M.png --prompt "a yellow triangle" --out DIR
     bdlearn train ddpm --preset quick --out runs/ddpm
     bdlearn train ddpm --preset anneal --init-weights runs/ddpm/toy_ddpm.safetensors --out runs/anneal
+    bdlearn grow --weights runs/anneal/toy_ddpm.safetensors --attention 2 --out runs/grown.safetensors
     bdlearn demo --out demo_output
 """
 from __future__ import annotations
@@ -104,12 +105,13 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     if args.model == "ddpm":
+        from bdlearn.models import toy_unet_config
         from bdlearn.train_ddpm import PRESETS
         from bdlearn.train_ddpm import train_ddpm as train
 
         config = resolve_preset(args.preset, PRESETS)
-        if args.init_weights:
-            config = replace(config, init_weights=args.init_weights)
+        if args.init_weights:  # the UNet architecture is the one the weights' card records
+            config = replace(config, init_weights=args.init_weights, unet=toy_unet_config(args.init_weights))
         elif config.requires_init_weights:
             raise SystemExit(f"--preset {args.preset} continues a trained DDPM: give its weights with --init-weights")
     else:
@@ -120,6 +122,18 @@ def _train(args: argparse.Namespace) -> int:
         config = args.preset
     summary = train(args.out, config, resume=not args.restart)
     print(f"trained {args.model} for {summary['steps']} steps; weights and samples in {args.out}")
+    return 0
+
+
+def _grow(args: argparse.Namespace) -> int:
+    from bdlearn.grow import grow_attention
+
+    if Path(args.out).exists() and not args.force:
+        raise InputError(f"{args.out} exists; pass --force to overwrite it")
+    config = grow_attention(args.weights, args.out, tuple(args.attention), seed=args.seed)
+    print(f"wrote {args.out} with its card: attention at downsample factors {config.attention_resolutions}, "
+          f"computing exactly what {args.weights} does. Train it on with\n"
+          f"  bdlearn train ddpm --preset anneal --init-weights {args.out} --out <run folder>")
     return 0
 
 
@@ -149,6 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--out", required=True, help="run folder (checkpoints, sample grids, weights)")
     train_parser.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     train_parser.set_defaults(run=_train)
+
+    grow_parser = commands.add_parser("grow", help="add self-attention to trained toy DDPM weights")
+    grow_parser.add_argument("--weights", required=True, help="toy DDPM weights (.safetensors) with their card")
+    grow_parser.add_argument("--attention", type=int, nargs="+", required=True,
+                             help="downsample factors to add attention at (2 = 16x16 for 32x32 images)")
+    grow_parser.add_argument("--out", required=True, help="where to write the grown weights (.safetensors)")
+    grow_parser.add_argument("--seed", type=int, default=0, help="initialises the new blocks' qkv and norm layers")
+    grow_parser.add_argument("--force", action="store_true", help="overwrite --out")
+    grow_parser.set_defaults(run=_grow)
     return parser
 
 

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from bdlearn.checkpoint import load_unet
 from bdlearn.losses import diffusion_training_loss
+from bdlearn.models import toy_unet_config
 from bdlearn.sampling import sample
 from bdlearn.schedule import DiffusionSchedule
 from bdlearn.training import (TrainConfig, export_weights, learning_rate, load_checkpoint, machine_description,
@@ -95,6 +96,9 @@ def train_ddpm(out_dir: str | Path, config: DDPMTrainConfig | str = "quick", res
     if config.requires_init_weights and not config.init_weights:
         raise ValueError("these settings continue a trained DDPM: set init_weights to its exported weights")
     earlier_stages(config.init_weights)  # before any work: weights without a card are refused
+    if config.init_weights and (recorded := toy_unet_config(config.init_weights)) != config.unet:
+        raise ValueError(f"{config.init_weights} holds another UNet than config.unet (its card records {recorded}): "
+                         "train it with unet=bdlearn.models.toy_unet_config(init_weights)")
     model = load_unet(config.init_weights, config.unet) if config.init_weights else UNet(config.unet)
     ema = make_ema(model, config.ema_decay)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)

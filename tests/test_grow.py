@@ -4,9 +4,12 @@ from dataclasses import asdict, replace
 import pytest
 import torch
 
+import bdlearn.train_ddpm
 from bdlearn.checkpoint import load_unet
+from bdlearn.cli import main
 from bdlearn.grow import grow_attention
 from bdlearn.models import toy_unet_config, weight_card
+from bdlearn.train_ddpm import PRESETS, train_ddpm
 from bdlearn.training import export_weights
 from bdlearn.toy import TOY_UNET_CONFIG
 from bdlearn.unet import UNet
@@ -44,3 +47,25 @@ def test_growing_where_attention_already_is_refused(trained, tmp_path):
     path, _ = trained
     with pytest.raises(ValueError, match="nothing to add"):
         grow_attention(path, tmp_path / "grown.safetensors", (4,))
+
+
+def test_cli_grows_and_trains_on_with_the_grown_architecture(trained, tmp_path, monkeypatch, capsys):
+    path, _ = trained
+    dest = tmp_path / "grown.safetensors"
+    assert main(["grow", "--weights", str(path), "--attention", "2", "--out", str(dest)]) == 0
+    assert "--init-weights" in capsys.readouterr().out
+    assert main(["grow", "--weights", str(path), "--attention", "2", "--out", str(dest)]) == 2
+    assert "--force" in capsys.readouterr().err
+    seen = {}
+    monkeypatch.setattr(bdlearn.train_ddpm, "train_ddpm", lambda out, config, resume: seen.update(config=config) or {"steps": 0})
+    assert main(["train", "ddpm", "--preset", "anneal", "--init-weights", str(dest), "--out", str(tmp_path / "run")]) == 0
+    assert seen["config"].unet == toy_unet_config(dest) == replace(SMALL, attention_resolutions=(2, 4))
+
+
+def test_training_grown_weights_with_another_architecture_is_refused(trained, tmp_path):
+    path, _ = trained
+    dest = tmp_path / "grown.safetensors"
+    grow_attention(path, dest, (2,))
+    config = replace(PRESETS["anneal"], init_weights=str(dest), unet=SMALL)
+    with pytest.raises(ValueError, match="toy_unet_config"):
+        train_ddpm(tmp_path / "run", config, progress=False)
