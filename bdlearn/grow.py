@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from bdlearn.checkpoint import load_unet
+from bdlearn.checkpoint import CheckpointError, load_unet
 from bdlearn.models import toy_unet_config, weight_card
 from bdlearn.training import export_weights
 from bdlearn.unet import AttentionBlock, UNet, UNetConfig
@@ -28,6 +28,11 @@ def grow_attention(weights: str | Path, dest: str | Path, add_resolutions: tuple
     copy of the card with the grown ``unet`` config, so training can start from it
     (``init_weights``). Returns the grown config.
     """
+    if not Path(weights).is_file():
+        raise CheckpointError(f"{weights} does not exist")
+    if not Path(weights).with_suffix(".json").is_file():
+        raise CheckpointError(f"{weights} has no card beside it ({Path(weights).with_suffix('.json').name}): "
+                              "growing needs the UNet architecture the card records")
     old_config = toy_unet_config(weights)
     new_factors = set(add_resolutions) - set(old_config.attention_resolutions)
     if not new_factors:

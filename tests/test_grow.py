@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import bdlearn.train_ddpm
-from bdlearn.checkpoint import load_unet
+from bdlearn.checkpoint import CheckpointError, load_unet
 from bdlearn.cli import main
 from bdlearn.grow import grow_attention
 from bdlearn.models import toy_unet_config, weight_card
@@ -69,3 +69,12 @@ def test_training_grown_weights_with_another_architecture_is_refused(trained, tm
     config = replace(PRESETS["anneal"], init_weights=str(dest), unet=SMALL)
     with pytest.raises(ValueError, match="toy_unet_config"):
         train_ddpm(tmp_path / "run", config, progress=False)
+
+
+def test_growing_needs_weights_and_their_card(trained, tmp_path):
+    path, _ = trained
+    with pytest.raises(CheckpointError, match="does not exist"):
+        grow_attention(tmp_path / "missing.safetensors", tmp_path / "grown.safetensors", (2,))
+    path.with_suffix(".json").unlink()
+    with pytest.raises(CheckpointError, match="no card"):
+        grow_attention(path, tmp_path / "grown.safetensors", (2,))
