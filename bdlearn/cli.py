@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (InputError, CheckpointError, ValueError) as err:
+    except (InputError, CheckpointError, ValueError, FileNotFoundError) as err:
         print(f"bdlearn: error: {err}", file=sys.stderr)
         return 2
 

@@ -28,10 +28,11 @@ def grow_attention(weights: str | Path, dest: str | Path, add_resolutions: tuple
     copy of the card with the grown ``unet`` config, so training can start from it
     (``init_weights``). Returns the grown config.
     """
+    card_path = Path(weights).with_suffix(".json")
     if not Path(weights).is_file():
         raise CheckpointError(f"{weights} does not exist")
-    if not Path(weights).with_suffix(".json").is_file():
-        raise CheckpointError(f"{weights} has no card beside it ({Path(weights).with_suffix('.json').name}): "
+    if not card_path.is_file():
+        raise CheckpointError(f"{weights} has no card beside it ({card_path.name}): "
                               "growing needs the UNet architecture the card records")
     old_config = toy_unet_config(weights)
     new_factors = set(add_resolutions) - set(old_config.attention_resolutions)

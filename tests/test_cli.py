@@ -79,3 +79,9 @@ def test_empty_mask_is_a_clear_error(inputs, tmp_path, capsys):
 def test_train_anneal_needs_init_weights(tmp_path):
     with pytest.raises(SystemExit, match="--init-weights"):
         main(["train", "ddpm", "--preset", "anneal", "--out", str(tmp_path / "run")])
+
+
+def test_train_from_weights_without_a_card_is_a_clear_error(tmp_path, capsys):
+    code = main(["train", "ddpm", "--preset", "anneal", "--init-weights", str(tmp_path / "missing.safetensors"),
+                 "--out", str(tmp_path / "run")])
+    assert code == 2 and "has no card" in capsys.readouterr().err
