@@ -4,6 +4,7 @@
     bdlearn train ddpm --preset quick --out runs/ddpm
     bdlearn train ddpm --preset anneal --init-weights runs/ddpm/toy_ddpm.safetensors --out runs/anneal
     bdlearn grow --weights runs/anneal/toy_ddpm.safetensors --attention 2 --out runs/grown.safetensors
+    bdlearn grow --weights runs/anneal/toy_ddpm.safetensors --res-blocks 2 1 1 --out runs/deeper.safetensors
     bdlearn demo --out demo_output
 """
 from __future__ import annotations
@@ -126,12 +127,17 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _grow(args: argparse.Namespace) -> int:
-    from bdlearn.grow import grow_attention
+    from bdlearn.grow import grow_attention, grow_res_blocks
 
     if Path(args.out).exists() and not args.force:
         raise InputError(f"{args.out} exists; pass --force to overwrite it")
-    config = grow_attention(args.weights, args.out, tuple(args.attention), seed=args.seed)
-    print(f"wrote {args.out} with its card: attention at downsample factors {config.attention_resolutions}, "
+    if args.attention:
+        config = grow_attention(args.weights, args.out, tuple(args.attention), seed=args.seed)
+        grown = f"attention at downsample factors {config.attention_resolutions}"
+    else:
+        config = grow_res_blocks(args.weights, args.out, tuple(args.res_blocks), seed=args.seed)
+        grown = f"residual blocks per level {config.blocks_per_level}"
+    print(f"wrote {args.out} with its card: {grown}, "
           f"computing exactly what {args.weights} does. Train it on with\n"
           f"  bdlearn train ddpm --preset anneal --init-weights {args.out} --out <run folder>")
     return 0
@@ -164,12 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     train_parser.set_defaults(run=_train)
 
-    grow_parser = commands.add_parser("grow", help="add self-attention to trained toy DDPM weights")
+    grow_parser = commands.add_parser("grow", help="add attention or residual blocks to trained toy DDPM weights")
     grow_parser.add_argument("--weights", required=True, help="toy DDPM weights (.safetensors) with their card")
-    grow_parser.add_argument("--attention", type=int, nargs="+", required=True,
-                             help="downsample factors to add attention at (2 = 16x16 for 32x32 images)")
+    growth = grow_parser.add_mutually_exclusive_group(required=True)
+    growth.add_argument("--attention", type=int, nargs="+",
+                        help="downsample factors to add attention at (2 = 16x16 for 32x32 images)")
+    growth.add_argument("--res-blocks", type=int, nargs="+",
+                        help="new residual blocks per level on the way down, one count per level "
+                             "(2 1 1 adds a block at 32x32 on the way down and up)")
     grow_parser.add_argument("--out", required=True, help="where to write the grown weights (.safetensors)")
-    grow_parser.add_argument("--seed", type=int, default=0, help="initialises the new blocks' qkv and norm layers")
+    grow_parser.add_argument("--seed", type=int, default=0, help="initialises the new blocks' layers")
     grow_parser.add_argument("--force", action="store_true", help="overwrite --out")
     grow_parser.set_defaults(run=_grow)
     return parser

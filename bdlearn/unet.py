@@ -48,7 +48,11 @@ class UNetConfig:
     in_channels: int = 3
     model_channels: int = 256
     out_channels: int = 6
-    num_res_blocks: int = 2
+    #: Residual blocks per resolution level on the way down (the way up has one more per level):
+    #: one number for every level, as the reference takes it, or one per level (a tuple as long as
+    #: ``channel_mult``), which bdlearn adds so that a trained toy UNet can be grown where it
+    #: needs capacity (:mod:`bdlearn.grow`).
+    num_res_blocks: int | tuple[int, ...] = 2
     attention_resolutions: tuple[int, ...] = (8, 16, 32)
     dropout: float = 0.0
     channel_mult: tuple[int, ...] = (1, 1, 2, 2, 4, 4)
@@ -70,11 +74,25 @@ class UNetConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "attention_resolutions", tuple(self.attention_resolutions))
         object.__setattr__(self, "channel_mult", tuple(self.channel_mult))
+        if not isinstance(self.num_res_blocks, int):
+            object.__setattr__(self, "num_res_blocks", tuple(self.num_res_blocks))
+            if len(self.num_res_blocks) != len(self.channel_mult):
+                raise ValueError(f"num_res_blocks {self.num_res_blocks} must give one count per level of "
+                                 f"channel_mult {self.channel_mult}")
+        if min(self.blocks_per_level) < 1:
+            raise ValueError(f"every level needs at least one residual block, got num_res_blocks={self.num_res_blocks}")
         if self.attention_kernel not in ("sdpa", "einsum"):
             raise ValueError(f"attention_kernel must be 'sdpa' or 'einsum', got {self.attention_kernel!r}")
         if self.norm_groups < 1 or self.model_channels % self.norm_groups:
             raise ValueError(f"model_channels ({self.model_channels}) must be a multiple of norm_groups "
                              f"({self.norm_groups})")
+
+    @property
+    def blocks_per_level(self) -> tuple[int, ...]:
+        """``num_res_blocks`` as one count per resolution level."""
+        if isinstance(self.num_res_blocks, int):
+            return (self.num_res_blocks,) * len(self.channel_mult)
+        return self.num_res_blocks
 
     @classmethod
     def from_dict(cls, kwargs: dict) -> "UNetConfig":
@@ -313,7 +331,7 @@ class UNet(nn.Module):
         skip_channels = [ch]
         ds = 1
         for level, mult in enumerate(c.channel_mult):
-            for _ in range(c.num_res_blocks):
+            for _ in range(c.blocks_per_level[level]):
                 layers: list[nn.Module] = [res(ch, int(mult * c.model_channels))]
                 ch = int(mult * c.model_channels)
                 if ds in c.attention_resolutions:
@@ -330,12 +348,12 @@ class UNet(nn.Module):
 
         self.output_blocks = nn.ModuleList()
         for level, mult in reversed(list(enumerate(c.channel_mult))):
-            for i in range(c.num_res_blocks + 1):
+            for i in range(c.blocks_per_level[level] + 1):
                 layers = [res(ch + skip_channels.pop(), int(c.model_channels * mult))]
                 ch = int(c.model_channels * mult)
                 if ds in c.attention_resolutions:
                     layers.append(attn(ch, heads_up))
-                if level and i == c.num_res_blocks:
+                if level and i == c.blocks_per_level[level]:
                     layers.append(res(ch, ch, up=True) if c.resblock_updown else Upsample(ch, c.conv_resample))
                     ds //= 2
                 self.output_blocks.append(TimestepSequential(*layers))

@@ -117,3 +117,25 @@ def test_norm_groups_default_to_the_reference_and_reach_every_norm():
 def test_norm_groups_must_divide_the_channels():
     with pytest.raises(ValueError, match="multiple of norm_groups"):
         UNetConfig(model_channels=32, norm_groups=12)
+
+
+def test_residual_blocks_per_level():
+    """bdlearn's extension: one count per level builds that many blocks there (and one more on the
+    way up); a single count means every level, as in the reference; a card's list loads as a tuple."""
+    small = dict(image_size=16, model_channels=32, channel_mult=(1, 2), attention_resolutions=(), norm_groups=8)
+    uniform = UNet(UNetConfig(num_res_blocks=1, **small))
+    per_level = UNet(UNetConfig.from_dict({"num_res_blocks": [2, 1], **small}))
+    assert per_level.config.num_res_blocks == (2, 1) and per_level.config.blocks_per_level == (2, 1)
+    assert UNetConfig(num_res_blocks=1, **small).blocks_per_level == (1, 1)
+    assert (len(uniform.input_blocks), len(uniform.output_blocks)) == (4, 4)
+    assert (len(per_level.input_blocks), len(per_level.output_blocks)) == (5, 5)
+    full_resolution = [block for block in per_level.output_blocks if block[0].out_layers[-1].out_channels == 32]
+    assert len(full_resolution) == 3
+    x = torch.randn(2, 3, 16, 16)
+    assert per_level(x, torch.tensor([1, 900])).shape == (2, 6, 16, 16)
+
+
+@pytest.mark.parametrize("counts, message", [((1, 1, 1), "one count per level"), ((1, 0), "at least one")])
+def test_residual_block_counts_are_checked(counts, message):
+    with pytest.raises(ValueError, match=message):
+        UNetConfig(model_channels=32, channel_mult=(1, 2), num_res_blocks=counts, norm_groups=8)

@@ -1,4 +1,4 @@
-"""Growing a trained UNet by attention keeps what it computes."""
+"""Growing a trained UNet by attention or by residual blocks keeps what it computes."""
 from dataclasses import asdict, replace
 
 import pytest
@@ -7,7 +7,7 @@ import torch
 import bdlearn.train_ddpm
 from bdlearn.checkpoint import CheckpointError, load_unet
 from bdlearn.cli import main
-from bdlearn.grow import grow_attention
+from bdlearn.grow import grow_attention, grow_res_blocks
 from bdlearn.models import toy_unet_config, weight_card
 from bdlearn.train_ddpm import PRESETS, train_ddpm
 from bdlearn.training import export_weights
@@ -41,6 +41,40 @@ def test_grown_unet_computes_what_it_grew_from(trained, tmp_path):
     x, t = torch.randn(3, 3, 32, 32), torch.tensor([0, 400, 999])
     with torch.no_grad():
         assert torch.equal(grown(x, t), model(x, t))
+
+
+@pytest.mark.parametrize("counts", [(2, 1, 1), (1, 3, 2)])
+def test_deeper_unet_computes_what_it_grew_from(trained, tmp_path, counts):
+    path, model = trained
+    dest = tmp_path / "deeper.safetensors"
+    config = grow_res_blocks(path, dest, counts, seed=4)
+    assert config.num_res_blocks == counts and toy_unet_config(dest) == config
+    grown = load_unet(dest, config)
+    assert len(grown.input_blocks) - len(model.input_blocks) == sum(counts) - 3
+    assert len(grown.output_blocks) - len(model.output_blocks) == sum(counts) - 3
+    x, t = torch.randn(3, 3, 32, 32), torch.tensor([0, 400, 999])
+    with torch.no_grad():
+        assert torch.equal(grown(x, t), model(x, t))
+    grown_state, old_state = grown.state_dict(), model.state_dict()
+    assert all(torch.equal(grown_state[key], old_state[key]) for key in ("out.2.weight", "time_embed.0.weight"))
+
+
+def test_deeper_unet_refuses_fewer_or_as_many_blocks(trained, tmp_path):
+    path, _ = trained
+    with pytest.raises(ValueError, match="at least"):
+        grow_res_blocks(path, tmp_path / "deeper.safetensors", (2, 1))
+    with pytest.raises(ValueError, match="nothing to add"):
+        grow_res_blocks(path, tmp_path / "deeper.safetensors", (1, 1, 1))
+
+
+def test_cli_grows_residual_blocks(trained, tmp_path, capsys):
+    path, _ = trained
+    dest = tmp_path / "deeper.safetensors"
+    assert main(["grow", "--weights", str(path), "--res-blocks", "2", "1", "1", "--out", str(dest)]) == 0
+    assert "(2, 1, 1)" in capsys.readouterr().out
+    assert toy_unet_config(dest).num_res_blocks == (2, 1, 1)
+    assert main(["grow", "--weights", str(path), "--res-blocks", "0", "1", "1", "--out", str(dest), "--force"]) == 2
+    assert "at least" in capsys.readouterr().err
 
 
 def test_growing_where_attention_already_is_refused(trained, tmp_path):
