@@ -56,7 +56,7 @@ def grow_res_blocks(weights: str | Path, dest: str | Path, blocks_per_level: tup
     New blocks at an attention resolution get their attention block too, output projection at
     zero. On the way down a level's new blocks follow its old ones; on the way up they follow the
     level's first block (whose skip, the level's last activation on the way down, is unchanged).
-    Returns the grown config, whose ``num_res_blocks`` is the per-level tuple.
+    Returns the grown config (its ``blocks_per_level`` are ``blocks_per_level``).
     """
     old_config = _card_config(weights)
     old_counts, new_counts = old_config.blocks_per_level, tuple(blocks_per_level)

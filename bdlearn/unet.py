@@ -51,7 +51,7 @@ class UNetConfig:
     #: Residual blocks per resolution level on the way down (the way up has one more per level):
     #: one number for every level, as the reference takes it, or one per level (a tuple as long as
     #: ``channel_mult``), which bdlearn adds so that a trained toy UNet can be grown where it
-    #: needs capacity (:mod:`bdlearn.grow`).
+    #: needs capacity (:mod:`bdlearn.grow`). A tuple of equal counts becomes that one number.
     num_res_blocks: int | tuple[int, ...] = 2
     attention_resolutions: tuple[int, ...] = (8, 16, 32)
     dropout: float = 0.0
@@ -75,10 +75,13 @@ class UNetConfig:
         object.__setattr__(self, "attention_resolutions", tuple(self.attention_resolutions))
         object.__setattr__(self, "channel_mult", tuple(self.channel_mult))
         if not isinstance(self.num_res_blocks, int):
-            object.__setattr__(self, "num_res_blocks", tuple(self.num_res_blocks))
-            if len(self.num_res_blocks) != len(self.channel_mult):
-                raise ValueError(f"num_res_blocks {self.num_res_blocks} must give one count per level of "
+            counts = tuple(self.num_res_blocks)
+            if len(counts) != len(self.channel_mult):
+                raise ValueError(f"num_res_blocks {counts} must give one count per level of "
                                  f"channel_mult {self.channel_mult}")
+            # one count for every level is stored as the reference's single number, so that equal
+            # architectures have equal configs
+            object.__setattr__(self, "num_res_blocks", counts[0] if len(set(counts)) == 1 else counts)
         if min(self.blocks_per_level) < 1:
             raise ValueError(f"every level needs at least one residual block, got num_res_blocks={self.num_res_blocks}")
         if self.attention_kernel not in ("sdpa", "einsum"):

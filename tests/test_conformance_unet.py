@@ -127,6 +127,7 @@ def test_residual_blocks_per_level():
     per_level = UNet(UNetConfig.from_dict({"num_res_blocks": [2, 1], **small}))
     assert per_level.config.num_res_blocks == (2, 1) and per_level.config.blocks_per_level == (2, 1)
     assert UNetConfig(num_res_blocks=1, **small).blocks_per_level == (1, 1)
+    assert UNetConfig(num_res_blocks=[1, 1], **small) == UNetConfig(num_res_blocks=1, **small)
     assert (len(uniform.input_blocks), len(uniform.output_blocks)) == (4, 4)
     assert (len(per_level.input_blocks), len(per_level.output_blocks)) == (5, 5)
     full_resolution = [block for block in per_level.output_blocks if block[0].out_layers[-1].out_channels == 32]
