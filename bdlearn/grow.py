@@ -69,7 +69,7 @@ def grow_res_blocks(weights: str | Path, dest: str | Path, blocks_per_level: tup
     old, grown = load_unet(weights, old_config), _seeded_unet(config, seed)
     index_maps = {"input_blocks": _down_index_map(old_counts, new_counts),
                   "output_blocks": _up_index_map(old_counts, new_counts)}
-    key_map = {key: key for key in old.state_dict() if not key.startswith(("input_blocks.", "output_blocks."))}
+    key_map = {}
     for torso, index_map in index_maps.items():
         for new_index, old_index in enumerate(index_map):
             if old_index is not None:
@@ -142,9 +142,13 @@ def _seeded_unet(config: UNetConfig, seed: int) -> UNet:
 
 
 def _write_grown(weights: str | Path, dest: str | Path, old: UNet, grown: UNet, key_map: dict[str, str]) -> None:
-    """Copy ``old``'s tensors into ``grown`` by ``key_map`` (grown name -> old name) and export it
-    to ``dest`` with a copy of the card of ``weights`` that records the grown architecture."""
+    """Copy ``old``'s tensors into ``grown`` and export it to ``dest`` with a copy of the card of
+    ``weights`` that records the grown architecture. ``key_map`` maps the grown torso's tensor
+    names to the old ones (``input_blocks``, ``output_blocks``); the timestep MLP, the middle block
+    and the output head keep their names."""
     state, old_state = grown.state_dict(), old.state_dict()
+    key_map = {**{key: key for key in old_state if not key.startswith(("input_blocks.", "output_blocks."))},
+               **key_map}
     if len(key_map) != len(old_state):
         raise ValueError(f"{weights}: {len(old_state) - len(key_map)} tensors found no place in the grown UNet")
     state.update({new: old_state[old_key] for new, old_key in key_map.items()})
@@ -152,7 +156,7 @@ def _write_grown(weights: str | Path, dest: str | Path, old: UNet, grown: UNet, 
 
 
 def _attention_key_map(old: UNet, grown: UNet) -> dict[str, str]:
-    """Each tensor name of ``grown`` that ``old`` has, mapped to its name in ``old``.
+    """Each tensor name of ``grown``'s torso that ``old`` has, mapped to its name in ``old``.
 
     The two differ only by attention blocks inserted into some ``TimestepSequential`` blocks (at
     most one per block), so a block's other layers keep their order and only their index moves:
@@ -169,8 +173,4 @@ def _attention_key_map(old: UNet, grown: UNet) -> dict[str, str]:
                 old_position = next(old_positions)
                 for key in layer.state_dict():
                     mapping[f"{torso}.{index}.{new_position}.{key}"] = f"{torso}.{index}.{old_position}.{key}"
-    old_names = set(old.state_dict())
-    for key in grown.state_dict():
-        if not key.startswith(("input_blocks.", "output_blocks.")) and key in old_names:
-            mapping[key] = key
     return mapping
