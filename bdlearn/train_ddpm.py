@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from bdlearn.checkpoint import load_unet
+from bdlearn.checkpoint import CheckpointError, load_unet
 from bdlearn.losses import diffusion_training_loss
 from bdlearn.models import toy_unet_config
 from bdlearn.sampling import sample
@@ -190,8 +190,8 @@ def earlier_stages(init_weights: str | Path | None) -> list[dict]:
         return []
     card_path = Path(init_weights).with_suffix(".json")
     if not card_path.is_file():
-        raise FileNotFoundError(f"{init_weights} has no card beside it ({card_path.name}): the training behind "
-                                "these weights would go unrecorded")
+        raise CheckpointError(f"{init_weights} has no card beside it ({card_path.name}): the training behind "
+                              "these weights would go unrecorded")
     card = json.loads(card_path.read_text())
     if "stages" in card:
         return card["stages"]

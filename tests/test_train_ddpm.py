@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from bdlearn.checkpoint import load_unet, read_state_dict
+from bdlearn.checkpoint import CheckpointError, load_unet, read_state_dict
 from bdlearn.models import load_toy_world
 from bdlearn.train_ddpm import PRESETS, export_ddpm, train_ddpm, world_batch
 from bdlearn.training import TrainConfig, learning_rate
@@ -78,7 +78,7 @@ def test_init_weights_without_a_card_is_refused(tmp_path):
     (tmp_path / "first" / "toy_ddpm.json").unlink()
     config = replace(PRESETS["quick"], steps=1, sample_every=100, warmup_steps=1, unet=TINY,
                      init_weights=str(tmp_path / "first" / "toy_ddpm.safetensors"))
-    with pytest.raises(FileNotFoundError, match="no card"):
+    with pytest.raises(CheckpointError, match="no card"):
         train_ddpm(tmp_path / "second", config, progress=False)
 
 
