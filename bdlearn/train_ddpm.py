@@ -184,7 +184,8 @@ def export_ddpm(run_dir: str | Path, dest: str | Path, config: DDPMTrainConfig |
 def earlier_stages(init_weights: str | Path | None) -> list[dict]:
     """The training stages behind ``init_weights``, read from the JSON card beside them.
 
-    A card written before cards listed stages counts as one stage. No weights: no stages.
+    A card written before cards listed stages counts as one stage. No weights: no stages. Weights
+    without a card raise :class:`CheckpointError` (their training would go unrecorded).
     """
     if init_weights is None:
         return []
