@@ -119,12 +119,9 @@ def _make_identity(resblock: ResBlock, reads_skip: bool) -> None:
 
 def _card_config(weights: str | Path) -> UNetConfig:
     """The architecture on the card of ``weights``; a clear error for a missing file or card."""
-    card_path = Path(weights).with_suffix(".json")
     if not Path(weights).is_file():
         raise CheckpointError(f"{weights} does not exist")
-    if not card_path.is_file():
-        raise CheckpointError(f"{weights} has no card beside it ({card_path.name}): "
-                              "growing needs the UNet architecture the card records")
+    weight_card(weights)  # the architecture is on the card: a clear error where there is none
     return toy_unet_config(weights)
 
 

@@ -122,6 +122,14 @@ def load_world(name: str = "toy", device: str | torch.device | None = None) -> M
 
 
 def weight_card(path: str | Path) -> dict:
-    """The JSON card beside a weights file (configuration, training cost, metrics)."""
-    return json.loads(Path(path).with_suffix(".json").read_text())
+    """The JSON card beside a weights file (configuration, training cost, metrics).
+
+    Raises :class:`CheckpointError` where there is none: the card records the architecture and the
+    training behind the weights, which growing and further training need.
+    """
+    card_path = Path(path).with_suffix(".json")
+    if not card_path.is_file():
+        raise CheckpointError(f"{path} has no card beside it ({card_path.name}): it records the UNet architecture "
+                              "and the training behind the weights")
+    return json.loads(card_path.read_text())
 

@@ -7,7 +7,6 @@ command line (``bdlearn train ddpm --preset quick``).
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -16,9 +15,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from bdlearn.checkpoint import CheckpointError, load_unet
+from bdlearn.checkpoint import load_unet
 from bdlearn.losses import diffusion_training_loss
-from bdlearn.models import toy_unet_config
+from bdlearn.models import toy_unet_config, weight_card
 from bdlearn.sampling import sample
 from bdlearn.schedule import DiffusionSchedule
 from bdlearn.training import (TrainConfig, export_weights, learning_rate, load_checkpoint, machine_description,
@@ -185,15 +184,12 @@ def earlier_stages(init_weights: str | Path | None) -> list[dict]:
     """The training stages behind ``init_weights``, read from the JSON card beside them.
 
     A card written before cards listed stages counts as one stage. No weights: no stages. Weights
-    without a card raise :class:`CheckpointError` (their training would go unrecorded).
+    without a card raise :class:`~bdlearn.checkpoint.CheckpointError` (their training would go
+    unrecorded).
     """
     if init_weights is None:
         return []
-    card_path = Path(init_weights).with_suffix(".json")
-    if not card_path.is_file():
-        raise CheckpointError(f"{init_weights} has no card beside it ({card_path.name}): the training behind "
-                              "these weights would go unrecorded")
-    card = json.loads(card_path.read_text())
+    card = weight_card(init_weights)
     if "stages" in card:
         return card["stages"]
     stage = {key: card[key] for key in ("train_config", "steps", "training_seconds", "training_threads", "machine", "notes")
