@@ -44,8 +44,8 @@ REAL_DEFAULTS = EditDefaults(respacing="100", skip=25, num_augmentations=16, rep
 
 #: The toy world's settings, chosen by measurement: λ_CLIP and the step count by
 #: benchmarks/bench_toy_defaults.py; 8 augmentations, between the 4 and 16 that
-#: benchmarks/bench_edit_quality.py measures (79% and 82% success), for the speed goals of
-#: benchmarks/bench_speed.py (README).
+#: benchmarks/bench_edit_quality.py measures (their success rates are close; README), for the
+#: speed goals of benchmarks/bench_speed.py.
 TOY_DEFAULTS = EditDefaults(respacing="50", skip=15, num_augmentations=8, repetitions=8, batch_size=8,
                             clip_weight=1000.0, range_weight=50.0)
 
