@@ -1,6 +1,6 @@
 """How the toy world's edit defaults were chosen: a sweep of λ_CLIP and the number of denoising steps.
 
-    python benchmarks/bench_toy_defaults.py                       # the sweep the README quotes
+    python benchmarks/bench_toy_defaults.py                       # the README's sweep of the shipped DDPM
     python benchmarks/bench_toy_defaults.py --ddpm run/toy_ddpm.safetensors   # another DDPM
     python benchmarks/bench_toy_defaults.py --quick               # a smoke run
 
@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from bench_edit_quality import score_edit
-from bdlearn.models import TOY_DDPM_WEIGHTS, TOY_DEFAULTS, load_toy_world
+from bdlearn.models import TOY_DDPM_WEIGHTS, TOY_DEFAULTS, load_toy_world, weight_card
 from bdlearn.training import machine_description
 from bdlearn.world import edit_task_suite
 
@@ -36,7 +36,7 @@ SUITE_SEED = 1  # bench_edit_quality.py uses suite seed 0
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tasks", type=int, default=24)
+    parser.add_argument("--tasks", type=int, default=72)
     parser.add_argument("--repetitions", type=int, default=4)
     parser.add_argument("--ddpm", type=Path, default=TOY_DDPM_WEIGHTS)
     parser.add_argument("--quick", action="store_true", help="2 tasks, 1 repetition")
@@ -60,7 +60,8 @@ def main() -> None:
             "success_unranked": float(np.mean([r["unranked_success"] for r in rows])),
             "seconds_per_edit": round((time.perf_counter() - started) / len(rows), 2),
         }
-    report = {"machine": machine_description(), "ddpm": str(args.ddpm), "tasks": tasks, "suite_seed": SUITE_SEED,
+    report = {"machine": machine_description(), "ddpm": str(args.ddpm),
+              "ddpm_training_steps": weight_card(args.ddpm)["steps"], "tasks": tasks, "suite_seed": SUITE_SEED,
               "repetitions": repetitions, "augmentations": AUGMENTATIONS, "shipped_defaults": TOY_DEFAULTS.__dict__,
               "seconds": round(time.perf_counter() - began, 1), "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
