@@ -2,10 +2,12 @@
 
     python benchmarks/bench_edit_quality.py               # the README's figures (100 tasks; long)
     python benchmarks/bench_edit_quality.py --quick       # a smoke run
+    python benchmarks/bench_edit_quality.py --clip-weight 300 --out other.json   # another λ_CLIP
 
 A fixed suite of toy-world edit tasks (``bdlearn.world.edit_task_suite``: replace an object, or add
-one on empty background), each edited with every configuration below at the toy defaults, with
-``--repetitions`` repetitions. Scored by the independent judge (not CLIP):
+one on empty background), each edited with every configuration below at the toy defaults (λ_CLIP
+from ``--clip-weight`` where given), with ``--repetitions`` repetitions. Scored by the independent
+judge (not CLIP):
 
 * success: the prompt's colour and shape found inside the mask. "ranked" scores the edit CLIP
   ranks best; "unranked" is the mean over all repetitions (what one unranked edit achieves);
@@ -126,6 +128,8 @@ def main() -> None:
     parser.add_argument("--repetitions", type=int, default=4)
     parser.add_argument("--quick", action="store_true", help="4 tasks, 2 repetitions")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--clip-weight", type=float, default=None,
+                        help="λ_CLIP for every configuration (default: the toy defaults')")
     parser.add_argument("--out", type=Path, default=RESULTS / "edit_quality.json")
     args = parser.parse_args()
     tasks, repetitions = (4, 2) if args.quick else (args.tasks, args.repetitions)
@@ -135,14 +139,16 @@ def main() -> None:
     from bdlearn.world import edit_task_suite
 
     suite = edit_task_suite(tasks, seed=0)
-    jobs = [(config, task.seed, repetitions, 1000 + i) for config in CONFIGS for i, task in enumerate(suite)]
+    clip_weight = TOY_DEFAULTS.clip_weight if args.clip_weight is None else args.clip_weight
+    configs = [{**config, "clip_weight": clip_weight} for config in CONFIGS]
+    jobs = [(config, task.seed, repetitions, 1000 + i) for config in configs for i, task in enumerate(suite)]
     began = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         rows = list(tqdm(pool.map(_run, jobs, chunksize=4), total=len(jobs), desc="edits (task × configuration)"))
     elapsed = time.perf_counter() - began
     summary = summarise(rows)
     report = {"machine": machine_description(), "workers": args.workers, "tasks": tasks,
-              "repetitions": repetitions, "toy_defaults": TOY_DEFAULTS.__dict__,
+              "repetitions": repetitions, "toy_defaults": TOY_DEFAULTS.__dict__, "clip_weight": clip_weight,
               "ddpm_training_steps": weight_card(TOY_DDPM_WEIGHTS)["steps"], "seconds": round(elapsed, 1),
               "summary": summary, "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
