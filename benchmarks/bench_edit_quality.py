@@ -16,8 +16,9 @@ judge (not CLIP):
 
 Configurations: Blended Diffusion with 0, 4 and 16 augmentations; Local CLIP-guided diffusion
 (no blending) with λ ∈ {0, 10, 100, 1000, 10000}. Writes ``benchmarks/results/edit_quality.json``
-and the trade-off plot ``benchmarks/results/edit_tradeoff.png``. Work is spread over the CPU's
-cores, one thread per process.
+and the trade-off plot ``benchmarks/results/edit_tradeoff.png``; with ``--out`` the plot goes
+beside the report, under the report's name with ``.png``, so another run never replaces the
+README's plot. Work is spread over the CPU's cores, one thread per process.
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULT_REPORT = RESULTS / "edit_quality.json"
+DEFAULT_PLOT = RESULTS / "edit_tradeoff.png"
 CONFIGS = [
     {"name": "blended, 0 augmentations", "method": "blended", "num_augmentations": 0},
     {"name": "blended, 4 augmentations", "method": "blended", "num_augmentations": 4},
@@ -96,7 +99,8 @@ def summarise(rows: list[dict]) -> dict:
     return summary
 
 
-def plot(summary: dict, path: Path) -> None:
+def plot(summary: dict, path: Path, clip_weight: float) -> None:
+    """Ranked success against mean background error, one point per configuration."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -117,7 +121,7 @@ def plot(summary: dict, path: Path) -> None:
     ax.set_ylabel("success rate (judge), ranked best edit")
     ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=7)
-    ax.set_title("Edit vs background on the toy world")
+    ax.set_title(f"Edit vs background on the toy world (λ_CLIP = {clip_weight:g})")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -130,7 +134,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--clip-weight", type=float, default=None,
                         help="λ_CLIP for every configuration (default: the toy defaults')")
-    parser.add_argument("--out", type=Path, default=RESULTS / "edit_quality.json")
+    parser.add_argument("--out", type=Path, default=DEFAULT_REPORT)
     args = parser.parse_args()
     tasks, repetitions = (4, 2) if args.quick else (args.tasks, args.repetitions)
 
@@ -153,7 +157,7 @@ def main() -> None:
               "summary": summary, "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    plot(summary, args.out.parent / "edit_tradeoff.png")
+    plot(summary, DEFAULT_PLOT if args.out == DEFAULT_REPORT else args.out.with_suffix(".png"), clip_weight)
     print(json.dumps({k: v for k, v in report.items() if k != "rows"}, indent=2))
 
 
