@@ -9,6 +9,11 @@ L_hybrid = L_simple + λ L_vlb (Nichol & Dhariwal 2021, section 3.1), with
 
 For one uniformly drawn t, T·L_t is an unbiased estimate of L_vlb, so λ = 0.001 with T = 1000
 weights L_t by exactly 1, the form used here. Taught in notebook 02.
+
+Optionally L_simple is weighted per timestep by Min-SNR-γ (Hang et al. 2023, "Efficient Diffusion
+Training via Min-SNR Weighting Strategy"): w_t = min(SNR_t, γ) / SNR_t for ε-prediction, with
+SNR_t = ᾱ_t / (1 − ᾱ_t). It leaves the noisy steps (SNR_t ≤ γ), where an image's layout is decided,
+at weight 1 and turns down the nearly clean ones, whose easy gradients otherwise compete with them.
 """
 from __future__ import annotations
 
@@ -60,16 +65,30 @@ def hybrid_loss(schedule: DiffusionSchedule, model_output: Tensor, x_start: Tens
     return {"loss": mse + vb, "mse": mse, "vb": vb}
 
 
+def min_snr_weight(schedule: DiffusionSchedule, t: Tensor, gamma: float) -> Tensor:
+    """Min-SNR-γ weight of L_simple at timesteps ``t``: min(SNR_t, γ) / SNR_t, in (0, 1]."""
+    if gamma <= 0:
+        raise ValueError(f"the Min-SNR γ must be positive, got {gamma}")
+    alpha_bar = schedule.alphas_cumprod.to(t.device)[t]
+    snr = alpha_bar / (1 - alpha_bar)
+    return snr.clamp(max=gamma) / snr
+
+
 def diffusion_training_loss(model: Callable[[Tensor, Tensor], Tensor], schedule: DiffusionSchedule, x_start: Tensor,
-                            generator: torch.Generator | None = None) -> dict[str, Tensor]:
+                            generator: torch.Generator | None = None,
+                            min_snr_gamma: float | None = None) -> dict[str, Tensor]:
     """One Monte-Carlo estimate of L_hybrid for a batch x_0 (DDPM Algorithm 1 with IDDPM's loss).
 
     Draws t ~ U{0..T−1} and ε ~ N(0, I), forms x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε, and scores the
-    model's output. Returns batch means of "loss", "mse" and "vb".
+    model's output. With ``min_snr_gamma`` the L_simple term of "loss" is weighted by
+    :func:`min_snr_weight`. Returns batch means of "loss", "mse" (unweighted) and "vb".
     """
     batch = x_start.shape[0]
     t = torch.randint(0, schedule.num_timesteps, (batch,), generator=generator, device="cpu").to(x_start.device)
     noise = torch.randn(x_start.shape, generator=generator, device="cpu").to(x_start)
     x_t = q_sample(schedule, x_start, t, noise)
     terms = hybrid_loss(schedule, model(x_t, t.to(x_t.dtype)), x_start, x_t, t, noise)
+    if min_snr_gamma is not None:
+        weight = min_snr_weight(schedule, t, min_snr_gamma).to(terms["mse"])
+        terms["loss"] = weight * terms["mse"] + terms["vb"]
     return {name: value.mean() for name, value in terms.items()}

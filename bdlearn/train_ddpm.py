@@ -47,6 +47,8 @@ class DDPMTrainConfig(TrainConfig):
     init_weights: str | None = None
     #: True for settings that only make sense on trained weights (a low rate that decays to 0)
     requires_init_weights: bool = False
+    #: γ of Min-SNR weighting of L_simple (:func:`bdlearn.losses.min_snr_weight`); None: unweighted
+    min_snr_gamma: float | None = None
 
 
 PRESETS: dict[str, DDPMTrainConfig] = {
@@ -127,7 +129,8 @@ def train_ddpm(out_dir: str | Path, config: DDPMTrainConfig | str = "quick", res
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step)
-        losses = diffusion_training_loss(network, schedule, world_batch(config.batch_size, config.data_seed, step), generator)
+        losses = diffusion_training_loss(network, schedule, world_batch(config.batch_size, config.data_seed, step), generator,
+                                         min_snr_gamma=config.min_snr_gamma)
         value = optimisation_step(model, optimizer, losses["loss"], config.grad_clip)
         ema.update_parameters(model)
         running = value if running is None else 0.98 * running + 0.02 * value

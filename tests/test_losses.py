@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
-from bdlearn.losses import diffusion_training_loss, discretized_gaussian_log_likelihood, normal_kl
+from bdlearn.forward import q_sample
+from bdlearn.losses import (diffusion_training_loss, discretized_gaussian_log_likelihood, hybrid_loss, min_snr_weight,
+                            normal_kl)
 from bdlearn.schedule import DiffusionSchedule
 from bdlearn.unet import UNet, UNetConfig
 
@@ -22,6 +25,42 @@ def test_discretized_likelihood_sums_to_one_over_levels():
         logp = discretized_gaussian_log_likelihood(levels, torch.tensor(mean, dtype=torch.float64),
                                                    torch.tensor(log_scale, dtype=torch.float64))
         assert torch.isclose(logp.exp().sum(), torch.tensor(1.0, dtype=torch.float64), atol=1e-6)
+
+
+def test_min_snr_weight_caps_the_signal_to_noise_ratio():
+    """w_t = min(SNR_t, γ) / SNR_t: 1 on the noisy steps, γ / SNR_t on the nearly clean ones."""
+    schedule = DiffusionSchedule.create(steps=1000)
+    t = torch.arange(1000)
+    snr = schedule.alphas_cumprod / (1 - schedule.alphas_cumprod)
+    weight = min_snr_weight(schedule, t, 5.0)
+    noisy = snr <= 5.0
+    assert 0 < noisy.sum() < 1000  # the linear schedule crosses SNR = 5 inside the range
+    assert torch.equal(weight[noisy], torch.ones_like(weight[noisy]))
+    assert torch.allclose(weight[~noisy], 5.0 / snr[~noisy])
+    assert weight[0] < 0.01 and bool((weight[1:] >= weight[:-1]).all())  # rises with t up to 1
+    with pytest.raises(ValueError, match="positive"):
+        min_snr_weight(schedule, t, 0.0)
+
+
+def test_min_snr_weights_only_the_simple_term():
+    """Same draws with and without the weighting: "mse" and "vb" agree, "loss" = w·mse + vb, smaller."""
+    schedule = DiffusionSchedule.create(steps=1000)
+    x_start = torch.rand(64, 3, 8, 8) * 2 - 1
+
+    def model(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return torch.cat([0.5 * x_t, torch.zeros_like(x_t)], dim=1)
+
+    plain = diffusion_training_loss(model, schedule, x_start, torch.Generator().manual_seed(3))
+    weighted = diffusion_training_loss(model, schedule, x_start, torch.Generator().manual_seed(3), min_snr_gamma=5.0)
+    assert torch.equal(plain["mse"], weighted["mse"]) and torch.equal(plain["vb"], weighted["vb"])
+    assert weighted["loss"] < plain["loss"]
+    g = torch.Generator().manual_seed(3)
+    t = torch.randint(0, 1000, (64,), generator=g)
+    noise = torch.randn(x_start.shape, generator=g)
+    x_t = q_sample(schedule, x_start, t, noise)
+    terms = hybrid_loss(schedule, model(x_t, t.float()), x_start, x_t, t, noise)
+    expected = (min_snr_weight(schedule, t, 5.0).to(terms["mse"]) * terms["mse"] + terms["vb"]).mean()
+    assert torch.allclose(weighted["loss"], expected)
 
 
 def test_short_training_lowers_the_loss():
