@@ -66,6 +66,27 @@ PRESETS: dict[str, DDPMTrainConfig] = {
 }
 
 
+#: settings a resumed run may change: how long it runs and how often it reports
+RESUMABLE_CHANGES = frozenset({"steps", "max_minutes", "checkpoint_every", "sample_every"})
+
+
+def check_resumable(saved: dict | None, config: DDPMTrainConfig, ckpt_path: Path) -> None:
+    """Refuse to resume a checkpoint whose run had other settings than ``config``.
+
+    Resuming continues the saved optimiser, EMA and data stream; a checkpoint from a run with
+    another data seed, rate or starting point would silently mix two runs in one card. Only the
+    settings in :data:`RESUMABLE_CHANGES` may differ (e.g. more steps, to train on).
+    """
+    if saved is None:
+        return
+    current = asdict(config)
+    changed = sorted(key for key in current if key not in RESUMABLE_CHANGES and saved.get(key) != current[key])
+    if changed:
+        details = ", ".join(f"{key}: {saved.get(key)!r} there, {current[key]!r} now" for key in changed)
+        raise ValueError(f"{ckpt_path} is from a run with other settings ({details}); "
+                         "train into a new folder, or pass resume=False (--restart) to start this one afresh")
+
+
 def world_batch(batch_size: int, data_seed: int, step: int) -> torch.Tensor:
     """Batch ``step`` of fresh world scenes as a [B, 3, H, W] tensor in [−1, 1]."""
     images, _ = sample_scenes(batch_size, seed=data_seed * 1_000_003 + step, size=TOY_IMAGE_SIZE)
@@ -107,6 +128,7 @@ def train_ddpm(out_dir: str | Path, config: DDPMTrainConfig | str = "quick", res
     ckpt_path = out_dir / "checkpoint.pt"
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
+        check_resumable(state.get("config"), config, ckpt_path)
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])

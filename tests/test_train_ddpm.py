@@ -32,6 +32,8 @@ def test_train_resume_and_export(tmp_path):
 
     resumed = train_ddpm(tmp_path, replace(config, steps=6), progress=False)
     assert resumed["steps"] == 6  # continued from step 4, not from scratch
+    with pytest.raises(ValueError, match=r"other settings \(data_seed: 1 there, 5 now"):
+        train_ddpm(tmp_path, replace(config, steps=8, data_seed=5), progress=False)  # another run's checkpoint
 
     card = export_ddpm(tmp_path, tmp_path / "exported.safetensors")
     assert card["steps"] == 6 and card["parameters"] > 0
