@@ -13,7 +13,7 @@ weights L_t by exactly 1, the form used here. Taught in notebook 02.
 Optionally L_simple is weighted per timestep by Min-SNR-γ (Hang et al. 2023, "Efficient Diffusion
 Training via Min-SNR Weighting Strategy"): w_t = min(SNR_t, γ) / SNR_t for ε-prediction, with
 SNR_t = ᾱ_t / (1 − ᾱ_t). It leaves the noisy steps (SNR_t ≤ γ), where an image's layout is decided,
-at weight 1 and turns down the nearly clean ones, whose easy gradients otherwise compete with them.
+at weight 1 and turns down the nearly clean ones, whose gradients the paper finds to conflict with them.
 """
 from __future__ import annotations
 
