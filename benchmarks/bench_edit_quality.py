@@ -16,9 +16,8 @@ judge (not CLIP):
 
 Configurations: Blended Diffusion with 0, 4 and 16 augmentations; Local CLIP-guided diffusion
 (no blending) with λ ∈ {0, 10, 100, 1000, 10000}. Writes ``benchmarks/results/edit_quality.json``
-and the trade-off plot ``benchmarks/results/edit_tradeoff.png``; with ``--out`` the plot goes
-beside the report, under the report's name with ``.png``, so another run never replaces the
-README's plot. Work is spread over the CPU's cores, one thread per process.
+and the trade-off plot ``benchmarks/results/edit_tradeoff.png``; with another ``--out`` the plot
+goes beside that report, under its name with ``.png``, and the README's plot is left alone. Work is spread over the CPU's cores, one thread per process.
 """
 from __future__ import annotations
 
