@@ -20,8 +20,8 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check $(TORCH_SPEC)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
-	$(PY) -m bdlearn.setup_jupyter $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[lab,test]"
+	$(PY) tools/setup_jupyter.py $(VENV)
 	touch $(STAMP)
 
 lab: $(STAMP)

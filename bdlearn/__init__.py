@@ -2,10 +2,43 @@
 
 ``edit(image, mask, prompt)`` edits the masked region of an image to match the prompt;
 ``load_world("toy" | "real")`` loads the models it runs on.
-"""
 
-from bdlearn.edit import EditResult, edit
-from bdlearn.models import ModelWorld, load_world
+The subpackages follow the course: :mod:`bdlearn.diffusion` (the diffusion core),
+:mod:`bdlearn.clip`, :mod:`bdlearn.editing` (the method of the paper), :mod:`bdlearn.worlds` (the
+two model worlds), :mod:`bdlearn.scenes` (the toy world's scenes and judge),
+:mod:`bdlearn.training` and :mod:`bdlearn.notebook` (plots and widgets).
+
+``import bdlearn`` is light: the names below load their modules (and open_clip, kornia, lpips)
+the first time they are used.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["EditResult", "ModelWorld", "edit", "load_world", "__version__"]
+
+#: The top-level names and the module each one lives in, imported on first use (PEP 562).
+_LAZY = {
+    "edit": "bdlearn.editing.pipeline",
+    "EditResult": "bdlearn.editing.pipeline",
+    "load_world": "bdlearn.worlds.load",
+    "ModelWorld": "bdlearn.worlds.world",
+}
+
+if TYPE_CHECKING:
+    from bdlearn.editing.pipeline import EditResult, edit
+    from bdlearn.worlds.load import load_world
+    from bdlearn.worlds.world import ModelWorld
+
+__all__ = ["EditResult", "ModelWorld", "__version__", "edit", "load_world"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bdlearn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -15,9 +15,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from bdlearn.checkpoint import CheckpointError
-from bdlearn.inputs import InputError
-from bdlearn.training import resolve_preset
+from bdlearn.editing.inputs import InputError
+from bdlearn.training.common import resolve_preset
+from bdlearn.worlds.checkpoint import CheckpointError
 
 
 def _add_edit_options(parser: argparse.ArgumentParser) -> None:
@@ -51,8 +51,8 @@ def _prepare_out(out: Path, inputs: list[Path], force: bool) -> None:
 
 def run_edit(image, mask, prompt: str, out: Path, args: argparse.Namespace) -> Path:
     """Run one edit and write the ranked PNGs, a figure and ``report.json`` to ``out``; return the figure."""
-    from bdlearn.edit import edit
-    from bdlearn.plotting import edit_figure
+    from bdlearn.editing.pipeline import edit
+    from bdlearn.notebook.plotting import edit_figure
 
     result = edit(image, mask, prompt, args.world, method=args.method, respacing=args.respacing, skip=args.skip,
                   sampler=args.sampler, num_augmentations=args.augmentations, repetitions=args.repetitions,
@@ -83,7 +83,7 @@ def _demo(args: argparse.Namespace) -> int:
     import numpy as np
     from PIL import Image
 
-    from bdlearn.world import make_edit_task
+    from bdlearn.scenes.tasks import make_edit_task
 
     out = Path(args.out)
     _prepare_out(out, [], args.force)
@@ -93,7 +93,7 @@ def _demo(args: argparse.Namespace) -> int:
     Image.fromarray(task.mask.astype(np.uint8) * 255).save(mask_path)
     print(f"demo task: edit the masked region of {image_path} into {task.prompt!r}")
     figure = run_edit(image_path, mask_path, task.prompt, out, args)
-    from bdlearn.world import judge_region
+    from bdlearn.scenes.judge import judge_region
 
     best = np.asarray(Image.open(out / "edit_00.png"), dtype=np.float32) / 255
     verdict = judge_region(best, task.mask)
@@ -106,9 +106,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     if args.model == "ddpm":
-        from bdlearn.models import toy_unet_config
-        from bdlearn.train_ddpm import PRESETS
-        from bdlearn.train_ddpm import train_ddpm as train
+        from bdlearn.training.ddpm import PRESETS
+        from bdlearn.training.ddpm import train_ddpm as train
+        from bdlearn.worlds.toy import toy_unet_config
 
         config = resolve_preset(args.preset, PRESETS)
         if args.init_weights:  # the UNet architecture is the one the weights' card records
@@ -116,7 +116,7 @@ def _train(args: argparse.Namespace) -> int:
         elif config.requires_init_weights:
             raise SystemExit(f"--preset {args.preset} continues a trained DDPM: give its weights with --init-weights")
     else:
-        from bdlearn.train_clip import train_clip as train
+        from bdlearn.training.clip import train_clip as train
 
         if args.init_weights:
             raise SystemExit("--init-weights is for the DDPM trainer")
@@ -127,7 +127,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _grow(args: argparse.Namespace) -> int:
-    from bdlearn.grow import grow_attention, grow_res_blocks
+    from bdlearn.training.grow import grow_attention, grow_res_blocks
 
     if Path(args.out).exists() and not args.force:
         raise InputError(f"{args.out} exists; pass --force to overwrite it")

@@ -19,12 +19,19 @@ import argparse
 import json
 from pathlib import Path
 
-from bench_toy_models import (RESULTS, clean_render_reference, distances_to_renders, judge_whole_images, to_unit_images,
-                              well_formed_fraction)
+from bench_toy_models import (
+    RESULTS,
+    clean_render_reference,
+    distances_to_renders,
+    judge_whole_images,
+    to_unit_images,
+    well_formed_fraction,
+)
 
-from bdlearn.models import load_toy_world, weight_card
-from bdlearn.sampling import sample
-from bdlearn.training import machine_description
+from bdlearn.diffusion.sampling import sample
+from bdlearn.training.common import machine_description
+from bdlearn.worlds.checkpoint import weight_card
+from bdlearn.worlds.toy import load_toy_world
 
 
 def main() -> None:

@@ -4,7 +4,7 @@
     python benchmarks/bench_edit_quality.py --quick       # a smoke run
     python benchmarks/bench_edit_quality.py --clip-weight 300 --out other.json   # another λ_CLIP
 
-A fixed suite of toy-world edit tasks (``bdlearn.world.edit_task_suite``: replace an object, or add
+A fixed suite of toy-world edit tasks (``bdlearn.scenes.tasks.edit_task_suite``: replace an object, or add
 one on empty background), each edited with every configuration below at the toy defaults (λ_CLIP
 from ``--clip-weight`` where given), with ``--repetitions`` repetitions. Scored by the independent
 judge (not CLIP):
@@ -46,8 +46,9 @@ _WORLD = None
 
 def score_edit(world, config: dict, task_seed: int, repetitions: int, edit_seed: int) -> dict:
     """Edit toy task ``task_seed`` with one configuration and score the edits with the judge."""
-    from bdlearn.edit import edit
-    from bdlearn.world import judge_region, make_edit_task
+    from bdlearn.editing.pipeline import edit
+    from bdlearn.scenes.judge import judge_region
+    from bdlearn.scenes.tasks import make_edit_task
 
     task = make_edit_task(task_seed)
     options = {k: v for k, v in config.items() if k != "name"}
@@ -71,7 +72,7 @@ def _run(job: tuple[dict, int, int, int]) -> dict:
     """One job of the pool: a worker process with one thread and the shipped toy world."""
     import torch
 
-    from bdlearn.models import load_toy_world
+    from bdlearn.worlds.toy import load_toy_world
 
     global _WORLD
     torch.set_num_threads(1)
@@ -137,9 +138,10 @@ def main() -> None:
     args = parser.parse_args()
     tasks, repetitions = (4, 2) if args.quick else (args.tasks, args.repetitions)
 
-    from bdlearn.models import TOY_DDPM_WEIGHTS, TOY_DEFAULTS, weight_card
-    from bdlearn.training import machine_description
-    from bdlearn.world import edit_task_suite
+    from bdlearn.scenes.tasks import edit_task_suite
+    from bdlearn.training.common import machine_description
+    from bdlearn.worlds.checkpoint import weight_card
+    from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS, TOY_DEFAULTS
 
     suite = edit_task_suite(tasks, seed=0)
     clip_weight = TOY_DEFAULTS.clip_weight if args.clip_weight is None else args.clip_weight

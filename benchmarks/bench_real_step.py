@@ -8,7 +8,7 @@ Both ways compute the same thing for a batch of noisy images x_t at the edit's f
 (100 respaced steps, 25 skipped): the reverse step's mean and variance, and the gradient of the
 guidance loss (CLIP distance over ``--augmentations`` views, plus the range loss) with respect to x_t.
 
-* bdlearn: :func:`bdlearn.guidance.guided_prediction`, one UNet evaluation with gradients
+* bdlearn: :func:`bdlearn.editing.guidance.guided_prediction`, one UNet evaluation with gradients
   serving both, and PyTorch's fused attention (``attention_kernel="sdpa"``);
 * reference: as guided-diffusion with Blended Diffusion's guidance function, one UNet evaluation
   without gradients for the mean and variance, then another with gradients for the guidance,
@@ -43,15 +43,14 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from bdlearn.blended import start_step
-from bdlearn.clip import ClipBundle
-from bdlearn.guidance import GuidanceWeights, guided_prediction
-from bdlearn.models import REAL_DEFAULTS
-from bdlearn.real import REAL_DIFFUSION, build_real_clip, build_real_unet
-from bdlearn.schedule import DiffusionSchedule
-from bdlearn.toy_clip import build_toy_clip
-from bdlearn.training import machine_description
-from bdlearn.unet import UNet, adm256_uncond_config, count_parameters
+from bdlearn.clip.bundle import ClipBundle
+from bdlearn.diffusion.schedule import DiffusionSchedule
+from bdlearn.diffusion.unet import UNet, adm256_uncond_config, count_parameters
+from bdlearn.editing.guidance import GuidanceWeights, guided_prediction
+from bdlearn.editing.loop import start_step
+from bdlearn.training.common import machine_description
+from bdlearn.worlds.real import REAL_DEFAULTS, REAL_DIFFUSION, build_real_clip, build_real_unet
+from bdlearn.worlds.toy_clip import build_toy_clip
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: What a 16 GB card (a T4 has 15.8e9 bytes in all) leaves for tensors beside the CUDA context, roughly.

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from bdlearn.edit import edit
-from bdlearn.models import TOY_DEFAULTS, load_toy_world
-from bdlearn.training import machine_description
-from bdlearn.world import make_edit_task
+from bdlearn.editing.pipeline import edit
+from bdlearn.scenes.tasks import make_edit_task
+from bdlearn.training.common import machine_description
+from bdlearn.worlds.toy import TOY_DEFAULTS, load_toy_world
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_edit_quality import score_edit
 from tqdm.auto import tqdm
 
-from bench_edit_quality import score_edit
-from bdlearn.models import TOY_DDPM_WEIGHTS, TOY_DEFAULTS, load_toy_world, weight_card
-from bdlearn.training import machine_description
-from bdlearn.world import edit_task_suite
+from bdlearn.scenes.tasks import edit_task_suite
+from bdlearn.training.common import machine_description
+from bdlearn.worlds.checkpoint import weight_card
+from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS, TOY_DEFAULTS, load_toy_world
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CLIP_WEIGHTS = (300.0, 1000.0, 3000.0)

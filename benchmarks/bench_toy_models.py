@@ -28,13 +28,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bdlearn.models import TOY_DDPM_WEIGHTS, load_toy_world, weight_card
-from bdlearn.plotting import save_image_grid
-from bdlearn.sampling import sample
-from bdlearn.toy_clip import TOY_CLIP_WEIGHTS
-from bdlearn.train_clip import zero_shot_accuracy
-from bdlearn.training import machine_description
-from bdlearn.world import COLOUR_NAMES, SHAPES, judge_region, render_scene
+from bdlearn.diffusion.sampling import sample
+from bdlearn.notebook.plotting import save_image_grid
+from bdlearn.scenes.judge import judge_region
+from bdlearn.scenes.render import COLOUR_NAMES, SHAPES, render_scene
+from bdlearn.training.clip import zero_shot_accuracy
+from bdlearn.training.common import machine_description
+from bdlearn.worlds.checkpoint import weight_card
+from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS, load_toy_world
+from bdlearn.worlds.toy_clip import TOY_CLIP_WEIGHTS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

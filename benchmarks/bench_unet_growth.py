@@ -20,9 +20,9 @@ from pathlib import Path
 
 import torch
 
-from bdlearn.toy import TOY_UNET_CONFIG
-from bdlearn.training import machine_description
-from bdlearn.unet import UNet, count_parameters
+from bdlearn.diffusion.unet import UNet, count_parameters
+from bdlearn.training.common import machine_description
+from bdlearn.worlds.toy import TOY_UNET_CONFIG
 
 RESULTS = Path(__file__).parent / "results"
 GROWTHS = (TOY_UNET_CONFIG.num_res_blocks, (2, 1, 1), (1, 1, 2), (1, 2, 1), (2, 2, 1), 2)  # the shipped one first

@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from bdlearn.models import TOY_DEFAULTS, ModelWorld
-from bdlearn.toy_clip import build_toy_clip
-from bdlearn.unet import UNet, UNetConfig
+from bdlearn.diffusion.unet import UNet, UNetConfig
+from bdlearn.worlds.toy import TOY_DEFAULTS, TOY_DIFFUSION
+from bdlearn.worlds.toy_clip import build_toy_clip
+from bdlearn.worlds.world import ModelWorld
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_DIR = REPO_ROOT.parent / "shared" / "reference" / "guided_diffusion"
@@ -33,4 +34,4 @@ def world() -> ModelWorld:
                            attention_resolutions=(2,), num_head_channels=32)).eval().requires_grad_(False)
     clip = build_toy_clip()
     clip.model.eval().requires_grad_(False)
-    return ModelWorld("tiny", unet, clip, 32, defaults=TOY_DEFAULTS)
+    return ModelWorld("tiny", unet, clip, 32, dict(TOY_DIFFUSION), TOY_DEFAULTS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bdlearn.augment import extending_augmentations
+from bdlearn.editing.augmentations import extending_augmentations
 
 
 def _inputs(batch: int = 2, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:

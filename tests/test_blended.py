@@ -12,12 +12,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from bdlearn.blended import guided_edit_loop, start_step
-from bdlearn.edit import edit
-from bdlearn.inputs import load_image
-from bdlearn.guidance import GuidanceWeights, clip_distance, guided_prediction, range_loss
-from bdlearn.reverse import ddim_step, ddpm_step, p_mean_variance
-from bdlearn.schedule import DiffusionSchedule, model_timesteps
+from bdlearn.diffusion.reverse import ddim_step, ddpm_step, p_mean_variance
+from bdlearn.diffusion.schedule import DiffusionSchedule, model_timesteps
+from bdlearn.editing.guidance import GuidanceWeights, clip_distance, guided_prediction, range_loss
+from bdlearn.editing.inputs import load_image
+from bdlearn.editing.loop import start_step
+from bdlearn.editing.pipeline import edit
 
 FLOAT32_ATOL = 1e-5  # float32 fixtures: only summation order differs (see the reference README)
 

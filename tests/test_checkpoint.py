@@ -8,8 +8,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from bdlearn.checkpoint import CheckpointError, load_unet, read_state_dict
-from bdlearn.unet import UNet, UNetConfig
+from bdlearn.diffusion.unet import UNet, UNetConfig
+from bdlearn.worlds.checkpoint import CheckpointError, load_unet, read_state_dict
 
 TINY = UNetConfig(image_size=16, model_channels=32, channel_mult=(1, 2), num_res_blocks=1,
                   attention_resolutions=(2,), num_head_channels=32)

@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 from bdlearn.cli import main
-from bdlearn.models import TOY_DDPM_WEIGHTS
-from bdlearn.toy_clip import TOY_CLIP_WEIGHTS
-from bdlearn.world import make_edit_task
+from bdlearn.scenes.tasks import make_edit_task
+from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS
+from bdlearn.worlds.toy_clip import TOY_CLIP_WEIGHTS
 
 pytestmark = pytest.mark.skipif(not (TOY_DDPM_WEIGHTS.exists() and TOY_CLIP_WEIGHTS.exists()),
                                 reason="the toy weights are not in data/")

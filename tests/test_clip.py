@@ -13,10 +13,9 @@ import torch
 from open_clip import ClipLoss
 from safetensors.torch import save_file
 
-from bdlearn.checkpoint import CheckpointError
-from bdlearn.clip import ClipBundle, cosine_distance, spherical_distance
-from bdlearn.toy_clip import TOY_CLIP_WEIGHTS, build_toy_clip, load_toy_clip
-from bdlearn.train_clip import (
+from bdlearn.clip.bundle import ClipBundle, cosine_distance, spherical_distance
+from bdlearn.scenes.render import render_object, scene_caption
+from bdlearn.training.clip import (
     OBJECT_CAPTIONS,
     OBJECT_CLASSES,
     PRESETS,
@@ -26,7 +25,8 @@ from bdlearn.train_clip import (
     training_groups,
     zero_shot_accuracy,
 )
-from bdlearn.world.scenes import render_object, scene_caption
+from bdlearn.worlds.checkpoint import CheckpointError
+from bdlearn.worlds.toy_clip import TOY_CLIP_WEIGHTS, build_toy_clip, load_toy_clip
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -15,8 +15,8 @@ import torch
 from safetensors.torch import load_file
 from torch import Tensor
 
-from bdlearn.forward import q_mean_variance, q_posterior_mean_variance, q_sample
-from bdlearn.reverse import (
+from bdlearn.diffusion.forward import q_mean_variance, q_posterior_mean_variance, q_sample
+from bdlearn.diffusion.reverse import (
     PMeanVariance,
     condition_mean,
     condition_score,
@@ -26,7 +26,7 @@ from bdlearn.reverse import (
     predict_eps_from_xstart,
     predict_xstart_from_eps,
 )
-from bdlearn.schedule import (
+from bdlearn.diffusion.schedule import (
     DiffusionSchedule,
     cosine_beta_schedule,
     linear_beta_schedule,

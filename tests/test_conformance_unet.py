@@ -13,8 +13,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from bdlearn.checkpoint import load_unet
-from bdlearn.unet import UNet, UNetConfig, adm256_uncond_config, count_parameters, timestep_embedding
+from bdlearn.diffusion.unet import UNet, UNetConfig, adm256_uncond_config, count_parameters, timestep_embedding
+from bdlearn.worlds.checkpoint import load_unet
 
 FLOAT32_ATOL = 1e-5
 FLOAT64_ATOL = 1e-12

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bdlearn.download import DownloadError, default_cache_dir, download, partial_path
+from bdlearn.worlds.download import DownloadError, default_cache_dir, download, partial_path
 
 PAYLOAD = random.Random(0).randbytes(300_000)
 SHA256 = hashlib.sha256(PAYLOAD).hexdigest()

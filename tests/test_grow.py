@@ -4,15 +4,14 @@ from dataclasses import asdict, replace
 import pytest
 import torch
 
-import bdlearn.train_ddpm
-from bdlearn.checkpoint import CheckpointError, load_unet
+import bdlearn.training.ddpm
 from bdlearn.cli import main
-from bdlearn.grow import grow_attention, grow_res_blocks
-from bdlearn.models import toy_unet_config, weight_card
-from bdlearn.train_ddpm import PRESETS, train_ddpm
-from bdlearn.training import export_weights
-from bdlearn.toy import TOY_UNET_CONFIG
-from bdlearn.unet import UNet
+from bdlearn.diffusion.unet import UNet
+from bdlearn.training.common import export_weights
+from bdlearn.training.ddpm import PRESETS, train_ddpm
+from bdlearn.training.grow import grow_attention, grow_res_blocks
+from bdlearn.worlds.checkpoint import CheckpointError, load_unet, weight_card
+from bdlearn.worlds.toy import TOY_UNET_CONFIG, toy_unet_config
 
 SMALL = replace(TOY_UNET_CONFIG, model_channels=16, num_head_channels=16, attention_resolutions=(4,))
 
@@ -91,7 +90,7 @@ def test_cli_grows_and_trains_on_with_the_grown_architecture(trained, tmp_path, 
     assert main(["grow", "--weights", str(path), "--attention", "2", "--out", str(dest)]) == 2
     assert "--force" in capsys.readouterr().err
     seen = {}
-    monkeypatch.setattr(bdlearn.train_ddpm, "train_ddpm", lambda out, config, resume: seen.update(config=config) or {"steps": 0})
+    monkeypatch.setattr(bdlearn.training.ddpm, "train_ddpm", lambda out, config, resume: seen.update(config=config) or {"steps": 0})
     assert main(["train", "ddpm", "--preset", "anneal", "--init-weights", str(dest), "--out", str(tmp_path / "run")]) == 0
     assert seen["config"].unet == toy_unet_config(dest) == replace(SMALL, attention_resolutions=(2, 4))
 

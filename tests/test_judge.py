@@ -7,23 +7,28 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from bdlearn.world import (
+from bdlearn.scenes.judge import (
+    Verdict,
+    circular_mean,
+    classify_hue,
+    hue_distance,
+    judge_edit,
+    judge_region,
+    largest_component,
+    rgb_to_hue,
+)
+from bdlearn.scenes.render import (
     BACKGROUNDS,
     COLOUR_NAMES,
     COLOURS,
     SHAPES,
     Scene,
-    Verdict,
-    edit_task_suite,
-    judge_edit,
-    judge_region,
     render_background,
     render_object,
     render_scene,
     shape_mask,
 )
-from bdlearn.world.judge import circular_mean, classify_hue, hue_distance, largest_component, rgb_to_hue
-from bdlearn.world.tasks import box_mask
+from bdlearn.scenes.tasks import box_mask, edit_task_suite
 
 
 def dilate(mask: np.ndarray, steps: int) -> np.ndarray:

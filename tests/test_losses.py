@@ -6,11 +6,16 @@ import math
 import pytest
 import torch
 
-from bdlearn.forward import q_sample
-from bdlearn.losses import (diffusion_training_loss, discretized_gaussian_log_likelihood, hybrid_loss, min_snr_weight,
-                            normal_kl)
-from bdlearn.schedule import DiffusionSchedule
-from bdlearn.unet import UNet, UNetConfig
+from bdlearn.diffusion.forward import q_sample
+from bdlearn.diffusion.losses import (
+    diffusion_training_loss,
+    discretized_gaussian_log_likelihood,
+    hybrid_loss,
+    min_snr_weight,
+    normal_kl,
+)
+from bdlearn.diffusion.schedule import DiffusionSchedule
+from bdlearn.diffusion.unet import UNet, UNetConfig
 
 
 def test_normal_kl_closed_form():

@@ -8,11 +8,11 @@ from dataclasses import replace
 import pytest
 import torch
 
-from bdlearn.checkpoint import CheckpointError
-from bdlearn.models import TOY_DDPM_WEIGHTS, load_toy_world, load_world, toy_unet_config, weight_card
-from bdlearn.toy import TOY_UNET_CONFIG
-from bdlearn.toy_clip import TOY_CLIP_WEIGHTS
-from bdlearn.unet import UNet
+from bdlearn.diffusion.unet import UNet
+from bdlearn.worlds.checkpoint import CheckpointError, weight_card
+from bdlearn.worlds.load import load_world
+from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS, TOY_UNET_CONFIG, load_toy_world, toy_unet_config
+from bdlearn.worlds.toy_clip import TOY_CLIP_WEIGHTS
 
 needs_weights = pytest.mark.skipif(not (TOY_DDPM_WEIGHTS.exists() and TOY_CLIP_WEIGHTS.exists()),
                                    reason="the toy weights are not in data/ (run `bdlearn train`)")

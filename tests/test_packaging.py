@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import tomllib
-
 import yaml
 
 from tests.conftest import REPO_ROOT
@@ -14,7 +13,8 @@ def _pyproject() -> dict:
 
 def test_environment_yml_matches_pyproject():
     project = _pyproject()["project"]
-    wanted = set(project["dependencies"]) | set(project["optional-dependencies"]["test"])
+    extras = project["optional-dependencies"]
+    wanted = set(project["dependencies"]) | set(extras["lab"]) | set(extras["test"])
     env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
     pip_sections = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
     assert len(pip_sections) == 1, "environment.yml needs exactly one pip section"

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bdlearn.photos import PHOTOS_DIR, list_photos, load_photo
+from bdlearn.worlds.photos import PHOTOS_DIR, list_photos, load_photo
 
 
 def test_few_small_photos():

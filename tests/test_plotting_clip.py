@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from bdlearn.plotting import similarity_heatmap, zero_shot_bars
+from bdlearn.notebook.plotting import similarity_heatmap, zero_shot_bars
 
 
 def _images(count: int) -> torch.Tensor:

@@ -10,11 +10,12 @@ import pytest
 import torch
 from open_clip.transformer import QuickGELU
 
-from bdlearn import real
-from bdlearn.checkpoint import CheckpointError
-from bdlearn.download import DownloadError
-from bdlearn.models import REAL_DEFAULTS, load_world
-from bdlearn.unet import count_parameters
+from bdlearn.worlds import real
+from bdlearn.diffusion.unet import count_parameters
+from bdlearn.worlds.checkpoint import CheckpointError
+from bdlearn.worlds.download import DownloadError
+from bdlearn.worlds.load import load_world
+from bdlearn.worlds.real import REAL_DEFAULTS
 
 
 def test_real_unet_on_meta_matches_the_reference_layout(reference_dir):

@@ -12,9 +12,10 @@ from PIL import Image
 
 from bdlearn import edit
 from bdlearn.cli import main
-from bdlearn.models import TOY_DDPM_WEIGHTS
-from bdlearn.toy_clip import TOY_CLIP_WEIGHTS
-from bdlearn.world import judge_region, make_edit_task
+from bdlearn.scenes.judge import judge_region
+from bdlearn.scenes.tasks import make_edit_task
+from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS
+from bdlearn.worlds.toy_clip import TOY_CLIP_WEIGHTS
 
 pytestmark = pytest.mark.skipif(not (TOY_DDPM_WEIGHTS.exists() and TOY_CLIP_WEIGHTS.exists()),
                                 reason="the toy weights are not in data/")

@@ -6,11 +6,11 @@ from dataclasses import replace
 import pytest
 import torch
 
-from bdlearn.checkpoint import CheckpointError, load_unet, read_state_dict
-from bdlearn.models import load_toy_world
-from bdlearn.train_ddpm import PRESETS, export_ddpm, train_ddpm, world_batch
-from bdlearn.training import TrainConfig, learning_rate
-from bdlearn.unet import UNetConfig
+from bdlearn.diffusion.unet import UNetConfig
+from bdlearn.training.common import TrainConfig, learning_rate
+from bdlearn.training.ddpm import PRESETS, export_ddpm, train_ddpm, world_batch
+from bdlearn.worlds.checkpoint import CheckpointError, load_unet, read_state_dict
+from bdlearn.worlds.toy import load_toy_world
 
 TINY = UNetConfig(image_size=32, model_channels=32, channel_mult=(1, 2), num_res_blocks=1,
                   attention_resolutions=(2,), num_head_channels=32)

@@ -10,9 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from bdlearn.edit import edit
-from bdlearn.widgets import (EditorApp, ImageSlider, MaskDrawer, gallery_slider, preset_masks, to_png,
-                             trajectory_slider)
+from bdlearn.editing.pipeline import edit
+from bdlearn.notebook.editor import EditorApp
+from bdlearn.notebook.image_slider import ImageSlider, gallery_slider, trajectory_slider
+from bdlearn.notebook.mask_drawer import MaskDrawer, preset_masks
+from bdlearn.notebook.pictures import to_png
 
 
 @pytest.fixture(scope="module")

@@ -6,24 +6,22 @@ import re
 import numpy as np
 import pytest
 
-from bdlearn.world import (
+from bdlearn.scenes.render import (
     BACKGROUNDS,
     COLOUR_NAMES,
     COLOURS,
+    MAX_OVERLAP,
     SHAPES,
-    TASK_KINDS,
     derive_seeds,
-    edit_task_suite,
-    make_edit_task,
     masked_view,
     object_caption,
+    object_size_range,
     render_object,
     render_scene,
     sample_scenes,
     shape_mask,
 )
-from bdlearn.world.scenes import MAX_OVERLAP, object_size_range
-from bdlearn.world.tasks import min_region_side
+from bdlearn.scenes.tasks import TASK_KINDS, edit_task_suite, make_edit_task, min_region_side
 
 SIZES = (32, 64)
 
@@ -199,7 +197,7 @@ def test_edit_task_kind_can_be_chosen(kind):
 
 def test_crowded_scenes_never_fail():
     """A seed on which object placement once ran out of attempts (it crashed a training run)."""
-    from bdlearn.world.scenes import sample_scenes
+    from bdlearn.scenes.render import sample_scenes
 
     images, captions = sample_scenes(32, seed=1_000_003 + 2678)
     assert images.shape == (32, 32, 32, 3) and all(captions)

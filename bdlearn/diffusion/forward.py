@@ -1,0 +1,74 @@
+"""The forward (noising) process q and its posterior, for batches of images.
+
+All functions take a :class:`~bdlearn.diffusion.schedule.DiffusionSchedule`, images shaped
+(B, C, H, W) (any trailing shape works) and a 1-D int64 tensor ``t`` of B step indices; the
+results have the images' shape, dtype and device.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from torch import Tensor
+
+from bdlearn.diffusion.schedule import DiffusionSchedule
+
+__all__ = ["Gaussian", "gather", "q_mean_variance", "q_posterior_mean_variance", "q_sample"]
+
+
+class Gaussian(NamedTuple):
+    """A diagonal Gaussian N(mean, variance I), with log(variance) kept alongside."""
+
+    mean: Tensor
+    variance: Tensor
+    log_variance: Tensor
+
+
+def gather(buffer: Tensor, t: Tensor, like: Tensor) -> Tensor:
+    """``buffer[t]``, one value per batch element, shaped to broadcast against ``like``.
+
+    The float64 schedule buffer is indexed first and only then cast to ``like``'s dtype and
+    moved to its device (so devices without float64 work, and the result is the float64
+    value rounded once). The shape is (B, 1, 1, ...), with as many dimensions as ``like``.
+    """
+    values = buffer[t.cpu()].to(like.dtype).to(like.device)
+    return values.reshape(-1, *([1] * (like.ndim - 1)))
+
+
+def q_sample(schedule: DiffusionSchedule, x_start: Tensor, t: Tensor, noise: Tensor) -> Tensor:
+    """Draw x_t ~ q(x_t | x_0) = N(√ᾱ_t x_0, (1-ᾱ_t) I) as x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε (DDPM eq. 4).
+
+    ``noise`` is ε ~ N(0, I), passed in so that the draw is reproducible.
+    """
+    return (
+        gather(schedule.sqrt_alphas_cumprod, t, x_start) * x_start
+        + gather(schedule.sqrt_one_minus_alphas_cumprod, t, x_start) * noise
+    )
+
+
+def q_mean_variance(schedule: DiffusionSchedule, x_start: Tensor, t: Tensor) -> Gaussian:
+    """The distribution q(x_t | x_0) = N(√ᾱ_t x_0, (1-ᾱ_t) I) (DDPM eq. 4)."""
+    return Gaussian(
+        mean=gather(schedule.sqrt_alphas_cumprod, t, x_start) * x_start,
+        variance=gather(1.0 - schedule.alphas_cumprod, t, x_start).expand_as(x_start),
+        log_variance=gather(schedule.log_one_minus_alphas_cumprod, t, x_start).expand_as(x_start),
+    )
+
+
+def q_posterior_mean_variance(
+    schedule: DiffusionSchedule, x_start: Tensor, x_t: Tensor, t: Tensor
+) -> Gaussian:
+    """The posterior q(x_{t-1} | x_t, x_0) = N(μ̃_t(x_t, x_0), β̃_t I) (DDPM eqs. 6-7).
+
+    μ̃_t = √ᾱ_{t-1} β_t / (1-ᾱ_t) · x_0 + √α_t (1-ᾱ_{t-1}) / (1-ᾱ_t) · x_t and
+    β̃_t = (1-ᾱ_{t-1}) / (1-ᾱ_t) · β_t; the log-variance is the clipped one (see
+    ``DiffusionSchedule.posterior_log_variance_clipped``), finite at the first step.
+    """
+    mean = (
+        gather(schedule.posterior_mean_coef1, t, x_t) * x_start
+        + gather(schedule.posterior_mean_coef2, t, x_t) * x_t
+    )
+    return Gaussian(
+        mean=mean,
+        variance=gather(schedule.posterior_variance, t, x_t).expand_as(x_t),
+        log_variance=gather(schedule.posterior_log_variance_clipped, t, x_t).expand_as(x_t),
+    )

@@ -1,0 +1,46 @@
+"""The editing method of the paper (Avrahami, Lischinski & Fried, CVPR 2022).
+
+The CLIP-guided step (:mod:`.guidance`, section 3.1), extending augmentations (:mod:`.augmentations`,
+section 3.2), blending with the noised background (:mod:`.blending`, Algorithm 1), the editing loop
+with the Local CLIP-guided baseline beside it (:mod:`.loop`), ranking the repetitions
+(:mod:`.ranking`), input handling (:mod:`.inputs`) and :func:`edit`, the pipeline that ties them
+together (:mod:`.pipeline`).
+"""
+from bdlearn.editing.augmentations import extending_augmentations
+from bdlearn.editing.blending import blend, noised_background
+from bdlearn.editing.guidance import (
+    GuidanceWeights,
+    GuidedPrediction,
+    background_loss,
+    clip_distance,
+    guided_prediction,
+    range_loss,
+)
+from bdlearn.editing.inputs import ImageLike, InputError, check_prompt, image_shape_of, load_image, load_mask
+from bdlearn.editing.loop import LoopOutput, guided_edit_loop, start_step
+from bdlearn.editing.pipeline import EditResult, edit
+from bdlearn.editing.ranking import rank_edits
+
+__all__ = [
+    "EditResult",
+    "GuidanceWeights",
+    "GuidedPrediction",
+    "ImageLike",
+    "InputError",
+    "LoopOutput",
+    "background_loss",
+    "blend",
+    "check_prompt",
+    "clip_distance",
+    "edit",
+    "extending_augmentations",
+    "guided_edit_loop",
+    "guided_prediction",
+    "image_shape_of",
+    "load_image",
+    "load_mask",
+    "noised_background",
+    "range_loss",
+    "rank_edits",
+    "start_step",
+]

@@ -1,0 +1,32 @@
+"""Blending: the step that makes Blended Diffusion keep the background (paper section 4.2, Algorithm 2).
+
+After every denoising step the foreground x_fg (the guided sample) is kept only inside the mask m,
+and the outside is replaced by the input image x_0 noised to the same level:
+
+    x_{t−1} = x_fg ⊙ m + x_bg ⊙ (1 − m),   x_bg ~ q(x_{t−1} | x_0).
+
+The two parts therefore share one noise level, and the model's next step smooths the seam.
+After the last step x_bg is x_0 itself, so everything outside the mask is the input, bit for bit.
+(The official code noises the background one respaced step above the sample it is mixed with;
+bdlearn noises it to exactly the sample's level, as the paper writes.) Taught in notebook 05.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from bdlearn.diffusion.forward import q_sample
+from bdlearn.diffusion.schedule import DiffusionSchedule
+
+
+def blend(foreground: Tensor, background: Tensor, mask: Tensor) -> Tensor:
+    """x_fg ⊙ m + x_bg ⊙ (1 − m) for a mask of 0s and 1s; exact (no arithmetic) outside and inside."""
+    return torch.where(mask.bool(), foreground, background)
+
+
+def noised_background(schedule: DiffusionSchedule, x_start: Tensor, step: int, noise: Tensor) -> Tensor:
+    """x_bg ~ q(x_step | x_0): the input noised to the level of step index ``step``; x_0 itself for step −1."""
+    if step < 0:
+        return x_start
+    t = torch.full((x_start.shape[0],), step, dtype=torch.long, device=x_start.device)
+    return q_sample(schedule, x_start, t, noise)

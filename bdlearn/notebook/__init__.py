@@ -1,0 +1,48 @@
+"""The notebook side: plots, the exercise checker, and one module per widget.
+
+Plots of images, trajectories and CLIP similarities (:mod:`.plotting`); ``check(name, mine,
+reference)`` for exercises (:mod:`.exercises`); pictures as PNG bytes (:mod:`.pictures`); sliders
+over cached pictures (:mod:`.image_slider`); the mask drawer (:mod:`.mask_drawer`); the
+interactive editor (:mod:`.editor`).
+"""
+from bdlearn.notebook.editor import EditorApp
+from bdlearn.notebook.exercises import check
+from bdlearn.notebook.image_slider import ImageSlider, gallery_slider, trajectory_frames, trajectory_slider
+from bdlearn.notebook.mask_drawer import MaskDrawer, mask_drawer, preset_masks
+from bdlearn.notebook.pictures import figure_to_png, to_png
+from bdlearn.notebook.plotting import (
+    animate_trajectory,
+    edit_figure,
+    mask_overlay,
+    save_image_grid,
+    show_images,
+    similarity_heatmap,
+    to_display,
+    to_unit_range,
+    trajectory_grid,
+    zero_shot_bars,
+)
+
+__all__ = [
+    "EditorApp",
+    "ImageSlider",
+    "MaskDrawer",
+    "animate_trajectory",
+    "check",
+    "edit_figure",
+    "figure_to_png",
+    "gallery_slider",
+    "mask_drawer",
+    "mask_overlay",
+    "preset_masks",
+    "save_image_grid",
+    "show_images",
+    "similarity_heatmap",
+    "to_display",
+    "to_png",
+    "to_unit_range",
+    "trajectory_frames",
+    "trajectory_grid",
+    "trajectory_slider",
+    "zero_shot_bars",
+]

@@ -1,0 +1,192 @@
+"""Pictures for the notebooks and the CLI: image grids, trajectories, mask overlays, animations.
+
+Images are tensors in the models' range [−1, 1] ([3, H, W] or [B, 3, H, W]) unless said otherwise;
+every function returns a matplotlib Figure (or HTML for animations) and never calls ``show``.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.animation import FuncAnimation
+from matplotlib.figure import Figure
+from torchvision.utils import make_grid, save_image
+
+if TYPE_CHECKING:
+    from bdlearn.editing.pipeline import EditResult
+
+
+def to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """Map images from the model's [−1, 1] to [0, 1] for display, clamping outliers."""
+    return ((images.detach().float().cpu() + 1) / 2).clamp(0, 1)
+
+
+def to_display(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    """One image as an HxWx3 array in [0, 1]: tensors [3, H, W] in [−1, 1], or arrays HxWx3 in [0, 1]."""
+    if isinstance(image, torch.Tensor):
+        return to_unit_range(image).permute(1, 2, 0).numpy()
+    return np.clip(np.asarray(image, dtype=np.float32), 0, 1)
+
+
+def save_image_grid(images: torch.Tensor, path: str | Path, nrow: int = 8, upscale: int = 4) -> None:
+    """Save a batch [B, 3, H, W] in [−1, 1] as one PNG grid, each image enlarged ``upscale`` times."""
+    grid = make_grid(to_unit_range(images), nrow=nrow, padding=1, pad_value=1.0)
+    grid = torch.nn.functional.interpolate(grid[None], scale_factor=upscale, mode="nearest")[0]
+    save_image(grid, str(path))
+
+
+def show_images(images: Sequence[torch.Tensor | np.ndarray] | torch.Tensor, titles: Sequence[str] | None = None,
+                ncols: int | None = None, size: float = 1.8) -> Figure:
+    """A grid of images with optional titles (pixelated: toy images are small)."""
+    images = list(images)
+    ncols = ncols or min(len(images), 8)
+    nrows = -(-len(images) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if titles else 0)), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, image in enumerate(images):
+        ax = axes.flat[i]
+        ax.imshow(to_display(image), interpolation="nearest")
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def mask_overlay(image: torch.Tensor | np.ndarray, mask: torch.Tensor | np.ndarray, colour=(1.0, 0.2, 0.8),
+                 alpha: float = 0.45) -> np.ndarray:
+    """The image (HxWx3 in [0, 1]) with the mask's region tinted, for showing what will be edited."""
+    picture = to_display(image).copy()
+    region = np.asarray(mask.detach().cpu() if isinstance(mask, torch.Tensor) else mask).squeeze().astype(bool)
+    picture[region] = (1 - alpha) * picture[region] + alpha * np.asarray(colour)
+    return picture
+
+
+def trajectory_grid(x_t: torch.Tensor, pred_xstart: torch.Tensor | None = None, steps: Sequence[int] | None = None,
+                    num_columns: int = 8, index: int = 0, size: float = 1.4) -> Figure:
+    """x_t at evenly spaced steps (top row) and the predicted clean image x̂_0 beneath.
+
+    ``x_t`` [K+1, B, 3, H, W] (the start, then after each step), ``pred_xstart`` [K, B, 3, H, W];
+    ``index`` picks the batch element.
+    """
+    picks = np.linspace(0, x_t.shape[0] - 1, num_columns).round().astype(int)
+    rows = 2 if pred_xstart is not None else 1
+    fig, axes = plt.subplots(rows, num_columns, figsize=(size * num_columns, size * rows + 0.4), squeeze=False)
+    for col, k in enumerate(picks):
+        axes[0, col].imshow(to_display(x_t[k, index]), interpolation="nearest")
+        label = "start" if k == 0 else f"after step {steps[k - 1]}" if steps else f"k={k}"
+        axes[0, col].set_title(label, fontsize=7)
+        if pred_xstart is not None:
+            axes[1, col].imshow(to_display(pred_xstart[max(k - 1, 0), index]), interpolation="nearest")
+    axes[0, 0].set_ylabel("$x_t$")
+    if pred_xstart is not None:
+        axes[1, 0].set_ylabel(r"$\hat{x}_0$")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def animate_trajectory(x_t: torch.Tensor, pred_xstart: torch.Tensor | None = None, index: int = 0,
+                       interval: int = 80, size: float = 2.5) -> str:
+    """An HTML/JavaScript animation of x_t (and x̂_0 beside it) through the steps (no ffmpeg needed)."""
+    panels = 2 if pred_xstart is not None else 1
+    fig, axes = plt.subplots(1, panels, figsize=(size * panels, size), squeeze=False)
+    frames = x_t.shape[0]
+    images = [axes[0, 0].imshow(to_display(x_t[0, index]), interpolation="nearest")]
+    axes[0, 0].set_title("$x_t$")
+    if pred_xstart is not None:
+        images.append(axes[0, 1].imshow(to_display(pred_xstart[0, index]), interpolation="nearest"))
+        axes[0, 1].set_title(r"$\hat{x}_0$")
+    for ax in axes.flat:
+        ax.axis("off")
+
+    def update(k: int):
+        images[0].set_data(to_display(x_t[k, index]))
+        if pred_xstart is not None:
+            images[1].set_data(to_display(pred_xstart[max(k - 1, 0), index]))
+        return images
+
+    animation = FuncAnimation(fig, update, frames=frames, interval=interval, blit=False)
+    html = animation.to_jshtml(default_mode="once")
+    plt.close(fig)
+    return html
+
+
+def edit_figure(result: "EditResult", top: int = 4, size: float = 2.2) -> Figure:
+    """Input | mask | the best ``top`` edits, each titled with its CLIP distance."""
+    top = min(top, result.images.shape[0])
+    panels = [to_display(result.input), mask_overlay(result.input, result.mask)]
+    panels += [to_display(result.images[i]) for i in range(top)]
+    titles = ["input", "mask"] + [f"#{i + 1}  d={float(result.distances[i]):.3f}" for i in range(top)]
+    fig = show_images(panels, titles, ncols=len(panels), size=size)
+    fig.suptitle(f"“{result.prompt}”", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def similarity_heatmap(similarity: torch.Tensor | np.ndarray, images: Sequence[torch.Tensor | np.ndarray],
+                       labels: Sequence[str], size: float = 0.75, annotate: bool = True) -> Figure:
+    """Image–text similarities [N, M] as a heatmap, each row marked by its image, each column by its text.
+
+    ``similarity[i, j]`` belongs to ``images[i]`` and ``labels[j]`` (e.g. cosine similarities of CLIP
+    embeddings). Taught in notebook 03.
+    """
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+    values = np.asarray(similarity.detach().float().cpu() if isinstance(similarity, torch.Tensor) else similarity)
+    rows, cols = values.shape
+    fig, ax = plt.subplots(figsize=(size * cols + 2.2, size * rows + 1.6))
+    shown = ax.imshow(values, cmap="viridis", aspect="equal")
+    ax.set_xticks(range(cols), labels, rotation=40, ha="right", fontsize=8)
+    ax.set_yticks([])
+    if annotate:
+        middle = (values.max() + values.min()) / 2
+        for i in range(rows):
+            for j in range(cols):
+                ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                        color="black" if values[i, j] > middle else "white")
+    zoom = size * fig.dpi / max(to_display(images[0]).shape[:2]) * 0.9
+    for i, image in enumerate(images):
+        thumbnail = OffsetImage(to_display(image), zoom=zoom, interpolation="nearest")
+        ax.add_artist(AnnotationBbox(thumbnail, (0, i), xycoords=("axes fraction", "data"), xybox=(-size * 40, 0),
+                                     boxcoords="offset points", frameon=False))
+    fig.colorbar(shown, ax=ax, fraction=0.04, pad=0.02)
+    fig.tight_layout()
+    return fig
+
+
+def zero_shot_bars(images: Sequence[torch.Tensor | np.ndarray] | torch.Tensor, labels: Sequence[str],
+                   probabilities: torch.Tensor | np.ndarray, top: int = 3, truth: Sequence[str | None] | None = None,
+                   titles: Sequence[str] | None = None, size: float = 2.0) -> Figure:
+    """Each image above a bar chart of its ``top`` most probable labels (zero-shot CLIP).
+
+    ``probabilities`` [N, len(labels)]; a label equal to ``truth[i]`` is drawn green, the others grey.
+    Taught in notebook 03.
+    """
+    images = list(images)
+    probs = np.asarray(probabilities.detach().float().cpu() if isinstance(probabilities, torch.Tensor) else probabilities)
+    count = len(images)
+    fig, axes = plt.subplots(2, count, figsize=(size * count, size * (1 + 0.22 * top) + 0.3), squeeze=False,
+                             gridspec_kw={"height_ratios": [1, 0.22 * top + 0.1]})
+    for i, image in enumerate(images):
+        axes[0, i].imshow(to_display(image), interpolation="nearest")
+        axes[0, i].axis("off")
+        if titles is not None:
+            axes[0, i].set_title(titles[i], fontsize=8)
+        order = np.argsort(-probs[i], kind="stable")[:top]
+        names = [labels[j] for j in order]
+        colours = ["tab:green" if truth is not None and name == truth[i] else "tab:grey" for name in names]
+        bars = axes[1, i]
+        bars.barh(range(top), probs[i, order], color=colours)
+        bars.set_yticks(range(top), names, fontsize=7)
+        bars.invert_yaxis()
+        bars.set_xlim(0, 1)
+        bars.tick_params(axis="x", labelsize=6)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,186 @@
+"""The real world: guided-diffusion's 256x256 unconditional DDPM and OpenAI's CLIP ViT-B/16.
+
+These are the two pretrained models Blended Diffusion edits with (paper section 5):
+
+* the diffusion model ``256x256_diffusion_uncond.pt`` of Dhariwal & Nichol (2021), an ADM UNet
+  of 552,814,086 parameters trained on ImageNet with 1000 linear-schedule steps. bdlearn
+  downloads it once (2.2 GB, :mod:`bdlearn.worlds.download`) into :func:`~bdlearn.worlds.download.default_cache_dir`
+  and reads it with ``torch.load(weights_only=True)``, which never runs code from the file;
+* CLIP ViT-B/16 with OpenAI's weights, built and fetched by open_clip (about 600 MB, kept in the
+  Hugging Face cache).
+
+On a GPU the UNet's torso runs in float16, as in guided-diffusion with ``use_fp16``; on a CPU
+everything stays float32. :func:`build_real_unet` and :func:`build_real_clip` make the same
+architectures with random weights, on the ``meta`` device (no memory at all) for tests or on a
+real device for benchmarks.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import open_clip
+import torch
+
+from bdlearn.clip.bundle import ClipBundle
+from bdlearn.diffusion import UNet, adm256_uncond_config
+from bdlearn.worlds.checkpoint import CheckpointError, load_unet
+from bdlearn.worlds.download import default_cache_dir, download
+from bdlearn.worlds.world import EditDefaults, ModelWorld
+
+REAL_IMAGE_SIZE = 256
+#: The diffusion the 256x256 model was trained under: 1000 steps, linear β's.
+REAL_DIFFUSION = {"steps": 1000, "schedule": "linear"}
+
+#: The paper's settings (section 5): 100 respaced steps starting at step 75, 16 augmentations,
+#: 64 repetitions, λ_CLIP = 1000, λ_range = 50.
+REAL_DEFAULTS = EditDefaults(respacing="100", skip=25, num_augmentations=16, repetitions=64, batch_size=8,
+                             clip_weight=1000.0, range_weight=50.0)
+
+REAL_UNET_FILENAME = "256x256_diffusion_uncond.pt"
+#: Where guided-diffusion's README publishes the checkpoint.
+REAL_UNET_URL = "https://openaipublic.blob.core.windows.net/diffusion/jul-2021/256x256_diffusion_uncond.pt"
+#: Tried in order when the published address fails. The Hugging Face copy is the one the
+#: Blended Diffusion README links to (repository omriav/blended-diffusion). The size and
+#: digest checks below reject any copy that is not byte-for-byte the published file.
+REAL_UNET_MIRRORS = (
+    "https://huggingface.co/omriav/blended-diffusion/resolve/main/checkpoints/256x256_diffusion_uncond.pt",
+)
+#: Size and SHA-256 of the published file. OpenAI publishes neither; these are the values that
+#: independent users of the file record (Disco Diffusion's model table, and reproduction notes
+#: that also give its MD5, fd9dd2335b8736d521de0aed54bd90ca). They were not checked here: this
+#: machine cannot reach the file. The size fits the contents: 552,814,086 float32 values are
+#: 2,211,256,344 bytes, plus the pickle's key names and structure.
+REAL_UNET_SIZE = 2_211_383_297
+REAL_UNET_SHA256 = "a37c32fffd316cd494cf3f35b339936debdc1576dad13fe57c42399a5dbc78b1"
+
+REAL_CLIP_MODEL = "ViT-B-16"
+REAL_CLIP_PRETRAINED = "openai"
+#: Environment variable naming a local CLIP weights file, used instead of open_clip's download.
+CLIP_WEIGHTS_ENV = "BDLEARN_CLIP_WEIGHTS"
+_CLIP_HUB_REPO = "timm/vit_base_patch16_clip_224.openai"
+
+
+def default_device() -> torch.device:
+    """The first CUDA GPU when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@contextmanager
+def _quiet_open_clip() -> Iterator[None]:
+    """Silence open_clip's log lines (random-init notices, download errors we re-raise ourselves)."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.ERROR)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
+def build_real_unet(device: str | torch.device = "meta", use_fp16: bool = False) -> UNet:
+    """The 256x256 ADM UNet with random weights, made directly on ``device``.
+
+    On ``"meta"`` the parameters have shapes and dtypes but no storage, so the 552 M-parameter
+    model costs no memory: enough to compare its layout with the checkpoint's.
+    """
+    with torch.device(device):
+        return UNet(adm256_uncond_config(use_fp16=use_fp16))
+
+
+def real_unet_path(cache_dir: str | Path | None = None) -> Path:
+    """Where the downloaded checkpoint lives: ``<cache dir>/256x256_diffusion_uncond.pt``."""
+    return Path(cache_dir or default_cache_dir()) / REAL_UNET_FILENAME
+
+
+def download_real_unet(cache_dir: str | Path | None = None, progress: bool = True) -> Path:
+    """Download the checkpoint into the cache unless it is there; return its path.
+
+    Resumes an interrupted download and checks size and SHA-256 (:func:`bdlearn.worlds.download.download`).
+    """
+    return download(REAL_UNET_URL, real_unet_path(cache_dir), sha256=REAL_UNET_SHA256, size=REAL_UNET_SIZE,
+                    mirrors=REAL_UNET_MIRRORS, progress=progress)
+
+
+def load_real_unet(path: str | Path | None = None, device: str | torch.device | None = None,
+                   use_fp16: bool | None = None, cache_dir: str | Path | None = None,
+                   progress: bool = True) -> UNet:
+    """guided-diffusion's 256x256 unconditional UNet with its released weights, frozen, in eval mode.
+
+    Args:
+        path: a local copy of ``256x256_diffusion_uncond.pt`` (or a ``.safetensors`` of the same
+            tensors). None: the cached download, fetched first if missing.
+        device: where the model goes; None picks :func:`default_device`.
+        use_fp16: run the torso in float16 (the convolutions listed as
+            ``fp16_after_convert_to_fp16`` in the reference layout). None: on a GPU yes,
+            on a CPU no.
+
+    Raises :class:`~bdlearn.worlds.checkpoint.CheckpointError` for a file that is missing, carries code,
+    or does not fit the model, and :class:`~bdlearn.worlds.download.DownloadError` when the download fails.
+    """
+    device = torch.device(device) if device is not None else default_device()
+    if use_fp16 is None:
+        use_fp16 = device.type == "cuda"
+    if path is None:
+        path = download_real_unet(cache_dir, progress)
+    return load_unet(path, adm256_uncond_config(use_fp16=use_fp16), device=device).requires_grad_(False)
+
+
+def build_real_clip(device: str | torch.device = "meta") -> ClipBundle:
+    """CLIP ViT-B/16 (OpenAI's architecture, QuickGELU) with random weights, made on ``device``."""
+    with _quiet_open_clip(), torch.device(device):  # initialised in place: on "meta", for free
+        model = open_clip.create_model(REAL_CLIP_MODEL, pretrained=None, device=device, force_quick_gelu=True)
+    return ClipBundle.from_model(model, open_clip.get_tokenizer(REAL_CLIP_MODEL))
+
+
+def _clip_unavailable(err: Exception) -> CheckpointError:
+    return CheckpointError(
+        f"The OpenAI weights of CLIP ViT-B/16 (open_clip {REAL_CLIP_MODEL!r}, pretrained="
+        f"{REAL_CLIP_PRETRAINED!r}, about 600 MB) are not available: {err}\n"
+        f"open_clip fetches them from the Hugging Face Hub ({_CLIP_HUB_REPO}) into the Hugging Face "
+        "cache ($HF_HUB_CACHE, by default ~/.cache/huggingface/hub), which needs network access "
+        "and HF_HUB_OFFLINE unset. To work offline, either\n"
+        "  * run once with network access, or copy a Hugging Face cache that holds them, or\n"
+        f"  * download open_clip_model.safetensors from https://huggingface.co/{_CLIP_HUB_REPO} and "
+        f"pass its path: load_real_clip(weights=PATH), or set {CLIP_WEIGHTS_ENV}=PATH.\n"
+        "(OpenAI's own ViT-B-16.pt is a TorchScript archive, which cannot be read without running "
+        "its code; use the safetensors file.)")
+
+
+def load_real_clip(device: str | torch.device | None = None, weights: str | Path | None = None) -> ClipBundle:
+    """CLIP ViT-B/16 with OpenAI's weights, frozen, in eval mode.
+
+    The weights come from ``weights`` (a local file in open_clip's format, ideally
+    ``open_clip_model.safetensors``), else from the file named by ``$BDLEARN_CLIP_WEIGHTS``,
+    else through open_clip's own download and cache. Files are read weights-only.
+
+    Raises :class:`~bdlearn.worlds.checkpoint.CheckpointError` saying what is missing and where to put
+    it when the weights cannot be had (offline, say), or why a given file was refused.
+    """
+    device = torch.device(device) if device is not None else default_device()
+    weights = weights or os.environ.get(CLIP_WEIGHTS_ENV) or None
+    if weights is not None and not Path(weights).is_file():
+        raise _clip_unavailable(FileNotFoundError(f"no file at {weights}"))
+    try:
+        with _quiet_open_clip(), torch.device(device):
+            model = open_clip.create_model(REAL_CLIP_MODEL, pretrained=str(weights or REAL_CLIP_PRETRAINED),
+                                           device=device, force_quick_gelu=True)
+    except (RuntimeError, OSError, ValueError, pickle.UnpicklingError) as err:
+        if weights is None:
+            raise _clip_unavailable(err) from err
+        raise CheckpointError(f"{weights} could not be loaded as CLIP ViT-B/16 weights (bdlearn reads "
+                              f"weights-only and never unpickles code): {err}") from err
+    model.eval().requires_grad_(False)
+    return ClipBundle.from_model(model, open_clip.get_tokenizer(REAL_CLIP_MODEL))
+
+
+def load_real_world(device: str | torch.device | None = None) -> ModelWorld:
+    """The real 256x256 DDPM and CLIP ViT-B/16 on ``device`` (None: a GPU if there is one), with the
+    paper's edit settings. Downloads the diffusion model the first time (2.2 GB)."""
+    device = torch.device(device) if device is not None else default_device()
+    unet = load_real_unet(device=device)
+    clip = load_real_clip(device=device)
+    return ModelWorld("real", unet, clip, REAL_IMAGE_SIZE, dict(REAL_DIFFUSION), REAL_DEFAULTS, autocast=False)

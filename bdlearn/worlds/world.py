@@ -1,0 +1,63 @@
+"""One interface for both model worlds: a diffusion UNet, a CLIP, and the defaults that suit them.
+
+``load_world("toy")`` gives the small models bdlearn trains itself (offline, CPU; :mod:`.toy`);
+``load_world("real")`` gives guided-diffusion's 256x256 unconditional DDPM and OpenCLIP ViT-B/16
+(:mod:`.real`). Everything downstream (:func:`bdlearn.edit`, the notebooks, the CLI) takes a
+:class:`ModelWorld` and does not care which it is.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+from bdlearn.diffusion import DiffusionSchedule, UNet
+
+if TYPE_CHECKING:
+    from bdlearn.clip.bundle import ClipBundle
+
+
+@dataclass(frozen=True)
+class EditDefaults:
+    """Default settings of an edit for one model world (see :func:`bdlearn.edit`)."""
+
+    respacing: str
+    skip: int
+    num_augmentations: int
+    repetitions: int
+    batch_size: int
+    clip_weight: float
+    range_weight: float
+    sampler: str = "ddpm"
+
+
+@dataclass
+class ModelWorld:
+    """A diffusion model and a CLIP that edit images of side ``image_size`` together.
+
+    ``diffusion`` holds the arguments of :meth:`DiffusionSchedule.create` the UNet was trained
+    under (e.g. ``{"steps": 1000, "schedule": "linear"}``).
+    """
+
+    name: str
+    unet: UNet
+    clip: ClipBundle
+    image_size: int
+    diffusion: dict
+    defaults: EditDefaults
+    autocast: bool = False
+    """Run the UNet in bfloat16 autocast on the CPU (faster where the CPU supports it)."""
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.unet.parameters()).device
+
+    def schedule(self, respacing: str | None = None) -> DiffusionSchedule:
+        """The diffusion schedule of this world, respaced as asked (e.g. "100")."""
+        return DiffusionSchedule.create(**self.diffusion, respacing=respacing)
+
+    def to(self, device: str | torch.device) -> ModelWorld:
+        self.unet.to(device)
+        self.clip.to(device)
+        return self

@@ -1,0 +1,39 @@
+"""``import bdlearn`` and the diffusion core stay light: no CLIP, augmentation, LPIPS or plotting
+libraries until a name that needs them is used (notebook 01 should not wait for open_clip)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("open_clip", "kornia", "lpips", "matplotlib", "torchvision")
+
+
+def _modules_loaded_by(code: str) -> list[str]:
+    """The heavy top-level modules that ``code`` imports, run in a fresh interpreter."""
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("code", ["import bdlearn", "import bdlearn.diffusion",
+                                  "from bdlearn.diffusion import UNet, DiffusionSchedule, q_sample, sample",
+                                  "import bdlearn.scenes"])
+def test_light_imports(code):
+    assert _modules_loaded_by(code) == []
+
+
+def test_top_level_names_load_on_first_use():
+    loaded = _modules_loaded_by("import bdlearn\nassert callable(bdlearn.edit) and callable(bdlearn.load_world)\n"
+                                "assert bdlearn.EditResult.__name__ == 'EditResult'")
+    assert "open_clip" in loaded  # the editing method needs CLIP, so using it brings open_clip in
+
+
+def test_unknown_top_level_name_is_an_attribute_error():
+    import bdlearn
+
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        bdlearn.nope  # noqa: B018
+    assert {"edit", "load_world", "ModelWorld", "EditResult"} <= set(dir(bdlearn))

@@ -1,0 +1,95 @@
+"""Write the Colab set-up into every course notebook: the badge in its first cell and the install cell after it.
+
+Both come from ``pyproject.toml``: the project's ``Repository`` address and ``[tool.bdlearn.colab] ref``
+(the tag or commit the notebooks' badges open and their cell installs), or ``source`` there to install
+from somewhere else (a wheel's URL, say). A teacher changes that one setting and runs::
+
+    python tools/colab_cell.py            # rewrite every notebook
+    python tools/colab_cell.py --check    # exit 1 if a notebook differs (tests/test_colab.py checks the same)
+
+The cell installs bdlearn with its declared dependencies while pinning pip to the runtime's own torch and
+torchvision, so Colab's CUDA builds are never replaced. ``BDLEARN_SOURCE`` in the environment overrides
+the source for one session (the Colab rehearsal test points it at a freshly built wheel).
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import nbformat
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+BADGE_URL = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]+")
+
+CELL_TEMPLATE = '''\
+# Colab only: install bdlearn and its dependencies, keeping Colab's own torch and torchvision.
+# Elsewhere this cell does nothing. (Every notebook opens with this same cell: tools/colab_cell.py.)
+import os, subprocess, sys, tempfile
+try:
+    from google.colab import output
+except ImportError:
+    output = None
+if output is not None:
+    from importlib.metadata import version
+    source = os.environ.get("BDLEARN_SOURCE", "{source}")
+    keep = os.path.join(tempfile.gettempdir(), "keep-runtime-torch.txt")
+    with open(keep, "w") as constraints:  # pip must not replace the runtime's CUDA builds
+        constraints.write(f"torch=={{version('torch')}}\\ntorchvision=={{version('torchvision')}}\\n")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", keep, source], check=True)
+    output.enable_custom_widget_manager()  # lets Colab show third-party widgets (the ipycanvas canvas)'''
+
+
+def settings() -> dict[str, str]:
+    """The repository address, the ref and the install source, from pyproject.toml."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    repository = project["project"]["urls"]["Repository"].rstrip("/")
+    colab = project["tool"]["bdlearn"]["colab"]
+    ref = colab["ref"]
+    return {"repository": repository, "ref": ref, "source": colab.get("source", f"git+{repository}@{ref}")}
+
+
+def colab_cell() -> str:
+    """The source of the install cell every notebook opens with."""
+    return CELL_TEMPLATE.format(source=settings()["source"])
+
+
+def badge_url(notebook: str) -> str:
+    """Where a notebook's Colab badge points: that notebook, at the ref the cell installs."""
+    config = settings()
+    github = config["repository"].removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{github}/blob/{config['ref']}/notebooks/{notebook}"
+
+
+def updated(path: Path) -> nbformat.NotebookNode:
+    """The notebook at ``path`` with its badge and install cell rewritten."""
+    notebook = nbformat.read(path, as_version=4)
+    intro, cell = notebook.cells[0], notebook.cells[1]
+    if intro.cell_type != "markdown" or not BADGE_URL.search(intro.source) or cell.cell_type != "code":
+        raise SystemExit(f"{path}: expected a markdown cell with a Colab badge, then the install cell")
+    intro.source = BADGE_URL.sub(badge_url(path.name), intro.source)
+    cell.source = colab_cell()
+    return notebook
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report notebooks that differ")
+    args = parser.parse_args(argv)
+    stale = []
+    for path in sorted(NOTEBOOK_DIR.glob("*.ipynb")):
+        notebook = updated(path)
+        if notebook != nbformat.read(path, as_version=4):
+            stale.append(path.name)
+            if not args.check:
+                nbformat.write(notebook, path)
+    verb = "differ" if args.check else "rewritten"
+    print(f"{len(stale)} notebook(s) {verb}" + (f": {', '.join(stale)}" if stale else ""))
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
