@@ -1,10 +1,15 @@
 """Shared test fixtures. The offline, home-clean environment is set by the root conftest.py."""
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 import torch
+from nbclient import NotebookClient
 
 from bdlearn.diffusion.unet import UNet, UNetConfig
 from bdlearn.worlds.toy import TOY_DEFAULTS, TOY_DIFFUSION
@@ -35,3 +40,52 @@ def world() -> ModelWorld:
     clip = build_toy_clip()
     clip.model.eval().requires_grad_(False)
     return ModelWorld("tiny", unet, clip, 32, dict(TOY_DIFFUSION), TOY_DEFAULTS)
+
+
+# ------------------------------------------------------------------------------------------------
+# The packaged product: a wheel and an sdist built from a clean copy of this tree
+# ------------------------------------------------------------------------------------------------
+
+#: What a build must not see: environments, caches, earlier build folders (setuptools would copy
+#: stale modules from a ``build/`` folder into the wheel).
+_NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
+                                     ".ipynb_checkpoints", "demo_output", "node_modules")
+
+
+def _build(kind: str, out: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build a ``wheel`` or ``sdist`` of this tree into ``out`` with setuptools' PEP 517 hooks (offline)."""
+    source = tmp_path_factory.mktemp("source") / "bdlearn"
+    shutil.copytree(REPO_ROOT, source, ignore=_NOT_SOURCE)
+    hook = f"from setuptools import build_meta; print(build_meta.build_{kind}({str(out)!r}))"
+    done = subprocess.run([sys.executable, "-c", hook], cwd=source, capture_output=True, text=True)
+    assert done.returncode == 0, f"building the {kind} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return out / done.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """bdlearn's wheel, as a user would install it."""
+    return _build("wheel", tmp_path_factory.mktemp("wheel"), tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def built_sdist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """bdlearn's source distribution."""
+    return _build("sdist", tmp_path_factory.mktemp("sdist"), tmp_path_factory)
+
+
+def execute_notebook(path: Path, timeout: int = 900, **kernel_kwargs) -> nbformat.NotebookNode:
+    """Run the notebook at ``path`` top to bottom in its own folder and return it with its outputs."""
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    client.execute(**kernel_kwargs)
+    return notebook
+
+
+def cell_text(cell: nbformat.NotebookNode) -> str:
+    """Everything a code cell printed (streams and plain-text results)."""
+    parts = []
+    for output in cell.get("outputs", []):
+        parts.append(output.get("text", "") or output.get("data", {}).get("text/plain", ""))
+    return "".join(parts)

@@ -13,7 +13,6 @@ from tests.conftest import REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
-COLAB_URL = "https://colab.research.google.com/github/bdlearn/bdlearn/blob/main/notebooks/{name}"
 
 
 def test_there_are_notebooks():
@@ -31,10 +30,3 @@ def test_notebook_is_valid_and_clean(path):
                        f"`jupyter nbconvert --clear-output --inplace {path.relative_to(REPO_ROOT)}`")
     assert "widgets" not in notebook.metadata, f"{path.name} carries saved widget state in its metadata"
 
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
-def test_colab_badge_opens_this_notebook(path):
-    notebook = nbformat.read(path, as_version=4)
-    first = notebook.cells[0]
-    assert first.cell_type == "markdown" and COLAB_URL.format(name=path.name) in first.source, (
-        f"{path.name}: the first cell needs a Colab badge linking to {COLAB_URL.format(name=path.name)}")

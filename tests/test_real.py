@@ -10,8 +10,8 @@ import pytest
 import torch
 from open_clip.transformer import QuickGELU
 
-from bdlearn.worlds import real
 from bdlearn.diffusion.unet import count_parameters
+from bdlearn.worlds import real
 from bdlearn.worlds.checkpoint import CheckpointError
 from bdlearn.worlds.download import DownloadError
 from bdlearn.worlds.load import load_world
