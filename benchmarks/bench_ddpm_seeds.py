@@ -1,14 +1,17 @@
 """Toy DDPM weight files compared on fresh sample seeds, to tell a real gain from sampling noise.
 
-    python benchmarks/bench_ddpm_seeds.py --weights stage3.safetensors data/toy_ddpm.safetensors --seeds 11
+    python benchmarks/bench_ddpm_seeds.py --weights stage3.safetensors bdlearn/data/toy_ddpm.safetensors --seeds 11
 
 One benchmark run of 256 samples measures the well-formed fraction to about ±3 points, so a gain of
 two points between two training stages could be chance. This draws 256 samples (DDPM, 100
 respaced steps, unless ``--sampler`` and ``--respacing`` say otherwise) from each weight file for
 each sample seed and judges them as ``bench_toy_models.py`` does: the well-formed fraction, and
-the colour and shape distances (TVD) to clean renders. Writes
-``benchmarks/results/toy_ddpm_seeds.json`` unless ``--out`` says otherwise. Earlier weights and
-their cards are in git history:
+the colour and shape distances (TVD) to clean renders. Writes ``benchmarks/results/tmp/ddpm_seeds.json``
+(ignored by git) unless ``--out`` says otherwise; a report kept in ``benchmarks/results/`` must be cited
+by ``benchmarks/README.md``, ``docs/toy_models.md`` or the README (``tests/test_docs.py``), as
+``toy_ddpm_attn16.json`` is: the shipped weights on seeds 2024 and 11. Weight files are recorded by
+their path in the repository, or else by file name. Earlier weights and their cards are in git
+history (``docs/toy_models.md`` names the commits):
 
     git show 3daeffe:data/toy_ddpm.safetensors > stage3.safetensors
     git show 3daeffe:data/toy_ddpm.json > stage3.json
@@ -24,6 +27,7 @@ from bench_toy_models import (
     clean_render_reference,
     distances_to_renders,
     judge_whole_images,
+    portable_path,
     to_unit_images,
     well_formed_fraction,
 )
@@ -41,7 +45,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=256)
     parser.add_argument("--sampler", choices=["ddpm", "ddim"], default="ddpm", help="DDIM runs with eta = 0")
     parser.add_argument("--respacing", default="100", help='timesteps kept of the 1000, e.g. "100" or "250"')
-    parser.add_argument("--out", type=Path, default=RESULTS / "toy_ddpm_seeds.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "tmp" / "ddpm_seeds.json")
     args = parser.parse_args()
 
     render_verdicts, threshold = clean_render_reference(max(args.samples, 256))
@@ -53,7 +57,7 @@ def main() -> None:
             images = sample(world.unet, schedule, args.samples, world.image_size, sampler=args.sampler, seed=seed,
                             progress=True)
             verdicts = judge_whole_images(to_unit_images(images))
-            runs.append({"weights": str(weights), "training_steps": training_steps, "seed": seed,
+            runs.append({"weights": portable_path(weights), "training_steps": training_steps, "seed": seed,
                          "well_formed_fraction": well_formed_fraction(verdicts, threshold),
                          **distances_to_renders(verdicts, render_verdicts)})
             print(json.dumps(runs[-1]), flush=True)

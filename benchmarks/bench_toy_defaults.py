@@ -1,6 +1,6 @@
 """How the toy world's edit defaults were chosen: a sweep of λ_CLIP and the number of denoising steps.
 
-    python benchmarks/bench_toy_defaults.py                       # the README's sweep of the shipped DDPM
+    python benchmarks/bench_toy_defaults.py                       # benchmarks/README.md's sweep of the shipped DDPM
     python benchmarks/bench_toy_defaults.py --ddpm run/toy_ddpm.safetensors   # another DDPM
     python benchmarks/bench_toy_defaults.py --quick               # a smoke run
 
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from bench_edit_quality import score_edit
+from bench_toy_models import portable_path
 from tqdm.auto import tqdm
 
 from bdlearn.scenes.tasks import edit_task_suite
@@ -61,7 +62,7 @@ def main() -> None:
             "success_unranked": float(np.mean([r["unranked_success"] for r in rows])),
             "seconds_per_edit": round((time.perf_counter() - started) / len(rows), 2),
         }
-    report = {"machine": machine_description(), "ddpm": str(args.ddpm),
+    report = {"machine": machine_description(), "ddpm": portable_path(args.ddpm),
               "ddpm_training_steps": weight_card(args.ddpm)["steps"], "tasks": tasks, "suite_seed": SUITE_SEED,
               "repetitions": repetitions, "augmentations": AUGMENTATIONS, "shipped_defaults": TOY_DEFAULTS.__dict__,
               "seconds": round(time.perf_counter() - began, 1), "results": results}

@@ -1,4 +1,4 @@
-"""Quality and cost of the shipped toy models (data/toy_ddpm.safetensors, data/toy_clip.safetensors).
+"""Quality and cost of the shipped toy models (bdlearn/data/toy_ddpm.safetensors and toy_clip.safetensors).
 
     python benchmarks/bench_toy_models.py            # the README's figures (a few minutes)
     python benchmarks/bench_toy_models.py --quick    # a smoke run
@@ -39,6 +39,17 @@ from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS, load_toy_world
 from bdlearn.worlds.toy_clip import TOY_CLIP_WEIGHTS
 
 RESULTS = Path(__file__).resolve().parent / "results"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def portable_path(path: str | Path) -> str:
+    """``path`` as a report records it: relative to the repository where it lies inside it, else its
+    file name. A kept report names no folder of one machine (``tests/test_docs.py`` checks)."""
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return resolved.name
 
 
 def judge_whole_images(images: np.ndarray) -> list:
