@@ -7,7 +7,7 @@ for example::
 
     pip download --no-deps scikit-image==0.26.0 -d /tmp/skimage
     unzip -q /tmp/skimage/scikit_image-*.whl 'skimage/data/*' -d /tmp/skimage
-    python data/photos/make_photos.py /tmp/skimage/skimage/data
+    python tools/make_photos.py /tmp/skimage/skimage/data    # writes into bdlearn/data/photos/
 
 Each photo is centre-cropped to a square and resized to 256x256 (Lanczos). Each mask is white
 (255) where the edit goes and black elsewhere, drawn as the ellipse or rectangle listed below
@@ -22,7 +22,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 SIZE = 256
-HERE = Path(__file__).resolve().parent
+#: Where the photos ship: package data, read through bdlearn.worlds.photos.
+OUT = Path(__file__).resolve().parents[1] / "bdlearn" / "data" / "photos"
 SKIMAGE_VERSION = "0.26.0"
 
 PHOTOS = [
@@ -91,16 +92,16 @@ def draw_mask(shape: str, box: list[int]) -> Image.Image:
 def main(skimage_data: Path) -> None:
     listing = []
     for photo in PHOTOS:
-        square(Image.open(skimage_data / photo["file"])).save(HERE / f"{photo['name']}.png", optimize=True)
+        square(Image.open(skimage_data / photo["file"])).save(OUT / f"{photo['name']}.png", optimize=True)
         for edit in photo["edits"]:
-            draw_mask(edit["shape"], edit["box"]).save(HERE / edit["mask"], optimize=True)
+            draw_mask(edit["shape"], edit["box"]).save(OUT / edit["mask"], optimize=True)
         listing.append({
             "name": photo["name"], "image": f"{photo['name']}.png", "title": photo["title"],
             "source": f"scikit-image {SKIMAGE_VERSION}, skimage/data/{photo['file']}",
             "credit": photo["credit"], "licence": photo["licence"], "licence_text": photo["licence_text"],
             "edits": [{key: edit[key] for key in ("mask", "region", "prompt")} for edit in photo["edits"]],
         })
-    (HERE / "photos.json").write_text(json.dumps({"photos": listing}, indent=2, ensure_ascii=False) + "\n")
+    (OUT / "photos.json").write_text(json.dumps({"photos": listing}, indent=2, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

@@ -62,13 +62,15 @@ class DDPMTrainConfig(TrainConfig):
 PRESETS: dict[str, DDPMTrainConfig] = {
     # Shows learning within 5 minutes on a 2-core CPU: coloured blobs on backgrounds.
     "quick": DDPMTrainConfig(steps=400, warmup_steps=50, ema_decay=0.99, checkpoint_every=200, sample_every=400, max_minutes=5),
-    # The first stage of data/toy_ddpm.safetensors: 15,000 steps from scratch at a constant rate.
+    # The first stage of the shipped toy DDPM ran this preset from scratch at a constant rate and was
+    # stopped after 15,000 of its 30,000 steps (the card, bdlearn/data/toy_ddpm.json, records it).
     "full": DDPMTrainConfig(),
-    # The second to fourth stages: from the previous stage's EMA weights, a lower rate that decays
-    # to 0 along a cosine, and a longer EMA. Sampling quality rises as the rate falls: at a constant
-    # rate the weights keep jittering around the optimum. Set init_weights to the previous export
-    # (later stages also set steps, data_seed and seed, for batches not seen before; the card
-    # data/toy_ddpm.json records each stage's settings).
+    # The second to fifth stages: from the previous stage's EMA weights (the fifth's grown by
+    # attention at 16x16 first), a lower rate that decays to 0 along a cosine, and a longer EMA.
+    # Sampling quality rises as the rate falls: at a constant rate the weights keep jittering around
+    # the optimum. Set init_weights to the previous export (later stages also set steps, data_seed
+    # and seed, for batches not seen before; the card records each stage's settings, and
+    # docs/toy_models.md what each stage measured).
     "anneal": DDPMTrainConfig(steps=16_000, lr=2e-4, warmup_steps=100, lr_schedule="cosine", ema_decay=0.9995,
                               requires_init_weights=True),
 }
