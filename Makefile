@@ -2,6 +2,7 @@
 #   make lab    create .venv, install bdlearn, open JupyterLab on notebooks/
 #   make test   create .venv, install bdlearn with its test tools, run every test
 #   make demo   run a toy-world edit from the command line and say where the figure is
+#   make wheel  build bdlearn's wheel into dist/ (toy weights and photos inside; e.g. for a Colab class)
 # Re-running reuses .venv: the install step runs again only when pyproject.toml changes.
 
 PYTHON ?= python3
@@ -13,7 +14,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.bdlearn-installed
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: install lab test demo clean
+.PHONY: install lab test demo wheel clean
 
 install: $(STAMP)
 
@@ -33,5 +34,9 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/bdlearn demo --out demo_output --force
 
+wheel: $(STAMP)
+	rm -rf build  # setuptools would copy stale modules from an earlier build into the wheel
+	$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation -w dist .
+
 clean:
-	rm -rf $(VENV) demo_output
+	rm -rf $(VENV) demo_output build dist

@@ -65,7 +65,10 @@ def run_edit(image, mask, prompt: str, out: Path, args: argparse.Namespace) -> P
         files.append({"file": name, "rank": rank, "clip_distance": round(float(result.distances[rank]), 6)})
     figure = out / "figure.png"
     edit_figure(result, top=args.top).savefig(figure, dpi=100, bbox_inches="tight")
-    report = {"prompt": result.prompt, "settings": result.settings, "edits": files, "figure": figure.name}
+    height, width = result.source.shape[:2]
+    report = {"prompt": result.prompt, "input_size": {"width": width, "height": height},
+              "model_side": result.window.model_side, "window": result.window.as_dict(), "settings": result.settings,
+              "edits": files, "figure": figure.name}
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return figure
 

@@ -1,9 +1,12 @@
-"""Turning what a user passes (PIL images, arrays, tensors, paths) into model-ready tensors.
+"""Turning what a user passes (PIL images, arrays, tensors, paths) into pixels and model-ready tensors.
 
-The rule, the same for images and masks: take the largest centred square, then resize it to the
-model's side (images with Lanczos filtering, masks with nearest neighbour). Images become
-[1, 3, S, S] float32 tensors in [−1, 1]; masks become [1, 1, S, S] float32 tensors of 0s and 1s,
-where 1 marks the region to edit. Nothing the user passed is modified.
+Two layers. :func:`read_image` and :func:`read_mask` read an image and its mask at the image's own
+size (uint8 RGB, and a bool array that is True where the edit goes): :func:`bdlearn.edit` works
+from these and gives its edits back at that size (:mod:`.window`). :func:`load_image` and
+:func:`load_mask` make the square model inputs the notebooks use: the largest centred square,
+resized to the model's side (images with Lanczos filtering, masks with nearest neighbour), as
+[1, 3, S, S] float32 tensors in [−1, 1] and [1, 1, S, S] tensors of 0s and 1s. Nothing the user
+passed is modified.
 """
 from __future__ import annotations
 
@@ -67,8 +70,8 @@ def _centre_square(width: int, height: int) -> tuple[int, int, int, int]:
     return left, top, left + side, top + side
 
 
-def load_image(image: ImageLike, size: int) -> torch.Tensor:
-    """Any image as a [1, 3, size, size] float32 tensor in [−1, 1] (see the module's rule).
+def read_image(image: ImageLike) -> np.ndarray:
+    """Any image at its own size, as an HxWx3 uint8 RGB array.
 
     Accepts PIL images of any mode, paths, and arrays or tensors shaped HxW, HxWx3, HxWx4 or
     CxHxW, either integers in 0..255 or floats in [0, 1]. Alpha is dropped; greyscale is
@@ -77,16 +80,20 @@ def load_image(image: ImageLike, size: int) -> torch.Tensor:
     if isinstance(image, (str, Path)):
         image = _open(image)
     if isinstance(image, Image.Image):
-        pil = image.convert("RGB")
-    else:
-        array, scale = _to_float_array(image, "image")
-        array = array / scale
-        if array.min() < -1e-6 or array.max() > 1 + 1e-6:
-            raise InputError(f"image values must lie in [0, 1] (floats) or 0..255 (integers); "
-                             f"got [{array.min():.3g}, {array.max():.3g}]")
-        if array.ndim == 2:
-            array = np.repeat(array[..., None], 3, axis=-1)
-        pil = Image.fromarray(np.round(array[..., :3] * 255).astype(np.uint8), "RGB")
+        return np.asarray(image.convert("RGB")).copy()
+    array, scale = _to_float_array(image, "image")
+    array = array / scale
+    if array.min() < -1e-6 or array.max() > 1 + 1e-6:
+        raise InputError(f"image values must lie in [0, 1] (floats) or 0..255 (integers); "
+                         f"got [{array.min():.3g}, {array.max():.3g}]")
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=-1)
+    return np.round(np.clip(array[..., :3], 0, 1) * 255).astype(np.uint8)
+
+
+def load_image(image: ImageLike, size: int) -> torch.Tensor:
+    """Any image as a [1, 3, size, size] float32 tensor in [−1, 1]: its centred square, resized."""
+    pil = Image.fromarray(read_image(image), "RGB")
     square = pil.crop(_centre_square(*pil.size))
     if square.size != (size, size):
         square = square.resize((size, size), Image.Resampling.LANCZOS)
@@ -94,15 +101,11 @@ def load_image(image: ImageLike, size: int) -> torch.Tensor:
     return torch.from_numpy(array.copy()).permute(2, 0, 1)[None]
 
 
-def load_mask(mask: ImageLike, size: int, invert: bool = False,
-              image_shape: tuple[int, int] | None = None) -> torch.Tensor:
-    """Any mask as a [1, 1, size, size] float32 tensor of 0s and 1s; 1 marks the region to edit.
+def _binary_mask(mask: ImageLike) -> np.ndarray:
+    """Any mask at its own size as an HxW bool array, True where the edit goes.
 
-    Binarised at half of full scale (> 127.5 of 255, > 0.5 of 1), after nearest-neighbour
-    resizing. Colour masks are averaged over channels (alpha ignored). ``invert`` swaps edit and
-    keep. ``image_shape`` (H, W of the user's image) is checked against the mask's: a mask of
-    another aspect ratio cannot be matched to the image and is an error. A mask that selects
-    nothing is an error; one that selects everything turns the edit into plain guided generation.
+    Binarised at half of full scale (> 127.5 of 255, > 0.5 of 1). Colour masks are averaged over
+    channels (alpha ignored).
     """
     if isinstance(mask, (str, Path)):
         mask = _open(mask)
@@ -117,13 +120,51 @@ def load_mask(mask: ImageLike, size: int, invert: bool = False,
         array, scale = _to_float_array(mask, "mask")
     if array.ndim == 3:
         array = array[..., :3].mean(axis=-1)
-    height, width = array.shape
-    if image_shape is not None:
-        image_h, image_w = image_shape
-        if abs(height / width - image_h / image_w) > 0.02:
-            raise InputError(f"the mask ({height}x{width}) and the image ({image_h}x{image_w}) have different "
-                             "aspect ratios; draw the mask on the image itself")
-    binary = (array / scale) > 0.5
+    return (array / scale) > 0.5
+
+
+def _check_aspect(mask_shape: tuple[int, int], image_shape: tuple[int, int] | None) -> None:
+    if image_shape is None:
+        return
+    (height, width), (image_h, image_w) = mask_shape, image_shape
+    if abs(height / width - image_h / image_w) > 0.02:
+        raise InputError(f"the mask ({height}x{width}) and the image ({image_h}x{image_w}) have different "
+                         "aspect ratios; draw the mask on the image itself")
+
+
+def read_mask(mask: ImageLike, image_shape: tuple[int, int], invert: bool = False) -> np.ndarray:
+    """Any mask as an HxW bool array at the image's size ``image_shape`` (H, W); True marks the edit.
+
+    Binarised at half of full scale (> 127.5 of 255, > 0.5 of 1); colour masks are averaged over
+    channels (alpha ignored). A mask of the image's aspect ratio but another size is resized by
+    nearest neighbour; another aspect ratio cannot be matched to the image and is an error.
+    ``invert`` swaps edit and keep. A mask that selects nothing is an error; one that selects
+    everything turns the edit into plain guided generation.
+    """
+    binary = _binary_mask(mask)
+    _check_aspect(binary.shape, image_shape)
+    height, width = image_shape
+    if binary.shape != (height, width):
+        resized = Image.fromarray(binary.astype(np.uint8) * 255, "L").resize((width, height), Image.Resampling.NEAREST)
+        binary = np.asarray(resized) > 127
+    if invert:
+        binary = ~binary
+    if not binary.any():
+        raise InputError("the mask selects nothing to edit; mark the region to change with white / True / 1")
+    return binary
+
+
+def load_mask(mask: ImageLike, size: int, invert: bool = False,
+              image_shape: tuple[int, int] | None = None) -> torch.Tensor:
+    """Any mask as a [1, 1, size, size] float32 tensor of 0s and 1s; 1 marks the region to edit.
+
+    The centred square of the mask of :func:`read_mask`'s rules, resized by nearest neighbour.
+    ``image_shape`` (H, W of the user's image), when given, is checked against the mask's aspect
+    ratio.
+    """
+    binary = _binary_mask(mask)
+    _check_aspect(binary.shape, image_shape)
+    height, width = binary.shape
     left, top, right, bottom = _centre_square(width, height)
     square = Image.fromarray(binary[top:bottom, left:right].astype(np.uint8) * 255, "L")
     if square.size != (size, size):

@@ -1,8 +1,10 @@
 """``edit(image, mask, prompt)``: Blended Diffusion end to end, the function the notebooks and the CLI call.
 
-It converts the inputs (:mod:`bdlearn.editing.inputs`), embeds the prompt with CLIP, runs the editing loop
-(:mod:`bdlearn.editing.loop`) for every repetition, restores the background exactly (blended method)
-and ranks the results by CLIP (:mod:`bdlearn.editing.ranking`).
+It reads the inputs at the photo's own size (:mod:`bdlearn.editing.inputs`), cuts the square window
+the model edits (:mod:`bdlearn.editing.window`), embeds the prompt with CLIP, runs the editing loop
+(:mod:`bdlearn.editing.loop`) for every repetition, restores the background exactly (blended method),
+ranks the results by CLIP (:mod:`bdlearn.editing.ranking`) and gives each edit back at the photo's
+size, equal to the photo outside the mask.
 """
 from __future__ import annotations
 
@@ -17,9 +19,10 @@ from torch import Tensor
 from bdlearn.clip.perceptual import load_lpips
 from bdlearn.editing.blending import blend
 from bdlearn.editing.guidance import ClipInput, Distance, GuidanceWeights
-from bdlearn.editing.inputs import ImageLike, InputError, check_prompt, image_shape_of, load_image, load_mask
+from bdlearn.editing.inputs import ImageLike, InputError, check_prompt, read_image, read_mask
 from bdlearn.editing.loop import Method, Sampler, guided_edit_loop
 from bdlearn.editing.ranking import rank_edits
+from bdlearn.editing.window import EditWindow, WindowFit, choose_window, paste_back, to_model
 from bdlearn.worlds.load import load_world
 from bdlearn.worlds.world import ModelWorld
 
@@ -28,9 +31,15 @@ from bdlearn.worlds.world import ModelWorld
 class EditResult:
     """The edits of one call, best first.
 
-    ``images`` [N, 3, S, S] in [−1, 1]; ``distances`` [N], the unaugmented CLIP distance of each
-    masked edit to the prompt (lower is better); ``x_t``/``pred_xstart`` the trajectories
-    ([K+1, N, ...] and [K, N, ...], ranked like the images) when asked for.
+    At the model's side S (the window the model edited; what plots, trajectories and notebooks
+    show): ``images`` [N, 3, S, S] in [−1, 1], ``input`` [3, S, S] and ``mask`` [1, S, S] (the
+    model's mask). ``distances`` [N], the unaugmented CLIP distance of each masked edit to the
+    prompt (lower is better); ``x_t``/``pred_xstart`` the trajectories ([K+1, N, ...] and
+    [K, N, ...], ranked like the images) when asked for.
+
+    At the photo's own size: ``source`` (HxWx3 uint8) and ``source_mask`` (HxW bool) as read, and
+    ``window``, where the model's square lies in the photo. :meth:`full_size` and :meth:`to_pil`
+    give edit ``i`` at that size, equal to ``source`` outside ``source_mask``.
     """
 
     images: Tensor
@@ -39,22 +48,28 @@ class EditResult:
     mask: Tensor
     prompt: str
     settings: dict[str, Any]
+    source: np.ndarray
+    source_mask: np.ndarray
+    window: EditWindow
     x_t: Tensor | None = None
     pred_xstart: Tensor | None = None
     steps: list[int] = field(default_factory=list)
 
     @property
     def best(self) -> Tensor:
-        """The best-ranked edit [3, S, S] in [−1, 1]."""
+        """The best-ranked edit at the model's side, [3, S, S] in [−1, 1]."""
         return self.images[0]
 
+    def full_size(self, index: int = 0) -> np.ndarray:
+        """Edit ``index`` (0 = best) at the photo's size: HxWx3 uint8, the photo's own pixels outside the mask."""
+        return paste_back(self.images[index], self.source, self.source_mask, self.window)
+
     def to_pil(self, index: int = 0) -> Image.Image:
-        """Edit ``index`` (0 = best) as a PIL image."""
-        array = ((self.images[index].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-        return Image.fromarray(array.permute(1, 2, 0).cpu().numpy())
+        """Edit ``index`` (0 = best) at the photo's size, as a PIL image."""
+        return Image.fromarray(self.full_size(index), "RGB")
 
     def to_numpy(self) -> np.ndarray:
-        """All edits as a uint8 array [N, S, S, 3]."""
+        """All edits at the model's side, as a uint8 array [N, S, S, 3]."""
         return ((self.images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
@@ -64,14 +79,15 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
          repetitions: int | None = None, batch_size: int | None = None, clip_weight: float | None = None,
          range_weight: float | None = None, background_weight: float = 0.0, distance: Distance = "spherical",
          clip_input: ClipInput = "pred_xstart", clip_denoised: bool = False, invert_mask: bool = False,
-         seed: int = 0, return_trajectory: bool = False, progress: bool = True) -> EditResult:
+         window: WindowFit = "mask", seed: int = 0, return_trajectory: bool = False,
+         progress: bool = True) -> EditResult:
     """Edit the region of ``image`` marked by ``mask`` to match ``prompt``; returns the edits ranked.
 
     Args:
-        image: PIL image, path, or array/tensor (HxW, HxWx3/4, CxHxW; uint8 or floats in [0, 1]).
-            Centre-cropped to a square and resized to the world's side (:mod:`bdlearn.editing.inputs`).
-        mask: the region to edit (white / True / 1), in the same forms; binarised at half scale.
-            A mask selecting everything gives plain CLIP-guided generation.
+        image: PIL image, path, or array/tensor (HxW, HxWx3/4, CxHxW; uint8 or floats in [0, 1]), of
+            any size and aspect; the edits come back at that size (:meth:`EditResult.to_pil`).
+        mask: the region to edit (white / True / 1), in the same forms, of the image's aspect;
+            binarised at half scale. A mask selecting everything gives plain CLIP-guided generation.
         prompt: what the region should show.
         world: a :class:`ModelWorld`, or ``"toy"`` / ``"real"`` to load one.
         method: ``"blended"`` (Blended Diffusion) or ``"local"`` (Local CLIP-guided diffusion).
@@ -83,6 +99,8 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
         clip_weight, range_weight, background_weight: λ_CLIP, λ_range and λ (local method only).
         distance, clip_input: see :class:`~bdlearn.editing.guidance.GuidanceWeights`.
         clip_denoised: clamp x̂_0 to [−1, 1] inside the step (the official code does not).
+        window: which square of the image the model edits (:mod:`bdlearn.editing.window`):
+            ``"mask"``, around the mask with some context (the default), or ``"image"``, all of it.
         seed: the same seed gives the same edits on the CPU, bit for bit.
         return_trajectory: keep every x_t and x̂_0 (for sliders).
 
@@ -110,8 +128,10 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
     schedule = world.schedule(respacing)
 
     device = world.device
-    x_start = load_image(image, world.image_size).to(device)
-    mask_tensor = load_mask(mask, world.image_size, invert=invert_mask, image_shape=image_shape_of(image)).to(device)
+    source = read_image(image)
+    source_mask = read_mask(mask, source.shape[:2], invert=invert_mask)
+    edit_window = choose_window(source_mask, world.image_size, window)
+    x_start, mask_tensor = (tensor.to(device) for tensor in to_model(source, source_mask, edit_window))
     try:
         text_embedding = world.clip.encode_text([prompt]).detach()
     except ValueError as err:
@@ -145,11 +165,12 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
         "world": world.name, "method": method, "respacing": respacing, "skip": skip,
         "denoising_steps": len(steps), "sampler": sampler, "eta": eta, "repetitions": repetitions,
         "batch_size": batch_size, "seed": seed, "clip_denoised": clip_denoised, **asdict(weights),
-        "lpips": lpips_backend,
+        "lpips": lpips_backend, "window_fit": window, "window": edit_window.as_dict(),
     }
     return EditResult(
         images=images[order].cpu(), distances=distances[order].cpu(), input=x_start[0].cpu(),
-        mask=mask_tensor[0].cpu(), prompt=prompt, settings=settings,
+        mask=mask_tensor[0].cpu(), prompt=prompt, settings=settings, source=source, source_mask=source_mask,
+        window=edit_window,
         x_t=torch.cat(trajectories, dim=1)[:, order.cpu()] if return_trajectory else None,
         pred_xstart=torch.cat(predictions, dim=1)[:, order.cpu()] if return_trajectory else None,
         steps=steps)

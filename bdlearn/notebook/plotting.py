@@ -119,13 +119,18 @@ def animate_trajectory(x_t: torch.Tensor, pred_xstart: torch.Tensor | None = Non
 
 
 def edit_figure(result: "EditResult", top: int = 4, size: float = 2.2) -> Figure:
-    """Input | mask | the best ``top`` edits, each titled with its CLIP distance."""
+    """Input | mask | the best ``top`` edits, each titled with its CLIP distance, at the model's side: the
+    window of the input the model edited (the subtitle says where it lies in the input)."""
     top = min(top, result.images.shape[0])
     panels = [to_display(result.input), mask_overlay(result.input, result.mask)]
     panels += [to_display(result.images[i]) for i in range(top)]
     titles = ["input", "mask"] + [f"#{i + 1}  d={float(result.distances[i]):.3f}" for i in range(top)]
     fig = show_images(panels, titles, ncols=len(panels), size=size)
-    fig.suptitle(f"“{result.prompt}”", fontsize=10)
+    window = result.window
+    where = ("the whole input" if window.is_whole_image else
+             f"the {window.side}x{window.side} window at ({window.left}, {window.top}) of the "
+             f"{window.image_width}x{window.image_height} input")
+    fig.suptitle(f"“{result.prompt}”: {where}, edited at {window.model_side}x{window.model_side}", fontsize=10)
     fig.tight_layout()
     return fig
 
