@@ -112,3 +112,16 @@ def test_editor_app_runs_counts_steps_and_reports_errors(world, picture):
     assert app.run() is None
     assert "InputError" in app.status.value and not app.run_button.disabled
     assert app.progress.bar_style == "danger"
+
+
+def test_editor_app_shows_the_whole_picture_when_it_edits_a_window(world):
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, size=(48, 80, 3), dtype=np.uint8)
+    mask = np.zeros((48, 80), dtype=bool)
+    mask[30:40, 60:70] = True
+    app = EditorApp(world, photo, mask, prompt="a red circle", respacing="10", skip=8, num_augmentations=0,
+                    repetitions=1)
+    result = app.run()
+    assert result is not None and not result.window.is_whole_image
+    picture = app.whole_picture.children[1].value
+    assert Image.open(io.BytesIO(picture)).size == (80, 48)  # the photo's own size (under the 512 px cap)

@@ -9,7 +9,7 @@ from bdlearn.notebook.editor import EditorApp
 from bdlearn.notebook.exercises import check
 from bdlearn.notebook.image_slider import ImageSlider, gallery_slider, trajectory_frames, trajectory_slider
 from bdlearn.notebook.mask_drawer import MaskDrawer, mask_drawer, preset_masks
-from bdlearn.notebook.pictures import figure_to_png, to_png
+from bdlearn.notebook.pictures import figure_to_png, to_png, whole_picture_png
 from bdlearn.notebook.plotting import (
     animate_trajectory,
     edit_figure,
@@ -44,5 +44,6 @@ __all__ = [
     "trajectory_frames",
     "trajectory_grid",
     "trajectory_slider",
+    "whole_picture_png",
     "zero_shot_bars",
 ]

@@ -16,7 +16,7 @@ import torch
 from bdlearn.editing import edit
 from bdlearn.notebook.image_slider import trajectory_slider
 from bdlearn.notebook.mask_drawer import MaskDrawer
-from bdlearn.notebook.pictures import figure_to_png
+from bdlearn.notebook.pictures import figure_to_png, whole_picture_png
 from bdlearn.notebook.plotting import edit_figure, to_display
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ class EditorApp(widgets.VBox):
         self.status = widgets.HTML("Set the controls and press <b>Run</b>.")
         self.results = widgets.Image(format="png")
         self.trajectory = widgets.VBox()
+        self.whole_picture = widgets.VBox()
 
         self.method.observe(self._method_changed, names="value")
         self.steps.observe(self._steps_changed, names="value")
@@ -86,7 +87,8 @@ class EditorApp(widgets.VBox):
         self._method_changed()
         controls = widgets.VBox([self.prompt, self.method, self.background_weight, self.steps, self.skip,
                                  self.augmentations, self.repetitions, widgets.HBox([self.seed, self.run_button])])
-        super().__init__([controls, widgets.HBox([self.progress, self.status]), self.results, self.trajectory])
+        super().__init__([controls, widgets.HBox([self.progress, self.status]), self.results, self.whole_picture,
+                          self.trajectory])
 
     def _method_changed(self, *_: Any) -> None:
         self.background_weight.disabled = self.method.value != "local"
@@ -143,6 +145,9 @@ class EditorApp(widgets.VBox):
             verdict = f"; the judge sees <b>{self.judge(best, result.mask[0].numpy() > 0.5)}</b> in the best edit"
         self.status.value = (f"done in {seconds:.1f} s: {result.images.shape[0]} edit(s), best CLIP distance "
                              f"{float(result.distances[0]):.3f}{verdict}")
+        self.whole_picture.children = ([] if result.window.is_whole_image else
+                                       [widgets.HTML("<b>the best edit, the whole picture</b>"),
+                                        widgets.Image(value=whole_picture_png(result.full_size(0)), format="png")])
         self.trajectory.children = ([widgets.HTML("<b>the best edit, step by step</b>"), trajectory_slider(result)]
                                     if result.x_t is not None else [])
         return result

@@ -49,3 +49,12 @@ def figure_to_png(fig: Figure, dpi: int = 100) -> bytes:
     plt.close(fig)
     return buffer.getvalue()
 
+
+
+def whole_picture_png(image: np.ndarray, longest: int = 512) -> bytes:
+    """PNG bytes of an HxWx3 uint8 picture, shrunk (never enlarged) to at most ``longest`` pixels a side."""
+    picture = Image.fromarray(image, "RGB")
+    picture.thumbnail((longest, longest), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()

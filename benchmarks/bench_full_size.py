@@ -1,0 +1,110 @@
+"""Edits of pictures larger than the model's side: success, exactness outside the mask, and the seam.
+
+    python benchmarks/bench_full_size.py            # the README's figures
+    python benchmarks/bench_full_size.py --quick    # a smoke run (writes under results/tmp/)
+
+The reproduction suite's tasks (``bdlearn.scenes.edit_task_suite``) are rendered at several times
+the toy model's side (32x32 at 1x, up to 128x128 at 4x) and edited at the toy defaults with the
+window around the mask (and, at the largest scale, with the whole picture as the window). Each
+edit is scored at the picture's own size:
+
+* success: the independent judge finds the prompt's colour and shape inside the mask of the
+  best-ranked edit (:func:`bdlearn.scenes.judge_region`, on the full-size edit);
+* exact: every pixel outside the mask equals the input's (uint8);
+* seam: the mean |difference| between 4-neighbour pixels straddling the mask's boundary, in [0, 1]
+  units, for the edit and for the input itself (the picture's own contrast there). A visible seam
+  shows as an edit's figure well above the input's.
+
+Writes ``benchmarks/results/full_size.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def boundary_jump(image: np.ndarray, mask: np.ndarray) -> float:
+    """Mean |image(p) − image(q)| in [0, 1] over 4-neighbours p (in the mask) and q (outside it)."""
+    pixels = image.astype(np.float64) / 255
+    jumps = []
+    for axis in (0, 1):
+        here, there = [slice(None)] * 2, [slice(None)] * 2
+        here[axis], there[axis] = slice(None, -1), slice(1, None)
+        crossing = mask[tuple(here)] != mask[tuple(there)]
+        jumps.append(np.abs(pixels[tuple(here)] - pixels[tuple(there)])[crossing].mean(axis=-1))
+    jumps = np.concatenate(jumps)
+    return float(jumps.mean()) if jumps.size else 0.0
+
+
+def score(world, task_seed: int, scale: int, fit: str, repetitions: int) -> dict:
+    from bdlearn.editing import edit
+    from bdlearn.scenes import judge_region, make_edit_task
+
+    task = make_edit_task(task_seed, size=world.image_size * scale)
+    started = time.perf_counter()
+    result = edit(task.image, task.mask, task.prompt, world, repetitions=repetitions, window=fit, seed=0,
+                  progress=False)
+    seconds = time.perf_counter() - started
+    full = result.full_size(0)
+    source = result.source
+    verdict = judge_region(full.astype(np.float32) / 255, task.mask)
+    return {"task": task_seed, "scale": scale, "fit": fit, "window_side": result.window.side,
+            "success": bool(verdict.matches(task.target_colour, task.target_shape)),
+            "exact_outside": bool((full[~task.mask] == source[~task.mask]).all()),
+            "seam_edit": boundary_jump(full, task.mask), "seam_input": boundary_jump(source, task.mask),
+            "seconds": seconds}
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    table = []
+    for scale, fit in sorted({(row["scale"], row["fit"]) for row in rows}):
+        group = [row for row in rows if (row["scale"], row["fit"]) == (scale, fit)]
+        table.append({"scale": scale, "side": group[0]["window_side"] if fit == "image" else None, "fit": fit,
+                      "tasks": len(group), "success": float(np.mean([row["success"] for row in group])),
+                      "exact_outside": all(row["exact_outside"] for row in group),
+                      "seam_edit": float(np.mean([row["seam_edit"] for row in group])),
+                      "seam_input": float(np.mean([row["seam_input"] for row in group])),
+                      "mean_window_side": float(np.mean([row["window_side"] for row in group])),
+                      "seconds_per_edit": float(np.mean([row["seconds"] for row in group]))})
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=24, help="tasks of the reproduction suite (default 24)")
+    parser.add_argument("--repetitions", type=int, default=4)
+    parser.add_argument("--scales", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--quick", action="store_true", help="2 tasks, 1 repetition, scales 1 and 2")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    if args.quick:
+        args.tasks, args.repetitions, args.scales = 2, 1, [1, 2]
+    out = args.out or (RESULTS / "tmp" / "full_size.json" if args.quick else RESULTS / "full_size.json")
+
+    from bdlearn.scenes import edit_task_suite
+    from bdlearn.training.common import machine_description
+    from bdlearn.worlds import load_toy_world
+
+    world = load_toy_world()
+    seeds = [task.seed for task in edit_task_suite(args.tasks)]
+    jobs = [(seed, scale, "mask") for scale in args.scales for seed in seeds]
+    jobs += [(seed, max(args.scales), "image") for seed in seeds]
+    rows = [score(world, seed, scale, fit, args.repetitions) for seed, scale, fit in tqdm(jobs, desc="edits")]
+    report = {"benchmark": "bench_full_size", "machine": machine_description(), "model_side": world.image_size,
+              "repetitions": args.repetitions, "summary": summarise(rows), "edits": rows}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
+    for row in report["summary"]:
+        print(row)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
