@@ -9,9 +9,11 @@ for example::
     unzip -q /tmp/skimage/scikit_image-*.whl 'skimage/data/*' -d /tmp/skimage
     python tools/make_photos.py /tmp/skimage/skimage/data    # writes into bdlearn/data/photos/
 
-Each photo is centre-cropped to a square and resized to 256x256 (Lanczos). Each mask is white
-(255) where the edit goes and black elsewhere, drawn as the ellipse or rectangle listed below
-(pixel box: left, top, right, bottom, inclusive).
+Each photo ships as scikit-image's file, byte for byte, at its original size (bdlearn edits any
+size and gives the edit back at that size). Each mask, at the photo's size, is white (255) where
+the edit goes and black elsewhere, drawn as the ellipse or rectangle listed below. The boxes are
+given in the coordinates of the photo's centre square shown at 256x256 (left, top, right, bottom,
+inclusive) and mapped to the photo's pixels.
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-SIZE = 256
+#: The side of the square view the mask boxes below are given in.
+BOX_SIDE = 256
 #: Where the photos ship: package data, read through bdlearn.worlds.photos.
 OUT = Path(__file__).resolve().parents[1] / "bdlearn" / "data" / "photos"
 SKIMAGE_VERSION = "0.26.0"
@@ -74,29 +77,37 @@ PHOTOS = [
 ]
 
 
-def square(image: Image.Image) -> Image.Image:
-    """Centre-crop ``image`` to a square and resize it to SIZE x SIZE."""
-    width, height = image.size
+def photo_box(box: list[int], size: tuple[int, int]) -> list[int]:
+    """``box`` in the 256x256 view of the centre square, as pixels of a photo of ``size`` (width, height)."""
+    width, height = size
     side = min(width, height)
     left, top = (width - side) // 2, (height - side) // 2
-    return image.convert("RGB").crop((left, top, left + side, top + side)).resize((SIZE, SIZE), Image.LANCZOS)
+    scale = side / BOX_SIDE
+    x0, y0, x1, y1 = box
+    return [round(left + x0 * scale), round(top + y0 * scale), round(left + (x1 + 1) * scale) - 1,
+            round(top + (y1 + 1) * scale) - 1]
 
 
-def draw_mask(shape: str, box: list[int]) -> Image.Image:
-    """A SIZE x SIZE mask, white inside the ellipse or rectangle ``box``, black elsewhere."""
-    mask = Image.new("L", (SIZE, SIZE), 0)
-    getattr(ImageDraw.Draw(mask), shape)(box, fill=255)
+def draw_mask(shape: str, box: list[int], size: tuple[int, int]) -> Image.Image:
+    """A mask of ``size`` (width, height), white inside the ellipse or rectangle ``box``, black elsewhere."""
+    mask = Image.new("L", size, 0)
+    getattr(ImageDraw.Draw(mask), shape)(photo_box(box, size), fill=255)
     return mask
 
 
 def main(skimage_data: Path) -> None:
     listing = []
+    for old in [*OUT.glob("*.png"), *OUT.glob("*.jpg")]:
+        old.unlink()
     for photo in PHOTOS:
-        square(Image.open(skimage_data / photo["file"])).save(OUT / f"{photo['name']}.png", optimize=True)
+        original = skimage_data / photo["file"]
+        image_name = f"{photo['name']}{original.suffix}"
+        (OUT / image_name).write_bytes(original.read_bytes())
+        size = Image.open(original).size
         for edit in photo["edits"]:
-            draw_mask(edit["shape"], edit["box"]).save(OUT / edit["mask"], optimize=True)
+            draw_mask(edit["shape"], edit["box"], size).save(OUT / edit["mask"], optimize=True)
         listing.append({
-            "name": photo["name"], "image": f"{photo['name']}.png", "title": photo["title"],
+            "name": photo["name"], "image": image_name, "title": photo["title"],
             "source": f"scikit-image {SKIMAGE_VERSION}, skimage/data/{photo['file']}",
             "credit": photo["credit"], "licence": photo["licence"], "licence_text": photo["licence_text"],
             "edits": [{key: edit[key] for key in ("mask", "region", "prompt")} for edit in photo["edits"]],
