@@ -129,7 +129,7 @@ def to_model(image: np.ndarray, mask: np.ndarray, window: EditWindow) -> tuple[t
     model_mask = np.asarray(coverage) > 0
     if mask_growth(window):
         model_mask = ndimage.binary_dilation(model_mask, iterations=mask_growth(window))
-    return pixels.contiguous(), torch.from_numpy(model_mask).to(torch.float32)[None, None]
+    return pixels, torch.from_numpy(model_mask).to(torch.float32)[None, None]
 
 
 def paste_back(edit: torch.Tensor, image: np.ndarray, mask: np.ndarray, window: EditWindow) -> np.ndarray:
