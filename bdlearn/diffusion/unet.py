@@ -289,10 +289,16 @@ class AttentionBlock(nn.Module):
         return qkv.reshape(batch * self.num_heads, 3 * head_dim, length).split(head_dim, dim=1)  # type: ignore[return-value]
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """softmax(qᵀk / √d) v for [N, d, T] tensors, returning [N, d, T]."""
+        """softmax(qᵀk / √d) v for [N, d, T] tensors, returning [N, d, T].
+
+        The fused kernels of ``scaled_dot_product_attention`` (flash attention on the CPU and on
+        CUDA) need [batch, heads, T, d] tensors whose last dimension is contiguous; given transposed
+        views they fall back to the unfused math kernel. So q, k and v are laid out as one batch of
+        N = B·H heads, [1, N, T, d], contiguous.
+        """
         if self.kernel == "sdpa":
-            out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
-            return out.transpose(1, 2)
+            q, k, v = (z.transpose(1, 2).contiguous()[None] for z in (q, k, v))
+            return F.scaled_dot_product_attention(q, k, v)[0].transpose(1, 2)
         scale = q.shape[1] ** -0.25  # applied to q and k alike: (qk)/√d, more stable in float16
         weight = torch.einsum("nct,ncs->nts", q * scale, k * scale)
         weight = torch.softmax(weight.to(torch.promote_types(weight.dtype, torch.float32)), dim=-1).to(q.dtype)
