@@ -80,3 +80,19 @@ def test_rejects_bad_shapes() -> None:
         extending_augmentations(images, masks.repeat(1, 3, 1, 1), 4)
     with pytest.raises(ValueError):
         extending_augmentations(images, masks, -1)
+
+
+def test_an_edit_leaves_the_global_generators_as_they_were(world, monkeypatch):
+    """Seeded augmentations use a private copy of the CPU generator and never reseed CUDA's."""
+    from bdlearn.editing.pipeline import edit
+
+    cuda_seeds = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: cuda_seeds.append(seed))
+    monkeypatch.setattr(torch.cuda, "manual_seed", lambda seed: cuda_seeds.append(seed))
+    image, mask = torch.rand(32, 32, 3), torch.zeros(32, 32, dtype=torch.bool)
+    mask[8:20, 8:20] = True
+    before = torch.random.get_rng_state()
+    edit(image.numpy(), mask.numpy(), "a red circle", world, respacing="10", skip=7, num_augmentations=4,
+         repetitions=1, progress=False)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert cuda_seeds == [], "an edit reseeded CUDA's generators"

@@ -25,7 +25,9 @@ def _seeded(seed: int | torch.Generator | None) -> Iterator[None]:
 
     kornia draws its random transform parameters from torch's global CPU generator, so seeding
     that generator inside :func:`torch.random.fork_rng` makes them reproducible without
-    disturbing anyone else's random numbers. ``None`` leaves the global generator as it is.
+    disturbing anyone else's random numbers. Only the CPU generator is seeded:
+    ``torch.manual_seed`` would also reseed every CUDA device's generator, which ``fork_rng``
+    (given no devices) does not restore. ``None`` leaves the global generator as it is.
     """
     if seed is None:
         yield
@@ -33,7 +35,7 @@ def _seeded(seed: int | torch.Generator | None) -> Iterator[None]:
     if isinstance(seed, torch.Generator):
         seed = int(torch.randint(2**62, (), generator=seed))
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)
         yield
 
 
