@@ -61,7 +61,8 @@ def test_mask_resizes_with_nearest_neighbour():
 @pytest.mark.parametrize("bad, message", [
     (np.zeros((8, 8)), "selects nothing"),
     (np.full((8, 8), np.nan), "NaN"),
-    (np.zeros((2, 8, 8, 3)), "expected"),
+    (np.zeros((2, 8, 8, 3)), "one mask at a time"),
+    (np.zeros((8, 8, 2)), "expected"),
 ])
 def test_bad_masks(bad, message):
     with pytest.raises(InputError, match=message):

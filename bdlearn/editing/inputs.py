@@ -7,61 +7,202 @@ from these and gives its edits back at that size (:mod:`.window`). :func:`load_i
 resized to the model's side (images with Lanczos filtering, masks with nearest neighbour), as
 [1, 3, S, S] float32 tensors in [−1, 1] and [1, 1, S, S] tensors of 0s and 1s. Nothing the user
 passed is modified.
+
+How pixels are read, the same for images and masks:
+
+* a file or PIL image is turned upright by its EXIF orientation first (as a photo viewer shows it);
+* every PIL mode is read at its own scale: 8-bit modes (1, L, P, RGB, CMYK, YCbCr, LAB, HSV, and
+  those with alpha) through PIL's conversion to RGB; 16-bit greyscale (I;16, as PIL opens a 16-bit
+  PNG) over 0..65535; 32-bit integers (I, as Pillow before 10 opens a 16-bit PNG) over 0..65535
+  too, and refused beyond it; 32-bit floats (F) as floats in [0, 1];
+* arrays and tensors: bools; uint16 over 0..65535; other integers over 0..255; floats (float16,
+  bfloat16, float32, float64) in [0, 1]. Values outside the scale, NaN and infinities are errors;
+  floats in [−1, 1] (bdlearn's model format) are refused with the conversion, (x + 1) / 2;
+* an empty image and one over :data:`MAX_PIXELS` are errors; a file's size is checked before its
+  pixels are decoded (so a "decompression bomb" costs nothing).
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Union
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, str, Path]
+
+#: The most pixels an image or mask may have: 50 megapixels (8660x5773, more than a 48-megapixel
+#: phone photo). Larger files are refused before they are decoded; raise this to read larger ones.
+MAX_PIXELS = 50_000_000
+
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
+#: Modes PIL converts to 8-bit RGB at their own scale (those it would clip, I, I;16 and F, are read apart).
+_RGB_MODES = ("1", "L", "P", "RGB", "RGBX", "CMYK", "YCbCr", "LAB", "HSV")
+_RGBA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
+_PIL_LIMIT = threading.Lock()
 
 
 class InputError(ValueError):
     """An image, mask or prompt that bdlearn cannot use, with what to do about it."""
 
 
-def _open(path: str | Path) -> Image.Image:
+def _check_size(height: int, width: int, what: str) -> None:
+    if height == 0 or width == 0:
+        raise InputError(f"{what} is empty ({width}x{height} pixels)")
+    if height * width > MAX_PIXELS:
+        raise InputError(f"{what} is {width}x{height} pixels ({height * width / 1e6:.0f} megapixels), more than "
+                         f"bdlearn reads ({MAX_PIXELS / 1e6:g} megapixels, bdlearn.editing.inputs.MAX_PIXELS); "
+                         "make it smaller first, or raise that limit if you trust the file")
+
+
+def _open(path: str | Path, what: str = "image") -> Image.Image:
+    """The image in the file at ``path``, decoded, upright by its EXIF orientation."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{what} {path} is a folder, not an image file")
     if not path.is_file():
         raise InputError(f"file not found: {path}")
-    try:
-        with Image.open(path) as image:
+    # bdlearn's own limit, MAX_PIXELS, replaces PIL's decompression-bomb check: it is stricter, and
+    # its error names the file's size. Image.open reads only the header; the size is checked before load().
+    with _PIL_LIMIT:
+        previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            image = Image.open(path)
+        except Exception as err:  # PIL's plugins raise many kinds for a broken file
+            raise InputError(f"{path} is not an image PIL can read: {err}") from err
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+    with image:
+        _check_size(image.height, image.width, f"{what} {path}")
+        try:
             image.load()
-            return image.copy()
-    except OSError as err:
-        raise InputError(f"{path} is not an image PIL can read: {err}") from err
+        except Exception as err:
+            raise InputError(f"{path} is not an image PIL can read: {err}") from err
+        upright = _upright(image, f"{what} {path}")
+        return image.copy() if upright is image else upright
 
 
-def _to_float_array(value: np.ndarray | torch.Tensor, what: str) -> tuple[np.ndarray, float]:
-    """An HxW or HxWxC float64 array and its full scale (255 for integers, 1 for floats and bools)."""
+def _upright(image: Image.Image, what: str) -> Image.Image:
+    """``image`` turned as its EXIF orientation says: a new image, or ``image`` itself where it has none."""
+    try:
+        orientation = image.getexif().get(0x0112, 1)
+        if orientation in (None, 1):
+            return image
+        return ImageOps.exif_transpose(image)
+    except Exception as err:  # broken EXIF data
+        raise InputError(f"{what}: its EXIF orientation could not be applied: {err}") from err
+
+
+def _pil_pixels(image: Image.Image, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """A PIL image as an HxWxC array (C = 1, 2, 3 or 4; with 2 and 4 the last is alpha) and the full
+    scale of each channel."""
+    _check_size(image.height, image.width, what)
+    mode = image.mode
+    if mode in _SIXTEEN_BIT:
+        return np.asarray(image).astype(np.float32)[..., None], np.array([65535.0], np.float32)
+    if mode == "I":
+        array = np.asarray(image)
+        if array.min() < 0 or array.max() > 65535:
+            raise InputError(f"{what}: a 32-bit integer image (PIL mode 'I') is read over 0..65535 (16 bits); "
+                             f"this one holds {array.min()}..{array.max()}")
+        return array.astype(np.float32)[..., None], np.array([65535.0], np.float32)
+    if mode == "F":
+        array = np.asarray(image, dtype=np.float32)
+        if np.isfinite(array).all() and (array.min() < 0 or array.max() > 1):
+            raise InputError(f"{what}: a 32-bit float image (PIL mode 'F') is read as floats in [0, 1]; this one "
+                             f"holds [{array.min():.3g}, {array.max():.3g}] (divide 8-bit values by 255 first)")
+        return array[..., None], np.array([1.0], np.float32)
+    if mode == "P":
+        converted = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif mode in _RGB_MODES:
+        converted = image.convert("RGB") if mode not in ("1", "L") else image.convert("L")
+    elif mode in _RGBA_MODES:
+        converted = image.convert("LA" if mode in ("LA", "La") else "RGBA")
+    else:
+        try:
+            converted = image.convert("RGB")
+        except ValueError as err:
+            raise InputError(f"{what}: PIL mode {mode!r} is not supported; convert it to RGB or L first") from err
+    array = np.asarray(converted)
+    if array.ndim == 2:
+        array = array[..., None]
+    return array, np.full(array.shape[-1], 255.0, np.float32)
+
+
+def _array_pixels(value, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """An array or tensor as :func:`_pil_pixels` gives a PIL image (HxWxC and the channels' scales)."""
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu()
-        if value.ndim == 4:
-            if value.shape[0] != 1:
-                raise InputError(f"{what}: pass one {what} at a time, got a batch of {value.shape[0]}")
-            value = value[0]
+        if value.is_complex():
+            raise InputError(f"{what}: complex tensors are not images (dtype {value.dtype})")
+        if value.dtype in (torch.bfloat16, torch.float16):
+            value = value.float()
         if value.ndim == 3 and value.shape[0] in (1, 3, 4) and value.shape[-1] not in (1, 3, 4):
             value = value.permute(1, 2, 0)  # CxHxW -> HxWxC
+        elif value.ndim == 4 and value.shape[1] in (1, 3, 4) and value.shape[-1] not in (1, 3, 4):
+            value = value.permute(0, 2, 3, 1)  # 1xCxHxW -> 1xHxWxC
         value = value.numpy()
+    elif not isinstance(value, (np.ndarray, list, tuple)):
+        raise InputError(f"{what}: expected a PIL image, a path, or an array or tensor; got {type(value).__name__}")
     array = np.asarray(value)
-    if array.ndim == 3 and array.shape[-1] == 1:
-        array = array[..., 0]
-    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
+    if array.ndim == 4:
+        if array.shape[0] != 1:
+            raise InputError(f"{what}: pass one {what} at a time, got a batch of {array.shape[0]}")
+        array = array[0]
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
         raise InputError(f"{what}: expected HxW, HxWx3, HxWx4 or CxHxW, got shape {array.shape}")
+    _check_size(array.shape[0], array.shape[1], what)
+    channels = array.shape[-1]
     if array.dtype == bool:
-        return array.astype(np.float64), 1.0
+        return array.astype(np.float32), np.ones(channels, np.float32)
     if np.issubdtype(array.dtype, np.integer):
-        return array.astype(np.float64), 255.0
+        full = 65535 if array.dtype == np.uint16 else 255
+        low, high = array.min(), array.max()
+        if low < 0 or high > full:
+            hint = " (pass 16-bit data as a uint16 array)" if full == 255 and 0 <= low and high <= 65535 else ""
+            raise InputError(f"{what}: {array.dtype} values must lie in 0..{full}; got {low}..{high}{hint}")
+        return array.astype(np.float32), np.full(channels, float(full), np.float32)
     if not np.issubdtype(array.dtype, np.floating):
-        raise InputError(f"{what}: unsupported dtype {array.dtype}")
-    array = array.astype(np.float64)
-    if np.isnan(array).any() or np.isinf(array).any():
+        raise InputError(f"{what}: unsupported dtype {array.dtype}; pass integers in 0..255 or floats in [0, 1]")
+    return array.astype(np.float32), np.ones(channels, np.float32)
+
+
+def _pixels(value: ImageLike, what: str, zero_one: bool = False) -> np.ndarray:
+    """Any image or mask as HxWxC float32 in [0, 1] (C = 1..4; with 2 and 4 the last is alpha).
+
+    With ``zero_one``, integer colour channels whose largest value is 1 are read as 0/1 (a mask
+    saved as 0s and 1s), not as 1/255.
+    """
+    if isinstance(value, (str, Path)):
+        value = _open(value, what)
+    elif isinstance(value, Image.Image):
+        value = _upright(value, what)
+    if isinstance(value, Image.Image):
+        array, scale = _pil_pixels(value, what)
+        is_float = value.mode == "F"
+    else:
+        array, scale = _array_pixels(value, what)
+        is_float = bool(np.all(scale == 1.0))
+    if not np.isfinite(array).all():
         raise InputError(f"{what} contains NaN or infinite values")
-    return array, 1.0
+    if is_float:
+        low, high = float(array.min()), float(array.max())
+        if low < -1e-6 or high > 1 + 1e-6:
+            if low >= -1 - 1e-6 and high <= 1 + 1e-6:
+                raise InputError(f"{what}: float values must lie in [0, 1], and these lie in [{low:.3g}, {high:.3g}]: "
+                                 "bdlearn's model format [−1, 1], as in EditResult.images; convert with (x + 1) / 2")
+            raise InputError(f"{what}: values must lie in [0, 1] (floats) or 0..255 (integers); "
+                             f"got [{low:.3g}, {high:.3g}]")
+        return np.clip(array, 0, 1)
+    colours = array.shape[-1] - (1 if array.shape[-1] in (2, 4) else 0)
+    if zero_one and array[..., :colours].max() == 1:
+        scale = scale.copy()
+        scale[:colours] = 1.0
+    return array / scale
 
 
 def _centre_square(width: int, height: int) -> tuple[int, int, int, int]:
@@ -74,21 +215,21 @@ def read_image(image: ImageLike) -> np.ndarray:
     """Any image at its own size, as an HxWx3 uint8 RGB array.
 
     Accepts PIL images of any mode, paths, and arrays or tensors shaped HxW, HxWx3, HxWx4 or
-    CxHxW, either integers in 0..255 or floats in [0, 1]. Alpha is dropped; greyscale is
-    repeated to RGB.
+    CxHxW, read as the module docstring says (integers over 0..255, uint16 over 0..65535, floats
+    in [0, 1]; EXIF orientation applied). Alpha is dropped; greyscale is repeated to RGB. Raises
+    :class:`InputError` for anything else.
     """
     if isinstance(image, (str, Path)):
-        image = _open(image)
-    if isinstance(image, Image.Image):
-        return np.asarray(image.convert("RGB")).copy()
-    array, scale = _to_float_array(image, "image")
-    array = array / scale
-    if array.min() < -1e-6 or array.max() > 1 + 1e-6:
-        raise InputError(f"image values must lie in [0, 1] (floats) or 0..255 (integers); "
-                         f"got [{array.min():.3g}, {array.max():.3g}]")
-    if array.ndim == 2:
-        array = np.repeat(array[..., None], 3, axis=-1)
-    return np.round(np.clip(array[..., :3], 0, 1) * 255).astype(np.uint8)
+        image = _open(image, "image")
+    if isinstance(image, Image.Image) and image.mode in _RGB_MODES + ("LA", "PA", "RGBA", "RGBa"):  # 8 bits: no float copy
+        _check_size(image.height, image.width, "image")
+        return np.asarray(_upright(image, "image").convert("RGB")).copy()
+    pixels = _pixels(image, "image")
+    if pixels.shape[-1] in (2, 4):
+        pixels = pixels[..., :-1]
+    if pixels.shape[-1] == 1:
+        pixels = np.repeat(pixels, 3, axis=-1)
+    return np.round(pixels * 255).astype(np.uint8)
 
 
 def load_image(image: ImageLike, size: int) -> torch.Tensor:
@@ -102,25 +243,15 @@ def load_image(image: ImageLike, size: int) -> torch.Tensor:
 
 
 def _binary_mask(mask: ImageLike) -> np.ndarray:
-    """Any mask at its own size as an HxW bool array, True where the edit goes.
-
-    Binarised at half of full scale (> 127.5 of 255, > 0.5 of 1). Colour masks are averaged over
-    channels (alpha ignored).
-    """
-    if isinstance(mask, (str, Path)):
-        mask = _open(mask)
-    if isinstance(mask, Image.Image):
-        grey = mask.convert("L") if mask.mode not in ("1", "L", "F", "I", "I;16") else mask
-        if grey.mode == "1":
-            grey = grey.convert("L")
-        array, scale = _to_float_array(np.asarray(grey), "mask")
-        if grey.mode in ("I", "I;16"):
-            scale = float(max(array.max(), 1.0))
-    else:
-        array, scale = _to_float_array(mask, "mask")
-    if array.ndim == 3:
-        array = array[..., :3].mean(axis=-1)
-    return (array / scale) > 0.5
+    """Any mask at its own size as an HxW bool array, True where the edit goes (rules: :func:`read_mask`)."""
+    pixels = _pixels(mask, "mask", zero_one=True)
+    if pixels.shape[-1] in (2, 4):
+        colour, alpha = pixels[..., :-1], pixels[..., -1]
+        colour_constant = bool(np.all(colour.max(axis=(0, 1)) == colour.min(axis=(0, 1))))
+        if colour_constant and alpha.max() != alpha.min():
+            return alpha > 0.5
+        pixels = colour
+    return pixels.mean(axis=-1) > 0.5
 
 
 def _check_aspect(mask_shape: tuple[int, int], image_shape: tuple[int, int] | None) -> None:
@@ -135,11 +266,15 @@ def _check_aspect(mask_shape: tuple[int, int], image_shape: tuple[int, int] | No
 def read_mask(mask: ImageLike, image_shape: tuple[int, int], invert: bool = False) -> np.ndarray:
     """Any mask as an HxW bool array at the image's size ``image_shape`` (H, W); True marks the edit.
 
-    Binarised at half of full scale (> 127.5 of 255, > 0.5 of 1); colour masks are averaged over
-    channels (alpha ignored). A mask of the image's aspect ratio but another size is resized by
-    nearest neighbour; another aspect ratio cannot be matched to the image and is an error.
-    ``invert`` swaps edit and keep. A mask that selects nothing is an error; one that selects
-    everything turns the edit into plain guided generation.
+    Read as images are (module docstring), then binarised at half of full scale (> 127.5 of 255,
+    > 0.5 of 1); colour masks are averaged over channels. Integer masks whose largest value is 1
+    (0/1 masks, in 8 or 16 bits, files or arrays) are read as 0/1. A mask with alpha (LA, RGBA,
+    HxWx4) whose colour is the same everywhere while its alpha varies is an alpha mask: the alpha
+    is the mask (opaque = edit); otherwise the colour is the mask and alpha is ignored. A mask of
+    the image's aspect ratio but another size is resized by nearest neighbour; another aspect ratio
+    cannot be matched to the image and is an error. ``invert`` swaps edit and keep. A mask that
+    selects nothing is an error; one that selects everything turns the edit into plain guided
+    generation.
     """
     binary = _binary_mask(mask)
     _check_aspect(binary.shape, image_shape)
@@ -183,6 +318,7 @@ def image_shape_of(image: ImageLike) -> tuple[int, int] | None:
     if isinstance(image, (str, Path)):
         image = _open(image)
     if isinstance(image, Image.Image):
+        image = _upright(image, "image")
         return image.size[1], image.size[0]
     if isinstance(image, torch.Tensor):
         shape = tuple(image.shape[-3:]) if image.ndim >= 3 else tuple(image.shape)
