@@ -22,6 +22,7 @@ from bdlearn.editing.guidance import ClipInput, Distance, GuidanceWeights
 from bdlearn.editing.inputs import ImageLike, InputError, check_prompt, read_image, read_mask
 from bdlearn.editing.loop import Method, Sampler, guided_edit_loop
 from bdlearn.editing.ranking import rank_edits
+from bdlearn.editing.settings import named_world, resolve_settings
 from bdlearn.editing.window import EditWindow, WindowFit, choose_window, paste_back, to_model
 from bdlearn.worlds.load import load_world
 from bdlearn.worlds.world import ModelWorld
@@ -86,8 +87,13 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
     Args:
         image: PIL image, path, or array/tensor (HxW, HxWx3/4, CxHxW; uint8 or floats in [0, 1]), of
             any size and aspect; the edits come back at that size (:meth:`EditResult.to_pil`).
+            Read by :func:`~bdlearn.editing.inputs.read_image`: EXIF orientation applied, every PIL
+            mode at its own scale (16-bit over 0..65535), at most 50 megapixels; an array in
+            [−1, 1] is refused (convert it with (x + 1) / 2).
         mask: the region to edit (white / True / 1), in the same forms, of the image's aspect;
-            binarised at half scale. A mask selecting everything gives plain CLIP-guided generation.
+            binarised at half scale; a 0/1 integer mask is binary, and the alpha of a mask whose
+            colour is uniform is the mask (:func:`~bdlearn.editing.inputs.read_mask`). A mask
+            selecting everything gives plain CLIP-guided generation.
         prompt: what the region should show.
         world: a :class:`ModelWorld`, or ``"toy"`` / ``"real"`` to load one.
         method: ``"blended"`` (Blended Diffusion) or ``"local"`` (Local CLIP-guided diffusion).
@@ -101,35 +107,44 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
         clip_denoised: clamp x̂_0 to [−1, 1] inside the step (the official code does not).
         window: which square of the image the model edits (:mod:`bdlearn.editing.window`):
             ``"mask"``, around the mask with some context (the default), or ``"image"``, all of it.
-        seed: the same seed gives the same edits on the CPU, bit for bit.
+        seed: an int in [0, 2**32); the same seed gives the same edits on the CPU, bit for bit.
         return_trajectory: keep every x_t and x̂_0 (for sliders).
 
-    Unset options take the world's defaults (``world.defaults``).
+    Unset options take the world's defaults (``world.defaults``). Everything is checked before any
+    work, and before a world given by name is loaded (:mod:`bdlearn.editing.settings` has the
+    rules): integers must be ints (``respacing`` may be one: 10 means "10"), weights and η finite
+    and at least 0, η at most 1 and only with ``sampler="ddim"``, ``seed`` in [0, 2**32) (the CPU
+    generator behind all the noise keeps 32 bits of a seed), ``batch_size`` at least 1 (None: the
+    world's). Raises :class:`~bdlearn.editing.inputs.InputError` (a ``ValueError``) naming what is
+    wrong, also when an edit comes out NaN or infinite (an unstable setting, or broken weights):
+    such an edit is never returned.
     """
     if isinstance(world, str):
-        world = load_world(world)
-    defaults = world.defaults
+        defaults, diffusion = named_world(world)
+    elif isinstance(world, ModelWorld):
+        defaults, diffusion = world.defaults, world.diffusion
+    else:
+        raise InputError(f"world must be 'toy', 'real' or a ModelWorld, got {type(world).__name__}")
+    checked = resolve_settings(
+        defaults, diffusion, method=method, respacing=respacing, skip=skip, sampler=sampler, eta=eta,
+        num_augmentations=num_augmentations, repetitions=repetitions, batch_size=batch_size,
+        clip_weight=clip_weight, range_weight=range_weight, background_weight=background_weight,
+        distance=distance, clip_input=clip_input, clip_denoised=clip_denoised, invert_mask=invert_mask,
+        window=window, seed=seed, return_trajectory=return_trajectory, progress=progress)
+    method, respacing, skip, sampler, eta = checked.method, checked.respacing, checked.skip, checked.sampler, checked.eta
+    repetitions, batch_size, seed = checked.repetitions, checked.batch_size, checked.seed
+    clip_denoised, window, return_trajectory = checked.clip_denoised, checked.window, checked.return_trajectory
+    weights = GuidanceWeights(clip=checked.clip_weight, range=checked.range_weight,
+                              background=checked.background_weight, num_augmentations=checked.num_augmentations,
+                              distance=checked.distance, clip_input=checked.clip_input)
     prompt = check_prompt(prompt)
-    respacing = respacing or defaults.respacing
-    skip = defaults.skip if skip is None else skip
-    sampler = sampler or defaults.sampler  # type: ignore[assignment]
-    repetitions = defaults.repetitions if repetitions is None else repetitions
-    batch_size = min(batch_size or defaults.batch_size, repetitions)
-    if repetitions < 1 or batch_size < 1:
-        raise InputError("repetitions and batch_size must be at least 1")
-    if background_weight and method != "local":
-        raise InputError("background_weight (λ) belongs to the local method; blending keeps the background exactly")
-    weights = GuidanceWeights(
-        clip=defaults.clip_weight if clip_weight is None else clip_weight,
-        range=defaults.range_weight if range_weight is None else range_weight,
-        background=background_weight,
-        num_augmentations=defaults.num_augmentations if num_augmentations is None else num_augmentations,
-        distance=distance, clip_input=clip_input)
-    schedule = world.schedule(respacing)
-
-    device = world.device
     source = read_image(image)
-    source_mask = read_mask(mask, source.shape[:2], invert=invert_mask)
+    source_mask = read_mask(mask, source.shape[:2], invert=checked.invert_mask)
+
+    if isinstance(world, str):
+        world = load_world(world)
+    schedule = world.schedule(respacing)
+    device = world.device
     edit_window = choose_window(source_mask, world.image_size, window)
     x_start, mask_tensor = (tensor.to(device) for tensor in to_model(source, source_mask, edit_window))
     try:
@@ -150,7 +165,14 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
         out = guided_edit_loop(world.unet, world.clip, schedule, x_start, mask_tensor, text_embedding,
                                batch=batch, skip=skip, weights=weights, method=method, sampler=sampler, eta=eta,
                                generator=generator, lpips=lpips_module, clip_denoised=clip_denoised,
-                               autocast=world.autocast, keep_trajectory=return_trajectory, progress=progress)
+                               autocast=world.autocast, keep_trajectory=return_trajectory,
+                               progress=checked.progress)
+        if not torch.isfinite(out.samples).all():
+            raise InputError(
+                f"the edit came out NaN or infinite (sampler {sampler!r}, eta {eta:g}, clip_weight "
+                f"{weights.clip:g}, range_weight {weights.range:g}, respacing {respacing!r}); nothing is "
+                "returned. Try smaller weights or another sampler; if every setting fails, check the "
+                "world's weights")
         final = out.samples.clamp(-1, 1)
         if method == "blended":  # the final replacement: the outside of the mask is the input, exactly
             final = blend(final, x_start.expand_as(final), mask_tensor.expand(batch, -1, -1, -1))

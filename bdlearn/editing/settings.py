@@ -1,0 +1,189 @@
+"""Checking the settings of :func:`bdlearn.edit` before any work is done.
+
+:func:`resolve_settings` fills the unset options from a world's defaults and checks every one:
+type, range and finiteness. It needs only the world's defaults and diffusion, which a world named
+``"toy"`` or ``"real"`` has without loading its models (:func:`named_world`), so a bad setting is
+reported in a moment, never after the real world's 2.2 GB have been read. Every refusal is an
+:class:`~bdlearn.editing.inputs.InputError` that names the setting and says what it accepts.
+
+The rules, where :func:`bdlearn.edit`'s docstring does not give them already:
+
+* integers (``skip``, ``repetitions``, ``batch_size``, ``num_augmentations``, ``seed``) must be
+  ints (NumPy integers too); a float such as 2.5, or 2.0, and a bool are refused;
+* ``respacing`` may be an int (10 means "10");
+* weights and η must be finite real numbers, at least 0; η at most 1, and only with
+  ``sampler="ddim"`` (DDIM's σ(η) is defined for η in [0, 1]: η = 1 is DDPM's variance, and a
+  larger η takes the square root of a negative number);
+* ``seed`` lies in [0, 2**32): the CPU generator that draws all of an edit's noise keeps 32 bits
+  of its seed, so a larger seed would repeat the edits of a smaller one;
+* ``batch_size`` None means the world's default; 0 is refused, not read as "unset".
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bdlearn.diffusion.schedule import DiffusionSchedule
+from bdlearn.editing.inputs import InputError
+from bdlearn.worlds.world import EditDefaults
+
+#: Seeds run from 0 to SEED_LIMIT - 1 (see the module docstring).
+SEED_LIMIT = 2**32
+
+METHODS = ("blended", "local")
+SAMPLERS = ("ddpm", "ddim")
+DISTANCES = ("spherical", "cosine")
+CLIP_INPUTS = ("pred_xstart", "official_mix")
+WINDOW_FITS = ("mask", "image")
+
+
+@dataclass(frozen=True)
+class EditSettings:
+    """The checked settings of one edit, every unset option filled from the world's defaults."""
+
+    method: str
+    respacing: str
+    skip: int
+    num_steps: int  #: steps of the respaced schedule
+    sampler: str
+    eta: float
+    num_augmentations: int
+    repetitions: int
+    batch_size: int  #: at most ``repetitions``
+    clip_weight: float
+    range_weight: float
+    background_weight: float
+    distance: str
+    clip_input: str
+    clip_denoised: bool
+    invert_mask: bool
+    window: str
+    seed: int
+    return_trajectory: bool
+    progress: bool
+
+
+def named_world(name: str) -> tuple[EditDefaults, dict]:
+    """The defaults and diffusion of the world ``name`` ("toy" or "real"), without loading it."""
+    if name == "toy":
+        from bdlearn.worlds.toy import TOY_DEFAULTS, TOY_DIFFUSION
+
+        return TOY_DEFAULTS, dict(TOY_DIFFUSION)
+    if name == "real":
+        from bdlearn.worlds.real import REAL_DEFAULTS, REAL_DIFFUSION
+
+        return REAL_DEFAULTS, dict(REAL_DIFFUSION)
+    raise InputError(f"unknown world {name!r}; choose 'toy' or 'real', or pass a ModelWorld")
+
+
+def _shown(value: Any) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _integer(name: str, value: Any, low: int, high: int | None = None, hint: str = "") -> int:
+    """``value`` as an int in [low, high) (no upper bound when ``high`` is None)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise InputError(f"{name} must be an integer, got {_shown(value)}{hint}")
+    value = int(value)
+    if value < low or (high is not None and value >= high):
+        bounds = f"at least {low}" if high is None else f"in [{low}, {high - 1}]"
+        raise InputError(f"{name} must be {bounds}, got {value}{hint}")
+    return value
+
+
+def _weight(name: str, value: Any, high: float | None = None) -> float:
+    """``value`` as a finite float, at least 0 (and at most ``high`` when given)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise InputError(f"{name} must be a number, got {_shown(value)}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise InputError(f"{name} must be a finite number, got {value}")
+    if value < 0 or (high is not None and value > high):
+        bounds = "at least 0" if high is None else f"in [0, {high:g}]"
+        raise InputError(f"{name} must be {bounds}, got {value:g}")
+    return value
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise InputError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be True or False, got {_shown(value)}")
+    return bool(value)
+
+
+def _respacing(value: Any, default: str) -> str:
+    if value is None:
+        return default
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    if not isinstance(value, str):
+        raise InputError(f"respacing must be a string such as '100', 'ddim50' or '10,20,30', or an int; "
+                         f"got {_shown(value)}")
+    if not value.strip():
+        return default
+    return value.strip()
+
+
+def _schedule_steps(diffusion: dict, respacing: str) -> int:
+    try:
+        return DiffusionSchedule.create(**diffusion, respacing=respacing).num_timesteps
+    except ValueError as err:
+        raise InputError(f"respacing {respacing!r}: {err}") from err
+
+
+def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any = "blended", respacing: Any = None,
+                     skip: Any = None, sampler: Any = None, eta: Any = 0.0, num_augmentations: Any = None,
+                     repetitions: Any = None, batch_size: Any = None, clip_weight: Any = None,
+                     range_weight: Any = None, background_weight: Any = 0.0, distance: Any = "spherical",
+                     clip_input: Any = "pred_xstart", clip_denoised: Any = False, invert_mask: Any = False,
+                     window: Any = "mask", seed: Any = 0, return_trajectory: Any = False,
+                     progress: Any = True) -> EditSettings:
+    """The settings of :func:`bdlearn.edit`, unset ones from ``defaults``, all checked (module docstring).
+
+    ``diffusion`` is the world's :attr:`~bdlearn.worlds.world.ModelWorld.diffusion`, which the
+    respacing is checked against. Raises :class:`~bdlearn.editing.inputs.InputError`.
+    """
+    method = _choice("method", method, METHODS)
+    sampler = _choice("sampler", defaults.sampler if sampler is None else sampler, SAMPLERS)
+    respacing = _respacing(respacing, defaults.respacing)
+    num_steps = _schedule_steps(diffusion, respacing)
+    if skip is None:
+        skip = defaults.skip
+        if skip >= num_steps:
+            default_steps = _schedule_steps(diffusion, defaults.respacing)
+            same_share = min(num_steps - 1, round(skip * num_steps / default_steps))
+            raise InputError(
+                f"respacing {respacing!r} has {num_steps} steps, but the world's default skip is {skip} "
+                f"(made for its respacing {defaults.respacing!r}); pass a skip in [0, {num_steps - 1}] "
+                f"(--skip on the command line), e.g. {same_share}, the same share of the steps")
+    skip = _integer("skip", skip, 0, num_steps, hint=f" (respacing {respacing!r} has {num_steps} steps)")
+    eta = _weight("eta", eta, high=1.0)
+    if eta and sampler != "ddim":
+        raise InputError(f"eta (η = {eta:g}) belongs to the DDIM sampler; pass sampler='ddim' or leave eta at 0")
+    num_augmentations = _integer("num_augmentations", defaults.num_augmentations if num_augmentations is None
+                                 else num_augmentations, 0)
+    repetitions = _integer("repetitions", defaults.repetitions if repetitions is None else repetitions, 1)
+    batch_size = _integer("batch_size", defaults.batch_size if batch_size is None else batch_size, 1)
+    clip_weight = _weight("clip_weight", defaults.clip_weight if clip_weight is None else clip_weight)
+    range_weight = _weight("range_weight", defaults.range_weight if range_weight is None else range_weight)
+    background_weight = _weight("background_weight", background_weight)
+    if background_weight and method != "local":
+        raise InputError("background_weight (λ) belongs to the local method; blending keeps the background exactly")
+    return EditSettings(
+        method=method, respacing=respacing, skip=skip, num_steps=num_steps, sampler=sampler, eta=eta,
+        num_augmentations=num_augmentations, repetitions=repetitions, batch_size=min(batch_size, repetitions),
+        clip_weight=clip_weight, range_weight=range_weight, background_weight=background_weight,
+        distance=_choice("distance", distance, DISTANCES), clip_input=_choice("clip_input", clip_input, CLIP_INPUTS),
+        clip_denoised=_flag("clip_denoised", clip_denoised), invert_mask=_flag("invert_mask", invert_mask),
+        window=_choice("window", window, WINDOW_FITS),
+        seed=_integer("seed", seed, 0, SEED_LIMIT, hint=" (seeds run from 0 to 2**32 - 1)"),
+        return_trajectory=_flag("return_trajectory", return_trajectory), progress=_flag("progress", progress))
