@@ -32,9 +32,10 @@ def _show(keys: list[str], limit: int = 5) -> str:
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a state dict of tensors from ``.safetensors`` or ``.pt``/``.pth``, on the CPU.
 
-    Raises :class:`CheckpointError` for a missing file, a file that is not a checkpoint, a pickle
-    that carries code (refused by ``weights_only=True``), or one that is not a mapping of names
-    to tensors.
+    Raises :class:`CheckpointError` for a missing file, a file that is not a checkpoint (whatever
+    its bytes: the readers' own errors, such as an ``IndexError`` from a file of random bytes,
+    become a ``CheckpointError`` naming the file), a pickle that carries code (refused by
+    ``weights_only=True``), or one that is not a mapping of names to tensors.
     """
     path = Path(path)
     if not path.is_file():
@@ -44,6 +45,8 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             state = load_file(path, device="cpu")
         except (SafetensorError, OSError, ValueError) as err:
             raise CheckpointError(f"{path} is not a readable safetensors file: {err}") from err
+        except Exception as err:  # a damaged file can fail in any way
+            raise CheckpointError(f"{path} is not a readable safetensors file: {type(err).__name__}: {err}") from err
     else:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
@@ -51,6 +54,10 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             raise CheckpointError(
                 f"{path} could not be read as a weights-only PyTorch checkpoint "
                 f"(bdlearn never unpickles code): {err}") from err
+        except Exception as err:  # random bytes give IndexError, KeyError, ...
+            raise CheckpointError(
+                f"{path} is not a PyTorch checkpoint (reading it failed with {type(err).__name__}: {err}); "
+                "is it the right file, downloaded completely?") from err
     if not isinstance(state, Mapping):
         raise CheckpointError(f"{path} holds a {type(state).__name__}, not a state dict")
     not_tensors = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
@@ -60,12 +67,18 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = "checkpoint") -> None:
-    """Raise :class:`CheckpointError` naming the first missing, unexpected or mis-shaped keys."""
+    """Raise :class:`CheckpointError` naming the first missing, unexpected or mis-shaped keys, the
+    tensors that are not floating point where the model's are (integer weights), and those that
+    hold NaN or infinite values (an edit with them would come out NaN: black pixels)."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     wrong_shape = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}"
                    for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    wrong_dtype = [f"{k} ({state[k].dtype})" for k, v in expected.items()
+                   if k in state and v.is_floating_point() and not state[k].is_floating_point()]
+    not_finite = [k for k, v in expected.items() if k in state and state[k].is_floating_point()
+                  and not bool(torch.isfinite(state[k]).all())]
     problems = []
     if missing:
         problems.append(f"{len(missing)} missing keys: {_show(missing)}")
@@ -75,6 +88,13 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source
         problems.append(f"{len(wrong_shape)} keys with the wrong shape (file != model): {_show(wrong_shape)}")
     if problems:
         raise CheckpointError(f"{source} does not fit the model: " + "; ".join(problems))
+    if wrong_dtype:
+        problems.append(f"{len(wrong_dtype)} tensors are not floating point: {_show(wrong_dtype)}")
+    if not_finite:
+        problems.append(f"{len(not_finite)} tensors hold NaN or infinite values: {_show(not_finite)}")
+    if problems:
+        raise CheckpointError(f"{source} holds weights the model cannot use: " + "; ".join(problems)
+                              + "; is it the right file, saved from a healthy training run?")
 
 
 def load_unet(path: str | Path, config: UNetConfig, device: str | torch.device = "cpu") -> UNet:
