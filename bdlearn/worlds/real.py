@@ -29,7 +29,7 @@ import torch
 from bdlearn.clip.bundle import ClipBundle
 from bdlearn.diffusion import UNet, adm256_uncond_config
 from bdlearn.worlds.checkpoint import CheckpointError, load_unet
-from bdlearn.worlds.download import default_cache_dir, download
+from bdlearn.worlds.download import CACHE_ENV, DownloadError, default_cache_dir, download, partial_path
 from bdlearn.worlds.world import EditDefaults, ModelWorld
 
 REAL_IMAGE_SIZE = 256
@@ -105,6 +105,20 @@ def download_real_unet(cache_dir: str | Path | None = None, progress: bool = Tru
                     mirrors=REAL_UNET_MIRRORS, progress=progress)
 
 
+def _real_unet_unavailable(dest: Path, err: DownloadError) -> str:
+    """One paragraph: which files the real world needs, where they go, and why the download failed."""
+    failures = [line.strip() for line in str(err).splitlines()[1:] if line.strip() and not line.startswith("The ")]
+    reason = f"the last of {len(failures)} tries: {failures[-1]}" if failures else str(err)
+    kept = partial_path(dest)
+    resume = (f" The {kept.stat().st_size:,} bytes received so far are kept in {kept}; running again resumes."
+              if kept.exists() and kept.stat().st_size else "")
+    return (f"the real world needs guided-diffusion's {REAL_UNET_FILENAME} (2.2 GB) in {dest.parent}, and downloading "
+            f"it failed ({reason}).{resume} Run again with network access, or put a copy of the file there "
+            f"(set {CACHE_ENV} to use another folder). CLIP ViT-B/16's OpenAI weights (about 600 MB) are needed "
+            f"too: open_clip downloads them into the Hugging Face cache, or set {CLIP_WEIGHTS_ENV} to a local "
+            f"open_clip_model.safetensors from https://huggingface.co/{_CLIP_HUB_REPO}.")
+
+
 def load_real_unet(path: str | Path | None = None, device: str | torch.device | None = None,
                    use_fp16: bool | None = None, cache_dir: str | Path | None = None,
                    progress: bool = True) -> UNet:
@@ -119,13 +133,17 @@ def load_real_unet(path: str | Path | None = None, device: str | torch.device | 
             on a CPU no.
 
     Raises :class:`~bdlearn.worlds.checkpoint.CheckpointError` for a file that is missing, carries code,
-    or does not fit the model, and :class:`~bdlearn.worlds.download.DownloadError` when the download fails.
+    or does not fit the model, and :class:`~bdlearn.worlds.download.DownloadError` when the download fails
+    (saying which files the real world needs and where to put them).
     """
     device = torch.device(device) if device is not None else default_device()
     if use_fp16 is None:
         use_fp16 = device.type == "cuda"
     if path is None:
-        path = download_real_unet(cache_dir, progress)
+        try:
+            path = download_real_unet(cache_dir, progress)
+        except DownloadError as err:
+            raise DownloadError(_real_unet_unavailable(real_unet_path(cache_dir), err)) from err
     return load_unet(path, adm256_uncond_config(use_fp16=use_fp16), device=device).requires_grad_(False)
 
 
