@@ -11,95 +11,191 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
+import tempfile
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 from bdlearn.editing.inputs import InputError
+from bdlearn.editing.settings import SEED_LIMIT
 from bdlearn.training.common import resolve_preset
 from bdlearn.worlds.checkpoint import CheckpointError
+from bdlearn.worlds.download import DownloadError
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _add_edit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--world", choices=["toy", "real"], default="toy", help="model world (default: toy)")
     parser.add_argument("--method", choices=["blended", "local"], default="blended")
-    parser.add_argument("--respacing", help="respaced steps, e.g. 100 (default: the world's)")
-    parser.add_argument("--skip", type=int, help="noisiest respaced steps to skip (default: the world's)")
+    parser.add_argument("--respacing", help="respaced steps, e.g. 100 or ddim50 (default: the world's; "
+                                            "fewer steps than the world's default skip need --skip too)")
+    parser.add_argument("--skip", type=int, help="noisiest respaced steps to skip, from 0 to the steps less 1 "
+                                                 "(default: the world's)")
     parser.add_argument("--sampler", choices=["ddpm", "ddim"])
     parser.add_argument("--augmentations", type=int, help="CLIP views per image; 0 = none")
-    parser.add_argument("--repetitions", type=int, help="how many edits to make and rank")
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--clip-weight", type=float)
-    parser.add_argument("--range-weight", type=float)
+    parser.add_argument("--repetitions", type=int, help="how many edits to make and rank (at least 1)")
+    parser.add_argument("--batch-size", type=int, help="edits run at once (at least 1; default: the world's)")
+    parser.add_argument("--clip-weight", type=float, help="λ_CLIP, a finite number >= 0")
+    parser.add_argument("--range-weight", type=float, help="λ_range, a finite number >= 0")
     parser.add_argument("--lambda", dest="background_weight", type=float, default=0.0,
                         help="background loss weight λ (local method only)")
     parser.add_argument("--invert-mask", action="store_true", help="edit where the mask is black")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--top", type=int, default=4, help="edits shown in the figure")
-    parser.add_argument("--force", action="store_true", help="write into an existing output folder")
+    parser.add_argument("--seed", type=int, default=0,
+                        help=f"0 <= SEED < 2**32 = {SEED_LIMIT} (the noise generator keeps 32 bits; default: 0)")
+    parser.add_argument("--top", type=_positive_int, default=4, help="edits shown in the figure (at least 1)")
+    parser.add_argument("--force", action="store_true",
+                        help="write into an existing output folder, replacing the outputs of an earlier run there "
+                             "(edit_NN.png, figure.png, report.json); other files are kept")
 
 
-def _prepare_out(out: Path, inputs: list[Path], force: bool) -> None:
+#: What ``bdlearn edit`` writes: the files a rerun with --force replaces.
+_EDIT_NAME = re.compile(r"edit_\d{2,}\.png")
+_OUTPUT_NAMES = ("figure.png", "report.json")
+
+
+def _check_out(out: Path, inputs: list[Path], force: bool) -> None:
+    """Refuse an output folder the run could not write, or should not, before any work is done."""
     resolved = out.resolve()
     for path in inputs:
         if path.resolve() == resolved or resolved in path.resolve().parents:
             raise InputError(f"--out {out} would overwrite the input {path}; choose another folder")
-    if out.exists() and any(out.iterdir()) and not force:
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; name a folder (it is created if missing)")
+    if out.is_dir() and any(out.iterdir()) and not force:
         raise InputError(f"{out} exists and is not empty; pass --force to write into it")
+    folder = resolved
+    while not folder.exists():  # the folder that the missing ones would be created in
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"--out {out}: {folder} is a file, not a folder")
+    try:  # a real write, not os.access: it also sees read-only file systems, and holds for root
+        handle, probe = tempfile.mkstemp(prefix=".bdlearn-write-test-", dir=folder)
+    except OSError as err:
+        raise InputError(f"--out {out}: cannot write in {folder} ({err.strerror or err}); choose another folder") from None
+    os.close(handle)
+    os.unlink(probe)
+
+
+def _earlier_outputs(out: Path) -> list[Path]:
+    """The files of an earlier run in ``out``: those its report lists, and every edit_NN.png."""
+    found = {path for path in out.iterdir() if path.is_file() and _EDIT_NAME.fullmatch(path.name)}
+    found |= {out / name for name in _OUTPUT_NAMES if (out / name).is_file()}
+    try:
+        report = json.loads((out / "report.json").read_text())
+        listed = [entry["file"] for entry in report.get("edits", [])] + [report.get("figure")]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        listed = []
+    for name in listed:
+        if isinstance(name, str) and Path(name).name == name and (out / name).is_file():
+            found.add(out / name)
+    return sorted(found)
+
+
+@contextmanager
+def _output_folder(out: Path):
+    """Create ``out`` (and missing parents) for writing; if the body fails, remove what it wrote
+    (paths it adds to the yielded list) and the folders created here, so no empty folder is left."""
+    created = []
+    folder = out.resolve()
+    while not folder.exists():
+        created.append(folder)
+        folder = folder.parent
     out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    try:
+        yield written
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        for folder in created:  # deepest first; only empty ones
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
 
 
-def run_edit(image, mask, prompt: str, out: Path, args: argparse.Namespace) -> Path:
-    """Run one edit and write the ranked PNGs, a figure and ``report.json`` to ``out``; return the figure."""
+def run_edit(image, mask, prompt: str, args: argparse.Namespace):
+    """The edit of ``image`` inside ``mask`` toward ``prompt`` with the command's options (checked before any work)."""
     from bdlearn.editing.pipeline import edit
+
+    return edit(image, mask, prompt, args.world, method=args.method, respacing=args.respacing, skip=args.skip,
+                sampler=args.sampler, num_augmentations=args.augmentations, repetitions=args.repetitions,
+                batch_size=args.batch_size, clip_weight=args.clip_weight, range_weight=args.range_weight,
+                background_weight=args.background_weight, invert_mask=args.invert_mask, seed=args.seed)
+
+
+def write_outputs(result, out: Path, args: argparse.Namespace, written: list[Path]) -> tuple[Path, int]:
+    """Write the ranked PNGs, a figure and ``report.json`` to ``out`` (which must exist); return the
+    figure and the number of edits. The outputs of an earlier run there are removed first."""
     from bdlearn.notebook.plotting import edit_figure
 
-    result = edit(image, mask, prompt, args.world, method=args.method, respacing=args.respacing, skip=args.skip,
-                  sampler=args.sampler, num_augmentations=args.augmentations, repetitions=args.repetitions,
-                  batch_size=args.batch_size, clip_weight=args.clip_weight, range_weight=args.range_weight,
-                  background_weight=args.background_weight, invert_mask=args.invert_mask, seed=args.seed)
+    for path in _earlier_outputs(out):
+        path.unlink()
     files = []
     for rank in range(result.images.shape[0]):
         name = f"edit_{rank:02d}.png"
+        written.append(out / name)
         result.to_pil(rank).save(out / name)
         files.append({"file": name, "rank": rank, "clip_distance": round(float(result.distances[rank]), 6)})
     figure = out / "figure.png"
+    written.append(figure)
     edit_figure(result, top=args.top).savefig(figure, dpi=100, bbox_inches="tight")
     height, width = result.source.shape[:2]
     report = {"prompt": result.prompt, "input_size": {"width": width, "height": height},
               "model_side": result.window.model_side, "window": result.window.as_dict(), "settings": result.settings,
               "edits": files, "figure": figure.name}
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    return figure
+    text = json.dumps(report, indent=2, allow_nan=False) + "\n"  # strict JSON: no NaN or Infinity
+    written.append(out / "report.json")
+    (out / "report.json").write_text(text)
+    return figure, len(files)
 
 
 def _edit(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    _prepare_out(out, [Path(args.image), Path(args.mask)], args.force)
-    figure = run_edit(args.image, args.mask, args.prompt, out, args)
-    print(f"wrote {len(list(out.glob('edit_*.png')))} ranked edits, {out / 'report.json'} and the figure {figure}")
+    _check_out(out, [Path(args.image), Path(args.mask)], args.force)
+    result = run_edit(args.image, args.mask, args.prompt, args)
+    with _output_folder(out) as written:
+        figure, count = write_outputs(result, out, args, written)
+    print(f"wrote {count} ranked edits, {out / 'report.json'} and the figure {figure}")
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """A toy-world edit task, saved as input files, then edited exactly as ``bdlearn edit`` would."""
+    """A toy-world edit task, edited exactly as ``bdlearn edit`` would edit its saved input files."""
     import numpy as np
     from PIL import Image
 
+    from bdlearn.scenes.judge import judge_region
     from bdlearn.scenes.tasks import make_edit_task
 
     out = Path(args.out)
-    _prepare_out(out, [], args.force)
+    _check_out(out, [], args.force)
     task = make_edit_task(args.task_seed)
+    image = np.round(task.image * 255).astype(np.uint8)  # the pixels of input.png
+    mask = task.mask.astype(np.uint8) * 255
     image_path, mask_path = out / "input.png", out / "mask.png"
-    Image.fromarray(np.round(task.image * 255).astype(np.uint8)).save(image_path)
-    Image.fromarray(task.mask.astype(np.uint8) * 255).save(mask_path)
     print(f"demo task: edit the masked region of {image_path} into {task.prompt!r}")
-    figure = run_edit(image_path, mask_path, task.prompt, out, args)
-    from bdlearn.scenes.judge import judge_region
-
-    best = np.asarray(Image.open(out / "edit_00.png"), dtype=np.float32) / 255
-    verdict = judge_region(best, task.mask)
+    result = run_edit(image, mask, task.prompt, args)
+    with _output_folder(out) as written:
+        written += [image_path, mask_path]
+        Image.fromarray(image).save(image_path)
+        Image.fromarray(mask).save(mask_path)
+        figure, _ = write_outputs(result, out, args, written)
+    verdict = judge_region(result.full_size(0).astype(np.float32) / 255, task.mask)
     found = f"a {verdict.colour} {verdict.shape}" if verdict.has_object else "no object"
     print(f"the judge finds {found} in the mask of the best edit "
           f"({'success' if verdict.matches(task.target_colour, task.target_shape) else 'not the prompt'})")
@@ -117,12 +213,12 @@ def _train(args: argparse.Namespace) -> int:
         if args.init_weights:  # the UNet architecture is the one the weights' card records
             config = replace(config, init_weights=args.init_weights, unet=toy_unet_config(args.init_weights))
         elif config.requires_init_weights:
-            raise SystemExit(f"--preset {args.preset} continues a trained DDPM: give its weights with --init-weights")
+            raise InputError(f"--preset {args.preset} continues a trained DDPM: give its weights with --init-weights")
     else:
         from bdlearn.training.clip import train_clip as train
 
         if args.init_weights:
-            raise SystemExit("--init-weights is for the DDPM trainer")
+            raise InputError("--init-weights is for the DDPM trainer")
         config = args.preset
     summary = train(args.out, config, resume=not args.restart)
     print(f"trained {args.model} for {summary['steps']} steps; weights and samples in {args.out}")
@@ -146,8 +242,15 @@ def _grow(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a user error as one ``bdlearn: error:`` line (exit status 2) instead of the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"bdlearn: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bdlearn", description="Blended Diffusion, taught from first principles.")
+    parser = _Parser(prog="bdlearn", description="Blended Diffusion, taught from first principles.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     edit_parser = commands.add_parser("edit", help="edit the masked region of an image to match a prompt")
@@ -189,11 +292,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; a user's error (a bad input or setting, missing or broken weights, a failed
+    download, a file that cannot be written) is one line on stderr, ``bdlearn: error: ...``, and
+    exit status 2."""
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (InputError, CheckpointError, ValueError, FileNotFoundError) as err:
-        print(f"bdlearn: error: {err}", file=sys.stderr)
+    except (InputError, CheckpointError, ValueError, DownloadError, OSError) as err:
+        message = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+        print(f"bdlearn: error: {message}", file=sys.stderr)
         return 2
 
 
