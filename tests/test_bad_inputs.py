@@ -1,0 +1,483 @@
+"""Every bad input a clear error, nothing silently wrong (issue 26, section 2): one test per case.
+
+Grouped as the user meets them: the Python API (:func:`bdlearn.edit`), reading images and masks,
+weights files, and the ``bdlearn`` command (one ``bdlearn: error:`` line, exit status 2).
+"""
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+from bdlearn.editing import pipeline
+from bdlearn.cli import main
+from bdlearn.diffusion.unet import UNet, UNetConfig
+from bdlearn.editing.inputs import InputError, read_image, read_mask
+from bdlearn.editing.pipeline import edit
+from bdlearn.worlds.checkpoint import CheckpointError, load_unet, read_state_dict
+from bdlearn.worlds.download import DownloadError
+from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS, TOY_DIFFUSION
+from bdlearn.worlds.toy_clip import TOY_CLIP_WEIGHTS
+from bdlearn.worlds.world import ModelWorld
+
+FAST = {"respacing": "10", "skip": 7, "repetitions": 1, "num_augmentations": 0, "progress": False}
+
+
+def _case(size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    image = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    mask = np.zeros((size, size), dtype=bool)
+    mask[8:20, 10:22] = True
+    return image, mask
+
+
+@pytest.fixture
+def no_loading(monkeypatch):
+    """A world given by name must not be loaded: every check comes first."""
+    def refuse(name, *args, **kwargs):
+        raise AssertionError(f"the {name!r} world was loaded before the inputs were checked")
+
+    monkeypatch.setattr(pipeline, "load_world", refuse)
+
+
+# ------------------------------------------------------------------------------------------------
+# The Python API: settings are checked, before any work and before a named world is loaded
+# ------------------------------------------------------------------------------------------------
+
+def test_respacing_as_an_int_means_the_same_string(world):
+    image, mask = _case()
+    as_int = edit(image, mask, "a red circle", world, **{**FAST, "respacing": 10})
+    as_str = edit(image, mask, "a red circle", world, **FAST)
+    assert torch.equal(as_int.images, as_str.images) and as_int.settings["respacing"] == "10"
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("repetitions", 2.5, "repetitions must be an integer"),
+    ("repetitions", 0, "repetitions must be at least 1"),
+    ("num_augmentations", -1, "num_augmentations must be at least 0"),
+    ("skip", 3.0, "skip must be an integer"),
+])
+def test_integer_settings_are_ints_in_range(no_loading, name, value, message):
+    image, mask = _case()
+    with pytest.raises(InputError, match=message):
+        edit(image, mask, "a red circle", "real", **{**FAST, name: value})
+
+
+@pytest.mark.parametrize("seed, message", [
+    (1.5, "seed must be an integer"), (True, "seed must be an integer"), (-1, r"in \[0, 4294967295\]"),
+    (2**32, r"in \[0, 4294967295\]"), (2**64, r"in \[0, 4294967295\]"),
+])
+def test_seeds_outside_the_documented_range_are_refused(no_loading, seed, message):
+    image, mask = _case()  # 2**32 would repeat seed 0: the CPU generator keeps 32 bits of a seed
+    with pytest.raises(InputError, match=message):
+        edit(image, mask, "a red circle", "real", **FAST, seed=seed)
+
+
+def test_the_largest_seed_and_numpy_integers_work(world):
+    image, mask = _case()
+    result = edit(image, mask, "a red circle", world, **FAST, seed=np.int64(2**32 - 1))
+    assert result.settings["seed"] == 2**32 - 1 and type(result.settings["seed"]) is int
+
+
+def test_batch_size_zero_is_refused_not_read_as_the_default(no_loading):
+    image, mask = _case()
+    with pytest.raises(InputError, match="batch_size must be at least 1, got 0"):
+        edit(image, mask, "a red circle", "toy", **FAST, batch_size=0)
+
+
+@pytest.mark.parametrize("skip", [-1, 10])
+def test_skip_out_of_range_names_the_steps(no_loading, skip):
+    image, mask = _case()
+    with pytest.raises(InputError, match=r"skip must be in \[0, 9\].*respacing '10' has 10 steps"):
+        edit(image, mask, "a red circle", "toy", **{**FAST, "skip": skip})
+
+
+def test_fewer_steps_than_the_default_skip_names_the_default(no_loading):
+    image, mask = _case()
+    with pytest.raises(InputError, match=r"default skip is 15 .*pass a skip in \[0, 9\] \(--skip"):
+        edit(image, mask, "a red circle", "toy", respacing="10")
+
+
+@pytest.mark.parametrize("name", ["clip_weight", "range_weight", "background_weight", "eta"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_settings_are_refused(no_loading, name, value):
+    image, mask = _case()
+    extra = {"method": "local"} if name == "background_weight" else {"sampler": "ddim"} if name == "eta" else {}
+    with pytest.raises(InputError, match=f"{name} must be a finite number"):
+        edit(image, mask, "a red circle", "real", **FAST, **extra, **{name: value})
+
+
+def test_eta_beyond_one_and_eta_without_ddim_are_refused(no_loading):
+    image, mask = _case()  # η = 5 made DDIM's σ larger than the step allows: NaN edits
+    with pytest.raises(InputError, match=r"eta must be in \[0, 1\], got 5"):
+        edit(image, mask, "a red circle", "toy", **FAST, sampler="ddim", eta=5.0)
+    with pytest.raises(InputError, match="belongs to the DDIM sampler"):
+        edit(image, mask, "a red circle", "toy", **FAST, eta=0.5)
+
+
+@pytest.mark.parametrize("name, value", [("invert_mask", "no"), ("window", "photo"), ("method", None),
+                                         ("respacing", 2.5), ("respacing", "0"), ("clip_weight", -1.0)])
+def test_other_bad_settings_name_themselves(no_loading, name, value):
+    image, mask = _case()
+    with pytest.raises(InputError, match=name):
+        edit(image, mask, "a red circle", "toy", **{**FAST, name: value})
+
+
+@pytest.mark.parametrize("world_name, message", [("imaginary", "unknown world"), (3, "world must be")])
+def test_unknown_worlds_are_refused(no_loading, world_name, message):
+    image, mask = _case()
+    with pytest.raises(InputError, match=message):
+        edit(image, mask, "a red circle", world_name, **FAST)
+
+
+def test_bad_image_mask_and_prompt_are_found_before_loading_a_world(no_loading):
+    image, mask = _case()
+    with pytest.raises(InputError, match="selects nothing"):
+        edit(image, np.zeros_like(mask), "a red circle", "real")
+    with pytest.raises(InputError, match="empty"):
+        edit(image, mask, "  ", "real")
+    with pytest.raises(InputError, match=r"\(x \+ 1\) / 2"):
+        edit(image / 127.5 - 1, mask, "a red circle", "real")
+
+
+def test_a_nan_edit_is_an_error_not_black_pixels(world):
+    torch.manual_seed(0)
+    unet = UNet(UNetConfig(image_size=32, model_channels=32, channel_mult=(1, 2), num_res_blocks=1,
+                           attention_resolutions=(2,), num_head_channels=32)).eval().requires_grad_(False)
+    next(unet.parameters()).fill_(float("nan"))  # broken weights: every prediction is NaN
+    broken = ModelWorld("broken", unet, world.clip, 32, dict(TOY_DIFFUSION), world.defaults)
+    image, mask = _case()
+    with pytest.raises(InputError, match="NaN or infinite"):
+        edit(image, mask, "a red circle", broken, **FAST)
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading images and masks
+# ------------------------------------------------------------------------------------------------
+
+def test_a_16_bit_greyscale_png_is_read_at_its_own_scale(tmp_path):
+    path = tmp_path / "grey16.png"
+    Image.fromarray(np.full((8, 8), 32896, dtype=np.uint16)).save(path)  # 32896 / 65535 = 128 / 255
+    assert Image.open(path).mode in ("I;16", "I")
+    assert np.all(read_image(path) == 128)  # was 255: pure white
+    assert np.all(read_image(np.full((8, 8), 32896, dtype=np.uint16)) == 128)
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "P", "RGB", "RGBA", "RGBX", "RGBa", "LA", "La", "PA", "CMYK",
+                                  "YCbCr", "LAB", "HSV", "I;16", "I;16B", "I", "F"])
+def test_every_pil_mode_is_read_at_its_own_scale_or_refused_by_name(mode):
+    grey = Image.new("RGB", (6, 6), (200, 200, 200))
+    if mode in ("I;16", "I;16B", "I"):
+        dtype = {"I;16": "<u2", "I;16B": ">u2", "I": np.int32}[mode]
+        picture = Image.fromarray(np.full((6, 6), 200 * 257, dtype=dtype))
+    elif mode == "F":
+        picture = Image.fromarray(np.full((6, 6), 200 / 255, dtype=np.float32))
+    else:
+        picture = grey.convert(mode)
+    assert picture.mode == mode
+    expected = np.asarray(picture.convert("RGB")) if mode in ("1", "P", "PA") else np.full((6, 6, 3), 200)  # quantised
+    difference = np.abs(read_image(picture).astype(int) - expected)
+    assert difference.max() <= (1 if mode in ("LAB", "HSV", "YCbCr") else 0)  # colour spaces round
+
+
+def test_modes_out_of_their_scale_are_refused_by_name():
+    with pytest.raises(InputError, match="mode 'I'"):
+        read_image(Image.fromarray(np.full((4, 4), 70000, dtype=np.int32)))
+    with pytest.raises(InputError, match="mode 'F'.*divide 8-bit values by 255"):
+        read_image(Image.new("RGB", (4, 4), (128, 128, 128)).convert("F"))
+
+
+def test_a_0_1_mask_is_a_binary_mask_in_every_format(tmp_path):
+    _, expected = _case()
+    ones = expected.astype(np.uint8)
+    png, png16 = tmp_path / "mask01.png", tmp_path / "mask01_16.png"
+    Image.fromarray(ones).save(png)
+    Image.fromarray(ones.astype(np.uint16)).save(png16)
+    for form in (png, png16, ones, ones.astype(np.int64), Image.fromarray(ones).convert("RGB")):
+        assert np.array_equal(read_mask(form, (32, 32)), expected)
+        assert np.array_equal(read_mask(form, (32, 32), invert=True), ~expected)  # not the whole image
+
+
+def test_an_alpha_only_mask_uses_its_alpha():
+    _, expected = _case()
+    alpha = expected.astype(np.uint8) * 255
+    for colour in ((0, 0, 0), (255, 255, 255)):
+        rgba = np.dstack([np.broadcast_to(np.uint8(colour), (32, 32, 3)), alpha])
+        assert np.array_equal(read_mask(Image.fromarray(rgba, "RGBA"), (32, 32)), expected)
+        assert np.array_equal(read_mask(rgba, (32, 32)), expected)
+    la = np.dstack([np.zeros((32, 32), np.uint8), alpha])
+    assert np.array_equal(read_mask(Image.fromarray(la, "LA"), (32, 32)), expected)
+    # where the colour varies, the colour is the mask and alpha is ignored
+    painted = np.dstack([np.repeat(alpha[..., None], 3, axis=-1), np.full((32, 32), 255, np.uint8)])
+    assert np.array_equal(read_mask(Image.fromarray(painted, "RGBA"), (32, 32)), expected)
+
+
+def test_exif_orientation_is_applied_to_images_and_masks(tmp_path):
+    image, mask = np.zeros((10, 20, 3), dtype=np.uint8), np.zeros((10, 20), dtype=np.uint8)
+    image[0, 0], mask[0, :5] = 255, 255
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    Image.fromarray(image).save(tmp_path / "image.png", exif=exif)
+    Image.fromarray(mask).save(tmp_path / "mask.png", exif=exif)
+    upright = read_image(tmp_path / "image.png")
+    assert upright.shape == (20, 10, 3) and np.all(upright[0, -1] == 255)
+    assert np.array_equal(upright, read_image(Image.open(tmp_path / "image.png")))
+    upright_mask = read_mask(tmp_path / "mask.png", (20, 10))
+    assert upright_mask[:5, -1].all() and upright_mask.sum() == 5
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that claims width x height greyscale pixels (its pixel data is never reached)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(tmp_path):
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_png_header(20000, 20000))
+    with pytest.raises(InputError, match=r"20000x20000 pixels \(400 megapixels\).*50 megapixels"):
+        read_image(bomb)
+    with pytest.raises(InputError, match="20000x20000"):
+        read_mask(bomb, (20000, 20000))
+    assert Image.MAX_IMAGE_PIXELS is not None  # PIL's own limit is back in place
+
+
+def test_arrays_over_the_pixel_limit_are_refused(monkeypatch):
+    monkeypatch.setattr("bdlearn.editing.inputs.MAX_PIXELS", 100)
+    with pytest.raises(InputError, match="11x10 pixels"):
+        read_image(np.zeros((10, 11, 3), dtype=np.uint8))
+
+
+def test_half_precision_tensors_are_read_as_float32():
+    image, _ = _case()
+    tensor = torch.from_numpy(image).permute(2, 0, 1).float() / 255
+    for dtype in (torch.bfloat16, torch.float16):
+        exact = np.round(tensor.to(dtype).float().permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+        assert np.array_equal(read_image(tensor.to(dtype)), exact)
+    assert read_mask(torch.ones(32, 32, dtype=torch.bfloat16), (32, 32)).all()
+
+
+@pytest.mark.parametrize("shape", [(0, 0, 3), (0, 8), (8, 0, 3)])
+def test_zero_size_arrays_are_refused(shape):
+    with pytest.raises(InputError, match="empty"):
+        read_image(np.zeros(shape, dtype=np.uint8))
+    with pytest.raises(InputError, match="empty"):
+        read_mask(np.zeros(shape[:2], dtype=bool), (8, 8))
+
+
+def test_an_image_in_minus_one_to_one_is_refused_with_the_conversion():
+    image = torch.rand(3, 8, 8) * 2 - 1  # bdlearn's model format, e.g. EditResult.images[0]
+    with pytest.raises(InputError, match=r"\[−1, 1\].*convert with \(x \+ 1\) / 2"):
+        read_image(image)
+    assert read_image((image + 1) / 2).shape == (8, 8, 3)
+
+
+def test_integers_beyond_their_scale_and_odd_types_are_refused():
+    with pytest.raises(InputError, match=r"0\.\.255.*uint16"):
+        read_image(np.full((4, 4), 1000, dtype=np.int32))
+    with pytest.raises(InputError, match="unsupported dtype"):
+        read_image(np.full((4, 4), "x"))
+    with pytest.raises(InputError, match="got NoneType"):
+        read_image(None)
+
+
+# ------------------------------------------------------------------------------------------------
+# Weights files
+# ------------------------------------------------------------------------------------------------
+
+TINY = UNetConfig(image_size=16, model_channels=32, channel_mult=(1, 2), num_res_blocks=1,
+                  attention_resolutions=(2,), num_head_channels=32)
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".pth", ".safetensors"])
+@pytest.mark.parametrize("seed", range(4))
+def test_weights_of_random_bytes_are_a_checkpoint_error(tmp_path, suffix, seed):
+    path = tmp_path / f"random{suffix}"
+    path.write_bytes(np.random.default_rng(seed).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    with pytest.raises(CheckpointError, match=str(path.name)):
+        read_state_dict(path)
+
+
+def test_a_zip_of_random_bytes_is_a_checkpoint_error(tmp_path):
+    path = tmp_path / "broken.pt"  # torch.save writes zip archives: a damaged one failed with KeyError
+    torch.save({"w": torch.zeros(3)}, path)
+    data = bytearray(path.read_bytes())
+    data[200:600] = np.random.default_rng(0).integers(0, 256, 400, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="broken.pt"):
+        read_state_dict(path)
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".safetensors"])
+def test_weights_of_integer_tensors_are_a_checkpoint_error(tmp_path, suffix):
+    state = {key: value.to(torch.int64) for key, value in UNet(TINY).state_dict().items()}
+    path = tmp_path / f"ints{suffix}"
+    torch.save(state, path) if suffix == ".pt" else save_file(state, str(path))
+    with pytest.raises(CheckpointError, match=r"tensors are not floating point: .*\(torch\.int64\)"):
+        load_unet(path, TINY)
+
+
+def test_weights_holding_nan_are_a_checkpoint_error(tmp_path):
+    state = UNet(TINY).state_dict()
+    key = next(iter(state))
+    state[key][0] = float("nan")
+    save_file(state, str(tmp_path / "nan.safetensors"))
+    with pytest.raises(CheckpointError, match=f"1 tensors hold NaN or infinite values: {key}"):
+        load_unet(tmp_path / "nan.safetensors", TINY)
+
+
+# ------------------------------------------------------------------------------------------------
+# The command: one `bdlearn: error:` line and exit status 2, checked before the edit runs
+# ------------------------------------------------------------------------------------------------
+
+needs_toy = pytest.mark.skipif(not (TOY_DDPM_WEIGHTS.exists() and TOY_CLIP_WEIGHTS.exists()),
+                               reason="the toy weights are not in bdlearn/data/")
+CLI_FAST = ["--respacing", "10", "--skip", "7", "--augmentations", "0"]
+
+
+@pytest.fixture
+def files(tmp_path):
+    image, mask = _case()
+    Image.fromarray(image).save(tmp_path / "in.png")
+    Image.fromarray(mask.astype(np.uint8) * 255).save(tmp_path / "mask.png")
+    return ["--image", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"), "--prompt", "a red circle"]
+
+
+@pytest.fixture
+def no_edit(monkeypatch):
+    """The edit itself must not run: the error is found before."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the edit ran before the error was found")
+
+    monkeypatch.setattr("bdlearn.cli.run_edit", refuse)
+
+
+def _one_error_line(capsys, *fragments: str) -> str:
+    err = capsys.readouterr().err.rsplit("\r", 1)[-1]  # after any progress bar
+    assert err.startswith("bdlearn: error: ") and err.count("\n") == 1, err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+def test_out_naming_a_file(files, tmp_path, capsys, no_edit):
+    (tmp_path / "taken").write_text("mine")
+    assert main(["edit", *files, "--out", str(tmp_path / "taken"), *CLI_FAST]) == 2
+    _one_error_line(capsys, "is a file")
+    assert main(["edit", *files, "--out", str(tmp_path / "taken" / "deeper"), *CLI_FAST]) == 2
+    _one_error_line(capsys, "is a file, not a folder")
+
+
+def test_unwritable_out_is_found_before_the_edit(files, tmp_path, capsys, monkeypatch, no_edit):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+
+    def no_write(*args, **kwargs):  # root may write anywhere: refuse as the file system would
+        raise PermissionError(13, "Permission denied")
+
+    try:
+        monkeypatch.setattr("bdlearn.cli.tempfile.mkstemp", no_write)
+        assert main(["edit", *files, "--out", str(locked / "out"), *CLI_FAST]) == 2
+        _one_error_line(capsys, "cannot write in", "Permission denied")
+        assert not (locked / "out").exists()
+    finally:
+        locked.chmod(0o755)
+
+
+def test_a_failed_run_leaves_no_empty_output_folder(files, tmp_path, capsys):
+    out = tmp_path / "new" / "deeper"
+    assert main(["edit", *files, "--out", str(out), *CLI_FAST, "--batch-size", "0"]) == 2
+    _one_error_line(capsys, "batch_size must be at least 1, got 0")
+    assert not (tmp_path / "new").exists()
+
+
+@needs_toy
+def test_a_failure_while_writing_removes_the_new_folder(files, tmp_path, capsys, monkeypatch):
+    def broken_figure(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("bdlearn.notebook.plotting.edit_figure", broken_figure)
+    out = tmp_path / "new"
+    assert main(["edit", *files, "--out", str(out), *CLI_FAST, "--repetitions", "1"]) == 2
+    _one_error_line(capsys, "No space left on device")
+    assert not out.exists()
+
+
+@needs_toy
+def test_force_replaces_the_earlier_run_and_keeps_other_files(files, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["edit", *files, "--out", str(out), *CLI_FAST, "--repetitions", "3"]) == 0
+    (out / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    assert main(["edit", *files, "--out", str(out), *CLI_FAST, "--repetitions", "2", "--force"]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text(), parse_constant=lambda name: pytest.fail(name))
+    assert printed.startswith(f"wrote {len(report['edits'])} ranked edits") and len(report["edits"]) == 2
+    assert sorted(p.name for p in out.iterdir()) == ["edit_00.png", "edit_01.png", "figure.png", "notes.txt",
+                                                     "report.json"]
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--clip-weight", "nan", "clip_weight must be a finite number"),
+    ("--clip-weight", "inf", "clip_weight must be a finite number"),
+    ("--range-weight", "-inf", "range_weight must be a finite number"),
+    ("--seed", str(2**32), "seed must be in [0, 4294967295]"),
+    ("--seed", "-1", "seed must be in [0, 4294967295]"),
+    ("--seed", str(2**64), "seed must be in [0, 4294967295]"),
+    ("--batch-size", "0", "batch_size must be at least 1"),
+    ("--repetitions", "0", "repetitions must be at least 1"),
+    ("--skip", "10", "skip must be in [0, 9]"),
+    ("--top", "0", "argument --top: must be at least 1"),
+    ("--respacing", "abc", "bad respacing 'abc'"),
+])
+def test_bad_settings_are_one_line_before_the_edit(files, tmp_path, capsys, no_loading, option, value, message):
+    assert _exit_code(["edit", *files, "--out", str(tmp_path / "out"), *CLI_FAST, f"{option}={value}"]) == 2
+    _one_error_line(capsys, message)
+    assert not (tmp_path / "out").exists()
+
+
+def _exit_code(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as stop:  # argparse's own errors
+        return stop.code
+
+
+def test_respacing_alone_names_the_default_skip(files, tmp_path, capsys, no_loading):
+    assert main(["edit", *files, "--out", str(tmp_path / "out"), "--respacing", "10"]) == 2
+    _one_error_line(capsys, "the world's default skip is 15", "--skip")
+
+
+def test_real_world_without_its_weights_is_one_line(files, tmp_path, capsys, monkeypatch):
+    def offline(url, dest, **kwargs):  # fail at once, as with no network: nothing is downloaded
+        raise DownloadError(f"could not download {dest.name}:\n  {url} (attempt 1/3): could not connect: "
+                            "[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setenv("BDLEARN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("bdlearn.worlds.real.download", offline)
+    assert main(["edit", *files, "--out", str(tmp_path / "out"), "--world", "real", "--repetitions", "1"]) == 2
+    _one_error_line(capsys, "256x256_diffusion_uncond.pt", str(tmp_path / "cache"), "BDLEARN_CACHE",
+                    "CLIP ViT-B/16", "BDLEARN_CLIP_WEIGHTS", "name resolution")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_decompression_bomb_is_one_line(files, tmp_path, capsys):
+    (tmp_path / "bomb.png").write_bytes(_png_header(20000, 20000))
+    files[1] = str(tmp_path / "bomb.png")
+    assert main(["edit", *files, "--out", str(tmp_path / "out"), *CLI_FAST]) == 2
+    _one_error_line(capsys, "20000x20000 pixels")
+
+
+def test_argparse_errors_are_one_line(capsys):
+    assert _exit_code(["edit", "--image", "x.png"]) == 2
+    _one_error_line(capsys, "required")
