@@ -23,7 +23,7 @@ How pixels are read, the same for images and masks:
 """
 from __future__ import annotations
 
-import threading
+import re
 from pathlib import Path
 from typing import Union
 
@@ -41,7 +41,6 @@ _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
 #: Modes PIL converts to 8-bit RGB at their own scale (those it would clip, I, I;16 and F, are read apart).
 _RGB_MODES = ("1", "L", "P", "RGB", "RGBX", "CMYK", "YCbCr", "LAB", "HSV")
 _RGBA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
-_PIL_LIMIT = threading.Lock()
 
 
 class InputError(ValueError):
@@ -52,9 +51,13 @@ def _check_size(height: int, width: int, what: str) -> None:
     if height == 0 or width == 0:
         raise InputError(f"{what} is empty ({width}x{height} pixels)")
     if height * width > MAX_PIXELS:
-        raise InputError(f"{what} is {width}x{height} pixels ({height * width / 1e6:.0f} megapixels), more than "
-                         f"bdlearn reads ({MAX_PIXELS / 1e6:g} megapixels, bdlearn.editing.inputs.MAX_PIXELS); "
-                         "make it smaller first, or raise that limit if you trust the file")
+        raise _too_large(what, f"{width}x{height} pixels ({height * width / 1e6:.0f} megapixels)")
+
+
+def _too_large(what: str, size: str) -> InputError:
+    return InputError(f"{what} is {size}, more than bdlearn reads ({MAX_PIXELS / 1e6:g} megapixels, "
+                      "bdlearn.editing.inputs.MAX_PIXELS); make it smaller first, or raise that limit if you "
+                      "trust the file")
 
 
 def _open(path: str | Path, what: str = "image") -> Image.Image:
@@ -64,16 +67,17 @@ def _open(path: str | Path, what: str = "image") -> Image.Image:
         raise InputError(f"{what} {path} is a folder, not an image file")
     if not path.is_file():
         raise InputError(f"file not found: {path}")
-    # bdlearn's own limit, MAX_PIXELS, replaces PIL's decompression-bomb check: it is stricter, and
-    # its error names the file's size. Image.open reads only the header; the size is checked before load().
-    with _PIL_LIMIT:
-        previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-        try:
-            image = Image.open(path)
-        except Exception as err:  # PIL's plugins raise many kinds for a broken file
-            raise InputError(f"{path} is not an image PIL can read: {err}") from err
-        finally:
-            Image.MAX_IMAGE_PIXELS = previous
+    # Image.open reads only the header; bdlearn's limit, MAX_PIXELS, stricter than PIL's
+    # decompression-bomb check, is applied before load(). Past twice PIL's own limit, Image.open
+    # refuses the file itself (PIL's limit is a global setting, which bdlearn leaves alone).
+    try:
+        image = Image.open(path)
+    except Image.DecompressionBombError as err:
+        pixels = re.search(r"\((\d+) pixels\)", str(err))
+        size = f"{int(pixels.group(1)) / 1e6:.0f} megapixels" if pixels else "too large for PIL"
+        raise _too_large(f"{what} {path}", size) from err
+    except Exception as err:  # PIL's plugins raise many kinds for a broken file
+        raise InputError(f"{path} is not an image PIL can read: {err}") from err
     with image:
         _check_size(image.height, image.width, f"{what} {path}")
         try:
