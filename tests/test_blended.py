@@ -142,3 +142,17 @@ def test_start_step_and_bad_options(world):
         edit(image, mask, "a red circle", world, sampler="euler", respacing="10", skip=8, repetitions=1, progress=False)
     with pytest.raises(ValueError, match="distance"):
         edit(image, mask, "a red circle", world, distance="l2", respacing="10", skip=8, repetitions=1, progress=False)
+
+
+def test_a_world_named_by_string_is_loaded_once(world, monkeypatch):
+    from bdlearn.editing import pipeline
+
+    loads = []
+    monkeypatch.setattr(pipeline, "_WORLDS_BY_NAME", {})
+    monkeypatch.setattr(pipeline, "load_world", lambda name: loads.append(name) or world)
+    image, mask = np.random.default_rng(0).random((32, 32, 3)), np.zeros((32, 32), dtype=bool)
+    mask[4:12, 4:12] = True
+    for _ in range(2):
+        pipeline.edit(image, mask, "a red circle", "toy", respacing="10", skip=8, repetitions=1,
+                      num_augmentations=0, progress=False)
+    assert loads == ["toy"]

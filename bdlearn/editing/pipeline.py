@@ -74,6 +74,17 @@ class EditResult:
         return ((self.images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
+#: Worlds that edit() loaded by name, kept for the rest of the process, so that a notebook calling
+#: ``edit(..., world="real")`` again and again reads the 2.2 GB of weights once.
+_WORLDS_BY_NAME: dict[str, ModelWorld] = {}
+
+
+def _world_named(name: str) -> ModelWorld:
+    if name not in _WORLDS_BY_NAME:
+        _WORLDS_BY_NAME[name] = load_world(name)
+    return _WORLDS_BY_NAME[name]
+
+
 def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str = "toy", *,
          method: Method = "blended", respacing: str | None = None, skip: int | None = None,
          sampler: Sampler | None = None, eta: float = 0.0, num_augmentations: int | None = None,
@@ -95,7 +106,8 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
             colour is uniform is the mask (:func:`~bdlearn.editing.inputs.read_mask`). A mask
             selecting everything gives plain CLIP-guided generation.
         prompt: what the region should show.
-        world: a :class:`ModelWorld`, or ``"toy"`` / ``"real"`` to load one.
+        world: a :class:`ModelWorld`, or ``"toy"`` / ``"real"`` to load one (once per process: later
+            calls with the same name reuse it).
         method: ``"blended"`` (Blended Diffusion) or ``"local"`` (Local CLIP-guided diffusion).
         respacing, skip: the respaced schedule ("100") and how many of its noisiest steps to skip;
             the edit starts from the input noised to the remaining level.
@@ -142,7 +154,7 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
     source_mask = read_mask(mask, source.shape[:2], invert=checked.invert_mask)
 
     if isinstance(world, str):
-        world = load_world(world)
+        world = _world_named(world)
     schedule = world.schedule(respacing)
     device = world.device
     edit_window = choose_window(source_mask, world.image_size, window)
