@@ -85,3 +85,29 @@ def test_train_from_weights_without_a_card_is_a_clear_error(tmp_path, capsys):
     code = main(["train", "ddpm", "--preset", "anneal", "--init-weights", str(tmp_path / "missing.safetensors"),
                  "--out", str(tmp_path / "run")])
     assert code == 2 and "has no card" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("corner", ["top-left", "bottom-right"])
+def test_edit_of_a_photo_of_any_size_comes_back_at_its_size_exact_outside_the_mask(tmp_path, corner):
+    """A JPEG that is not square, a mask in a corner outside the centre square: the edits are PNGs of the
+    photo's size, equal to the decoded photo outside the mask, and the report says which window was edited."""
+    rng = np.random.default_rng(1)
+    photo = (rng.random((90, 140, 3)) * 255).astype(np.uint8)
+    image, mask_path, out = tmp_path / "photo.jpg", tmp_path / "mask.png", tmp_path / "out"
+    Image.fromarray(photo).save(image, quality=90)
+    mask = np.zeros((90, 140), dtype=bool)
+    if corner == "top-left":
+        mask[0:12, 0:20] = True
+    else:
+        mask[70:90, 118:140] = True
+    Image.fromarray(mask.astype(np.uint8) * 255).save(mask_path)
+    assert main(["edit", "--image", str(image), "--mask", str(mask_path), "--prompt", "a red circle", "--out",
+                 str(out), *FAST]) == 0
+    decoded = np.asarray(Image.open(image).convert("RGB"))
+    report = json.loads((out / "report.json").read_text())
+    assert report["input_size"] == {"width": 140, "height": 90} and report["model_side"] == 32
+    for entry in report["edits"]:
+        edited = np.asarray(Image.open(out / entry["file"]))
+        assert edited.shape == (90, 140, 3)
+        assert (edited[~mask] == decoded[~mask]).all()
+        assert (edited[mask] != decoded[mask]).any()
