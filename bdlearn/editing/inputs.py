@@ -317,23 +317,6 @@ def load_mask(mask: ImageLike, size: int, invert: bool = False,
     return result
 
 
-def image_shape_of(image: ImageLike) -> tuple[int, int] | None:
-    """(H, W) of a user's image before any resizing, or None when it cannot be told cheaply."""
-    if isinstance(image, (str, Path)):
-        image = _open(image)
-    if isinstance(image, Image.Image):
-        image = _upright(image, "image")
-        return image.size[1], image.size[0]
-    if isinstance(image, torch.Tensor):
-        shape = tuple(image.shape[-3:]) if image.ndim >= 3 else tuple(image.shape)
-        if len(shape) == 3 and shape[0] in (1, 3, 4) and shape[-1] not in (1, 3, 4):
-            return shape[1], shape[2]
-        return shape[0], shape[1]
-    if isinstance(image, np.ndarray):
-        return image.shape[0], image.shape[1]
-    return None
-
-
 def check_prompt(prompt: str) -> str:
     """The prompt stripped of surrounding space; an empty one is an error."""
     if not isinstance(prompt, str):
