@@ -114,3 +114,33 @@ def test_load_world_real_assembles_the_real_models(monkeypatch):
 
 def test_default_device_prefers_a_gpu():
     assert real.default_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_half_precision_clip_runs_and_agrees_with_float32():
+    """CLIP in float16 (open_clip's "fp16": layer norms in float32), the GPU default, on the CPU."""
+    torch.manual_seed(0)
+    full, half = real.build_real_clip("cpu"), real.build_real_clip("cpu", half=True)
+    half.model.load_state_dict(full.model.state_dict())  # the same weights, rounded to float16
+    assert (half.dtype, half.model.visual.ln_pre.weight.dtype, full.dtype) == (torch.float16, torch.float32,
+                                                                                 torch.float32)
+    images = (torch.rand(1, 3, 256, 256) * 2 - 1).requires_grad_(True)
+    embedding = half.encode_image(images)
+    assert embedding.dtype == torch.float32
+    assert float((embedding.detach() * full.encode_image(images.detach())).sum()) > 0.999
+    assert float((half.encode_text(["a cat"]) * full.encode_text(["a cat"])).sum()) > 0.999
+    grad = torch.autograd.grad(embedding.sum(), images)[0]
+    assert grad.dtype == torch.float32 and torch.isfinite(grad).all() and grad.abs().sum() > 0
+
+
+def test_load_real_clip_is_half_precision_on_a_gpu_only(monkeypatch):
+    asked = []
+
+    def create_model(*args, precision: str, **kwargs):
+        asked.append(precision)
+        raise RuntimeError("stop here: only the precision asked for matters")
+
+    monkeypatch.setattr(real.open_clip, "create_model", create_model)
+    for device, half in (("cpu", None), ("cuda", None), ("cpu", True), ("cuda", False)):
+        with pytest.raises(CheckpointError):
+            real.load_real_clip(device=device, half=half)
+    assert asked == ["fp32", "fp16", "fp16", "fp32"]

@@ -96,7 +96,7 @@ class ClipBundle:
     def encode_text(self, prompts: Sequence[str]) -> torch.Tensor:
         """Unit-length text embeddings [N, D] of ``prompts`` (see :meth:`tokenize` for the limits)."""
         device = self.model.logit_scale.device
-        return self.model.encode_text(self.tokenize(prompts).to(device), normalize=True)
+        return self.model.encode_text(self.tokenize(prompts).to(device), normalize=True).float()
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """Map images in [−1, 1] to CLIP's input: resized to :attr:`image_size`, normalised.
@@ -108,11 +108,18 @@ class ClipBundle:
             images = F.interpolate(images, size=self.image_size, mode="bilinear", antialias=True, align_corners=False)
         mean = torch.tensor(self.mean, device=images.device, dtype=images.dtype).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=images.device, dtype=images.dtype).view(1, -1, 1, 1)
-        return (images - mean) / std
+        return ((images - mean) / std).to(self.dtype)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the vision tower's weights, and so of its input: float16 for a model made
+        with open_clip's ``precision="fp16"`` (layer norms stay float32, as in OpenAI's code)."""
+        return self.model.visual.conv1.weight.dtype
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
-        """Unit-length image embeddings [N, D] of images [N, 3, H, W] in [−1, 1] (differentiable)."""
-        return self.model.encode_image(self.preprocess(images), normalize=True)
+        """Unit-length image embeddings [N, D] of images [N, 3, H, W] in [−1, 1] (differentiable),
+        in float32 whatever the model's precision."""
+        return self.model.encode_image(self.preprocess(images), normalize=True).float()
 
     @torch.no_grad()
     def zero_shot(self, images: torch.Tensor, labels: Sequence[str]) -> torch.Tensor:

@@ -31,6 +31,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 AttentionKernel = Literal["sdpa", "einsum"]
 
@@ -154,12 +155,24 @@ def timestep_embedding(timesteps: torch.Tensor, dim: int, max_period: float = 10
 
 class GroupNorm32(nn.GroupNorm):
     """GroupNorm (32 groups unless told otherwise), computed in at least float32 even when the
-    torso runs in float16; the reference's class of the same name."""
+    torso runs in float16; the reference's class of the same name.
+
+    For a float16 (or bfloat16) input the float32 copy that the norm reads would be kept for the
+    backward pass, twice the bytes of the input, in every norm of the network. Where gradients
+    are being recorded, bdlearn keeps only the half-precision input and makes the float32 copy
+    again in the backward pass (:func:`torch.utils.checkpoint.checkpoint`). The values and
+    gradients are the same; the reference keeps the copies.
+    """
 
     def __init__(self, channels: int, groups: int = 32) -> None:
         super().__init__(groups, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype.itemsize < 4 and x.is_floating_point() and torch.is_grad_enabled() and x.requires_grad:
+            return checkpoint(self._norm_in_float32, x, use_reentrant=False)
+        return self._norm_in_float32(x)
+
+    def _norm_in_float32(self, x: torch.Tensor) -> torch.Tensor:
         compute_dtype = torch.promote_types(x.dtype, torch.float32)
         return super().forward(x.to(compute_dtype)).to(x.dtype)
 

@@ -119,7 +119,7 @@ def guided_prediction(unet: nn.Module, schedule: DiffusionSchedule, x_t: Tensor,
     ``autocast`` runs the UNet in bfloat16 on the CPU (faster where the CPU supports it).
     """
     guided = clip is not None and weights.clip + weights.range + weights.background > 0
-    t = torch.full((x_t.shape[0],), step, dtype=torch.long, device=x_t.device)
+    t = torch.full((x_t.shape[0],), step, dtype=torch.long)  # on the CPU, where the schedule lives
     with torch.enable_grad() if guided else torch.no_grad():
         x_in = x_t.detach().requires_grad_(guided)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast and x_t.device.type == "cpu"):

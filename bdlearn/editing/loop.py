@@ -15,6 +15,7 @@ Repetitions run as one batch (or several, ``batch_size`` at a time). Taught in n
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -57,11 +58,12 @@ def guided_edit_loop(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, 
                      weights: GuidanceWeights, method: Method = "blended", sampler: Sampler = "ddpm",
                      eta: float = 0.0, generator: torch.Generator, lpips: torch.nn.Module | None = None,
                      clip_denoised: bool = False, autocast: bool = False, keep_trajectory: bool = False,
-                     progress: bool = True) -> LoopOutput:
+                     progress: bool = True, on_step: Callable[[int], object] | None = None) -> LoopOutput:
     """Edit ``batch`` copies of x_0 [1, 3, S, S] inside ``mask`` [1, 1, S, S] toward ``text_embedding``.
 
     All randomness (initial noise, step noise, background noise, augmentations) comes from
-    ``generator``, so a seed gives the same edits on the CPU.
+    ``generator``, so a seed gives the same edits on the CPU. ``progress`` shows a bar over the
+    steps; ``on_step(batch)`` is called after each step (for a caller's own bar).
     """
     if method not in ("blended", "local"):
         raise ValueError(f"method must be 'blended' or 'local', got {method!r}")
@@ -99,6 +101,8 @@ def guided_edit_loop(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, 
             preds.append(prediction.pmv.pred_xstart.cpu())
             if prediction.clip_distance is not None:
                 distances.append(prediction.clip_distance.cpu())
+        if on_step is not None:
+            on_step(batch)
     return LoopOutput(
         samples=x,
         x_t=torch.stack(xs) if keep_trajectory else None,

@@ -8,6 +8,8 @@ size, equal to the photo outside the mask.
 """
 from __future__ import annotations
 
+import sys
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -15,15 +17,29 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from bdlearn.clip.perceptual import load_lpips
 from bdlearn.editing.blending import blend
+from bdlearn.editing.cost import BatchPlan, plan_batches
 from bdlearn.editing.guidance import ClipInput, Distance, GuidanceWeights
-from bdlearn.editing.inputs import ImageLike, InputError, check_prompt, read_image, read_mask
-from bdlearn.editing.loop import Method, Sampler, guided_edit_loop
+from bdlearn.editing.inputs import (
+    ImageLike,
+    InputError,
+    check_prompt,
+    read_image,
+    read_mask,
+)
+from bdlearn.editing.loop import Method, Sampler, guided_edit_loop, start_step
 from bdlearn.editing.ranking import rank_edits
 from bdlearn.editing.settings import named_world, resolve_settings
-from bdlearn.editing.window import EditWindow, WindowFit, choose_window, paste_back, to_model
+from bdlearn.editing.window import (
+    EditWindow,
+    WindowFit,
+    choose_window,
+    paste_back,
+    to_model,
+)
 from bdlearn.worlds.load import load_world
 from bdlearn.worlds.world import ModelWorld
 
@@ -74,6 +90,23 @@ class EditResult:
         return ((self.images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
+def _smaller_batch(plan: BatchPlan, batch: int, device: torch.device) -> int:
+    """The batch to retry with after running out of GPU memory with ``batch`` edits at once: half
+    of it, with a warning. A batch the user chose is not changed behind their back: an error says
+    what to do instead, as it does when a single edit does not fit."""
+    torch.cuda.empty_cache()
+    if plan.chosen_by == "you":
+        raise InputError(f"out of memory on {device} with batch_size={batch} (edits at once); pass a smaller "
+                         "batch_size (--batch-size), or leave it unset for bdlearn to choose one that fits")
+    if batch == 1:
+        raise InputError(f"out of memory on {device} even with one edit at a time; free GPU memory (other "
+                         "notebooks or processes using it) or use fewer augmentations")
+    smaller = batch // 2
+    warnings.warn(f"out of memory on {device} with {batch} edits at once; going on with {smaller} at a time",
+                  RuntimeWarning, stacklevel=3)
+    return smaller
+
+
 #: Worlds that edit() loaded by name, kept for the rest of the process, so that a notebook calling
 #: ``edit(..., world="real")`` again and again reads the 2.2 GB of weights once.
 _WORLDS_BY_NAME: dict[str, ModelWorld] = {}
@@ -113,7 +146,10 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
             the edit starts from the input noised to the remaining level.
         sampler, eta: ``"ddpm"`` or ``"ddim"`` (with η).
         num_augmentations: CLIP views per image (the first unwarped; 0 = none).
-        repetitions, batch_size: how many edits to make, and how many run at once.
+        repetitions, batch_size: how many edits to make, and how many run at once. None: on a GPU
+            as many as fit in its free memory (:func:`~bdlearn.editing.cost.plan_batches`; if it
+            runs out of memory all the same, the batch is halved with a warning and the edit goes
+            on), elsewhere the world's default. Which noise each edit draws depends on the batch.
         clip_weight, range_weight, background_weight: λ_CLIP, λ_range and λ (local method only).
         distance, clip_input: see :class:`~bdlearn.editing.guidance.GuidanceWeights`.
         clip_denoised: clamp x̂_0 to [−1, 1] inside the step (the official code does not).
@@ -121,13 +157,15 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
             ``"mask"``, around the mask with some context (the default), or ``"image"``, all of it.
         seed: an int in [0, 2**32); the same seed gives the same edits on the CPU, bit for bit.
         return_trajectory: keep every x_t and x̂_0 (for sliders).
+        progress: first say what will run (:meth:`~bdlearn.editing.cost.BatchPlan.describe`:
+            repetitions × steps UNet evaluations, how many at once), then show a bar over them
+            whose remaining time is an estimate from the steps so far (on stderr).
 
     Unset options take the world's defaults (``world.defaults``). Everything is checked before any
     work, and before a world given by name is loaded (:mod:`bdlearn.editing.settings` has the
     rules): integers must be ints (``respacing`` may be one: 10 means "10"), weights and η finite
     and at least 0, η at most 1 and only with ``sampler="ddim"``, ``seed`` in [0, 2**32) (the CPU
-    generator behind all the noise keeps 32 bits of a seed), ``batch_size`` at least 1 (None: the
-    world's). Raises :class:`~bdlearn.editing.inputs.InputError` (a ``ValueError``) naming what is
+    generator behind all the noise keeps 32 bits of a seed), ``batch_size`` at least 1. Raises :class:`~bdlearn.editing.inputs.InputError` (a ``ValueError``) naming what is
     wrong, also when an edit comes out NaN or infinite (an unstable setting, or broken weights):
     such an edit is never returned.
     """
@@ -170,35 +208,53 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
         if lpips_module is not None:
             lpips_module = lpips_module.to(device)
 
+    plan = plan_batches(world, repetitions, start_step(schedule, skip) + 1, weights.num_augmentations, batch_size)
     generator = torch.Generator().manual_seed(seed)
     samples, trajectories, predictions, steps = [], [], [], []
-    for begin in range(0, repetitions, batch_size):
-        batch = min(batch_size, repetitions - begin)
-        out = guided_edit_loop(world.unet, world.clip, schedule, x_start, mask_tensor, text_embedding,
-                               batch=batch, skip=skip, weights=weights, method=method, sampler=sampler, eta=eta,
-                               generator=generator, lpips=lpips_module, clip_denoised=clip_denoised,
-                               autocast=world.autocast, keep_trajectory=return_trajectory,
-                               progress=checked.progress)
-        if not torch.isfinite(out.samples).all():
-            raise InputError(
-                f"the edit came out NaN or infinite (sampler {sampler!r}, eta {eta:g}, clip_weight "
-                f"{weights.clip:g}, range_weight {weights.range:g}, respacing {respacing!r}); nothing is "
-                "returned. Try smaller weights or another sampler; if every setting fails, check the "
-                "world's weights")
-        final = out.samples.clamp(-1, 1)
-        if method == "blended":  # the final replacement: the outside of the mask is the input, exactly
-            final = blend(final, x_start.expand_as(final), mask_tensor.expand(batch, -1, -1, -1))
-        samples.append(final)
-        steps = out.steps
-        if return_trajectory:
-            trajectories.append(out.x_t)
-            predictions.append(out.pred_xstart)
+    batch_size = plan.batch_size
+    with tqdm(total=plan.unet_evaluations, desc=f"{method} diffusion", unit="edit-step", leave=False,
+              disable=not checked.progress, file=sys.stderr) as bar:
+        if checked.progress:
+            bar.write(plan.describe(), file=sys.stderr)
+        begin = 0
+        while begin < repetitions:
+            batch = min(batch_size, repetitions - begin)
+            state = generator.get_state()
+            try:
+                out = guided_edit_loop(world.unet, world.clip, schedule, x_start, mask_tensor, text_embedding,
+                                       batch=batch, skip=skip, weights=weights, method=method, sampler=sampler,
+                                       eta=eta, generator=generator, lpips=lpips_module, clip_denoised=clip_denoised,
+                                       autocast=world.autocast, keep_trajectory=return_trajectory, progress=False,
+                                       on_step=bar.update)
+            except torch.cuda.OutOfMemoryError:
+                out = None  # handled below, once the failed attempt's tensors are released
+            if out is None:
+                batch_size = _smaller_batch(plan, batch, device)
+                generator.set_state(state)  # the retry draws the same noise
+                bar.n = begin * plan.steps
+                bar.refresh()
+                continue
+            if not torch.isfinite(out.samples).all():
+                raise InputError(
+                    f"the edit came out NaN or infinite (sampler {sampler!r}, eta {eta:g}, clip_weight "
+                    f"{weights.clip:g}, range_weight {weights.range:g}, respacing {respacing!r}); nothing is "
+                    "returned. Try smaller weights or another sampler; if every setting fails, check the "
+                    "world's weights")
+            final = out.samples.clamp(-1, 1)
+            if method == "blended":  # the final replacement: the outside of the mask is the input, exactly
+                final = blend(final, x_start.expand_as(final), mask_tensor.expand(batch, -1, -1, -1))
+            samples.append(final)
+            steps = out.steps
+            if return_trajectory:
+                trajectories.append(out.x_t)
+                predictions.append(out.pred_xstart)
+            begin += batch
     images = torch.cat(samples)
     order, distances = rank_edits(world.clip, images, mask_tensor, text_embedding, distance)
     settings = {
         "world": world.name, "method": method, "respacing": respacing, "skip": skip,
         "denoising_steps": len(steps), "sampler": sampler, "eta": eta, "repetitions": repetitions,
-        "batch_size": batch_size, "seed": seed, "clip_denoised": clip_denoised, **asdict(weights),
+        "batch_size": batch_size, "batch_size_chosen_by": plan.chosen_by, "seed": seed, "clip_denoised": clip_denoised, **asdict(weights),
         "lpips": lpips_backend, "window_fit": window, "window": edit_window.as_dict(),
     }
     return EditResult(

@@ -16,7 +16,8 @@ The rules, where :func:`bdlearn.edit`'s docstring does not give them already:
   larger η takes the square root of a negative number);
 * ``seed`` lies in [0, 2**32): the CPU generator that draws all of an edit's noise keeps 32 bits
   of its seed, so a larger seed would repeat the edits of a smaller one;
-* ``batch_size`` None means the world's default; 0 is refused, not read as "unset".
+* ``batch_size`` None leaves the batch to :func:`bdlearn.editing.cost.plan_batches` (what fits on
+  a GPU, the world's default elsewhere); 0 is refused, not read as "unset".
 """
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ class EditSettings:
     eta: float
     num_augmentations: int
     repetitions: int
-    batch_size: int  #: at most ``repetitions``
+    batch_size: int | None  #: at most ``repetitions``; None: chosen when the world is at hand
     clip_weight: float
     range_weight: float
     background_weight: float
@@ -172,7 +173,8 @@ def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any = "
     num_augmentations = _integer("num_augmentations", defaults.num_augmentations if num_augmentations is None
                                  else num_augmentations, 0)
     repetitions = _integer("repetitions", defaults.repetitions if repetitions is None else repetitions, 1)
-    batch_size = _integer("batch_size", defaults.batch_size if batch_size is None else batch_size, 1)
+    if batch_size is not None:
+        batch_size = min(_integer("batch_size", batch_size, 1), repetitions)
     clip_weight = _weight("clip_weight", defaults.clip_weight if clip_weight is None else clip_weight)
     range_weight = _weight("range_weight", defaults.range_weight if range_weight is None else range_weight)
     background_weight = _weight("background_weight", background_weight)
@@ -180,7 +182,7 @@ def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any = "
         raise InputError("background_weight (λ) belongs to the local method; blending keeps the background exactly")
     return EditSettings(
         method=method, respacing=respacing, skip=skip, num_steps=num_steps, sampler=sampler, eta=eta,
-        num_augmentations=num_augmentations, repetitions=repetitions, batch_size=min(batch_size, repetitions),
+        num_augmentations=num_augmentations, repetitions=repetitions, batch_size=batch_size,
         clip_weight=clip_weight, range_weight=range_weight, background_weight=background_weight,
         distance=_choice("distance", distance, DISTANCES), clip_input=_choice("clip_input", clip_input, CLIP_INPUTS),
         clip_denoised=_flag("clip_denoised", clip_denoised), invert_mask=_flag("invert_mask", invert_mask),

@@ -29,7 +29,13 @@ import torch
 from bdlearn.clip.bundle import ClipBundle
 from bdlearn.diffusion import UNet, adm256_uncond_config
 from bdlearn.worlds.checkpoint import CheckpointError, load_unet
-from bdlearn.worlds.download import CACHE_ENV, DownloadError, default_cache_dir, download, partial_path
+from bdlearn.worlds.download import (
+    CACHE_ENV,
+    DownloadError,
+    default_cache_dir,
+    download,
+    partial_path,
+)
 from bdlearn.worlds.world import EditDefaults, ModelWorld
 
 REAL_IMAGE_SIZE = 256
@@ -147,10 +153,18 @@ def load_real_unet(path: str | Path | None = None, device: str | torch.device | 
     return load_unet(path, adm256_uncond_config(use_fp16=use_fp16), device=device).requires_grad_(False)
 
 
-def build_real_clip(device: str | torch.device = "meta") -> ClipBundle:
-    """CLIP ViT-B/16 (OpenAI's architecture, QuickGELU) with random weights, made on ``device``."""
+def _clip_precision(half: bool) -> str:
+    """open_clip's name for the precision: ``"fp16"`` converts the convolutions, linear layers and
+    projections to float16 and keeps the layer norms in float32, as OpenAI's own CLIP does on a GPU."""
+    return "fp16" if half else "fp32"
+
+
+def build_real_clip(device: str | torch.device = "meta", half: bool = False) -> ClipBundle:
+    """CLIP ViT-B/16 (OpenAI's architecture, QuickGELU) with random weights, made on ``device``,
+    in float16 where ``half`` (see :func:`load_real_clip`)."""
     with _quiet_open_clip(), torch.device(device):  # initialised in place: on "meta", for free
-        model = open_clip.create_model(REAL_CLIP_MODEL, pretrained=None, device=device, force_quick_gelu=True)
+        model = open_clip.create_model(REAL_CLIP_MODEL, pretrained=None, device=device, force_quick_gelu=True,
+                                       precision=_clip_precision(half))
     return ClipBundle.from_model(model, open_clip.get_tokenizer(REAL_CLIP_MODEL))
 
 
@@ -168,8 +182,12 @@ def _clip_unavailable(err: Exception) -> CheckpointError:
         "its code; use the safetensors file.)")
 
 
-def load_real_clip(device: str | torch.device | None = None, weights: str | Path | None = None) -> ClipBundle:
+def load_real_clip(device: str | torch.device | None = None, weights: str | Path | None = None,
+                   half: bool | None = None) -> ClipBundle:
     """CLIP ViT-B/16 with OpenAI's weights, frozen, in eval mode.
+
+    ``half``: run CLIP in float16 (layer norms in float32), as the official code does on a GPU; it
+    halves the activations kept for the guidance gradient. None: on a GPU yes, on a CPU no.
 
     The weights come from ``weights`` (a local file in open_clip's format, ideally
     ``open_clip_model.safetensors``), else from the file named by ``$BDLEARN_CLIP_WEIGHTS``,
@@ -179,13 +197,15 @@ def load_real_clip(device: str | torch.device | None = None, weights: str | Path
     it when the weights cannot be had (offline, say), or why a given file was refused.
     """
     device = torch.device(device) if device is not None else default_device()
+    if half is None:
+        half = device.type == "cuda"
     weights = weights or os.environ.get(CLIP_WEIGHTS_ENV) or None
     if weights is not None and not Path(weights).is_file():
         raise _clip_unavailable(FileNotFoundError(f"no file at {weights}"))
     try:
         with _quiet_open_clip(), torch.device(device):
             model = open_clip.create_model(REAL_CLIP_MODEL, pretrained=str(weights or REAL_CLIP_PRETRAINED),
-                                           device=device, force_quick_gelu=True)
+                                           device=device, force_quick_gelu=True, precision=_clip_precision(half))
     except (RuntimeError, OSError, ValueError, pickle.UnpicklingError) as err:
         if weights is None:
             raise _clip_unavailable(err) from err

@@ -1,0 +1,157 @@
+"""What an edit costs before it runs: memory per edit (which sets the batch) and arithmetic (the time).
+
+Every step of an edit is one CLIP-guided step (:func:`~bdlearn.editing.guidance.guided_prediction`):
+the UNet and CLIP run forward while autograd records, then the gradient flows back to x_t. So an
+edit of ``repetitions`` repetitions and K steps costs ``repetitions × K`` UNet evaluations, each a
+forward and a backward pass.
+
+Both costs are counted, not guessed, by running one guided step on PyTorch's ``meta`` device with
+twins of the world's models (same layers and dtypes, no memory, no arithmetic):
+
+* memory: the bytes of the tensors autograd keeps for the backward pass
+  (:func:`torch.autograd.graph.saved_tensors_hooks`), weights excluded. They grow with the batch;
+  the weights are already in memory. On the meta device PyTorch's fused attention falls back to
+  its unfused form, which keeps the T×T attention weights that the fused kernels of a GPU do not
+  (for the real UNet about 0.2 GB per edit in float16), so the count errs on the safe side.
+* arithmetic: the floating-point operations of the step, forward and backward
+  (:class:`torch.utils.flop_counter.FlopCounterMode`), for time estimates from a card's peak.
+
+:func:`plan_batches` turns the memory count into the batch: on a GPU as many edits as
+``torch.cuda.mem_get_info`` says fit, with :data:`BACKWARD_HEADROOM` for the backward pass's
+temporaries; elsewhere the world's default.
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from bdlearn.clip.bundle import ClipBundle
+from bdlearn.editing.guidance import GuidanceWeights, guided_prediction
+from bdlearn.worlds.world import ModelWorld
+
+#: Memory a batch needs beyond the saved activations: the backward pass's gradients and
+#: temporaries, taken as a quarter more. An assumption until a GPU measures it
+#: (``benchmarks/bench_real_device.py`` records the measured peak beside this model).
+BACKWARD_HEADROOM = 1.25
+#: Left free on the GPU for the allocator's rounding, cuDNN's workspaces and small tensors.
+RESERVE_BYTES = 2**30
+
+
+def meta_twin(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` whose parameters and buffers live on the ``meta`` device (shapes and
+    dtypes only), made without copying a byte of the weights."""
+    memo: dict[int, object] = {}
+    for tensor in itertools.chain(module.parameters(), module.buffers()):
+        twin = torch.empty_like(tensor, device="meta")
+        memo[id(tensor)] = nn.Parameter(twin, requires_grad=False) if isinstance(tensor, nn.Parameter) else twin
+    return copy.deepcopy(module, memo)
+
+
+class _FromNonLeaf:
+    """Calls ``unet`` on a copy of x_t made by an operation, not on the leaf tensor itself: the
+    module tracking inside :class:`~torch.utils.flop_counter.FlopCounterMode` fails on a module
+    whose input is the leaf that ``torch.autograd.grad`` differentiates with respect to. (Not a
+    module itself, for the same reason.)"""
+
+    def __init__(self, unet: nn.Module) -> None:
+        self.unet = unet
+
+    def __call__(self, x: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+        return self.unet(x * 1, timesteps)
+
+
+@dataclass(frozen=True)
+class StepCost:
+    """One guided step of one edit: the bytes autograd keeps for its backward pass, and its
+    floating-point operations (forward and backward, UNet and CLIP)."""
+
+    saved_bytes: int
+    flops: int
+
+
+def guided_step_cost(world: ModelWorld, num_augmentations: int) -> StepCost:
+    """Count one guided step of ``world`` with ``num_augmentations`` CLIP views, per edit.
+
+    Runs :func:`~bdlearn.editing.guidance.guided_prediction` for a batch of two on twins of the
+    world's UNet and CLIP on the ``meta`` device (a second or two for the real world) and divides
+    by two.
+    """
+    batch, side = 2, world.image_size
+    unet = meta_twin(world.unet)
+    clip = ClipBundle(meta_twin(world.clip.model), world.clip.tokenizer, world.clip.image_size,
+                      world.clip.mean, world.clip.std)
+    weights = {tensor.untyped_storage()._cdata for tensor in itertools.chain(
+        unet.state_dict().values(), clip.model.state_dict().values())}
+    saved: dict[int, int] = {}
+
+    def keep(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if storage._cdata not in weights:  # a tensor and its views share one storage: counted once
+            saved[storage._cdata] = storage.nbytes()
+        return tensor
+
+    x_t = torch.zeros(batch, 3, side, side, device="meta")
+    masks = torch.ones(batch, 1, side, side, device="meta")
+    text = torch.zeros(1, world.clip.model.text_projection.shape[-1], device="meta")
+    schedule = world.schedule()
+    flop_counter = FlopCounterMode(display=False)
+    with flop_counter, torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
+        guided_prediction(_FromNonLeaf(unet), schedule, x_t, schedule.num_timesteps - 1, clip=clip, text_embedding=text,
+                          masks=masks, weights=GuidanceWeights(num_augmentations=num_augmentations), seed=0)
+    return StepCost(saved_bytes=sum(saved.values()) // batch, flops=flop_counter.get_total_flops() // batch)
+
+
+def edits_that_fit(free_bytes: int, saved_bytes_per_edit: int) -> int:
+    """How many edits' guided steps fit in ``free_bytes`` at once (at least 1: a lone edit is tried
+    even when the model says it does not fit)."""
+    usable = free_bytes - RESERVE_BYTES
+    return max(1, int(usable // (saved_bytes_per_edit * BACKWARD_HEADROOM)))
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """How an edit's repetitions run: ``batch_size`` at a time, chosen by ``chosen_by``."""
+
+    repetitions: int
+    steps: int
+    batch_size: int
+    chosen_by: str  #: "you", "free GPU memory" or "the world's default"
+    device: str
+    saved_bytes_per_edit: int | None = None
+    free_bytes: int | None = None
+
+    @property
+    def unet_evaluations(self) -> int:
+        """Guided UNet evaluations (a forward and a backward pass each): repetitions × steps."""
+        return self.repetitions * self.steps
+
+    def describe(self) -> str:
+        """One line for a person about to wait: what runs, how many at once, and why."""
+        line = (f"{self.repetitions} edit(s) x {self.steps} steps = {self.unet_evaluations:,} guided UNet "
+                f"evaluations, {self.batch_size} at a time on {self.device} ({self.chosen_by}")
+        if self.saved_bytes_per_edit is not None and self.free_bytes is not None:
+            line += (f": {self.saved_bytes_per_edit / 1e9:.1f} GB per edit, "
+                     f"{self.free_bytes / 1e9:.1f} GB free")
+        return line + ")"
+
+
+def plan_batches(world: ModelWorld, repetitions: int, steps: int, num_augmentations: int,
+                 batch_size: int | None = None) -> BatchPlan:
+    """The batch for an edit: ``batch_size`` if given; on a CUDA GPU, as many edits as fit in its
+    free memory by :func:`guided_step_cost` and :func:`edits_that_fit`; else the world's default.
+    Never more than ``repetitions``."""
+    device = world.device
+    if batch_size is not None:
+        return BatchPlan(repetitions, steps, min(batch_size, repetitions), "you", str(device))
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        per_edit = guided_step_cost(world, num_augmentations).saved_bytes
+        fit = edits_that_fit(free, per_edit)
+        return BatchPlan(repetitions, steps, min(fit, repetitions), "free GPU memory", str(device), per_edit, free)
+    return BatchPlan(repetitions, steps, min(world.defaults.batch_size, repetitions), "the world's default",
+                     str(device))
