@@ -15,9 +15,11 @@ import os
 import re
 import sys
 import tempfile
+import warnings
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from bdlearn.editing.inputs import InputError
 from bdlearn.editing.settings import SEED_LIMIT
@@ -291,13 +293,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """A warning as one line, ``bdlearn: warning: ...`` (e.g. a batch halved after running out of GPU memory)."""
+    print(f"bdlearn: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command; a user's error (a bad input or setting, missing or broken weights, a failed
     download, a file that cannot be written) is one line on stderr, ``bdlearn: error: ...``, and
     exit status 2."""
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        with warnings.catch_warnings():  # restored on return: only this command's warnings look like this
+            warnings.showwarning = _show_warning
+            return args.run(args)
     except (InputError, CheckpointError, ValueError, DownloadError, OSError) as err:
         message = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
         print(f"bdlearn: error: {message}", file=sys.stderr)

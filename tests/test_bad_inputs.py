@@ -489,3 +489,21 @@ def test_a_decompression_bomb_is_one_line(files, tmp_path, capsys):
 def test_argparse_errors_are_one_line(capsys):
     assert _exit_code(["edit", "--image", "x.png"]) == 2
     _one_error_line(capsys, "required")
+
+
+@needs_toy
+def test_cli_says_in_one_line_when_it_halves_the_batch(files, tmp_path, capsys, monkeypatch):
+    real_loop = pipeline.guided_edit_loop
+
+    def loop(*args, batch, **kwargs):
+        if batch > 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_loop(*args, batch=batch, **kwargs)
+
+    monkeypatch.setattr(pipeline, "guided_edit_loop", loop)
+    assert main(["edit", *files, "--out", str(tmp_path / "out"), *CLI_FAST, "--repetitions", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "bdlearn: warning: out of memory on cpu with 2 edits at once; going on with 1 at a time\n" in err
+    assert "Traceback" not in err and "RuntimeWarning" not in err
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["settings"]["batch_size"] == 1 and len(report["edits"]) == 2

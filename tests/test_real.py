@@ -6,6 +6,7 @@ import os
 import time
 
 import huggingface_hub.constants
+import open_clip.constants as open_clip_constants
 import pytest
 import torch
 from open_clip.transformer import QuickGELU
@@ -77,6 +78,17 @@ def test_load_real_clip_offline_says_what_is_missing(monkeypatch, tmp_path):
     with pytest.raises(CheckpointError, match=r"(?s)not available.*open_clip_model\.safetensors.*BDLEARN_CLIP_WEIGHTS"):
         real.load_real_clip(device="meta")
     assert time.perf_counter() - start < 10, "offline failure must not wait on network retries"
+
+
+def test_the_clip_error_names_the_files_open_clip_fetches():
+    from open_clip.pretrained import _get_safe_alternatives, get_pretrained_cfg
+
+    repo = get_pretrained_cfg("ViT-B-16", "openai")["hf_hub"].rstrip("/")
+    default = open_clip_constants.HF_WEIGHTS_NAME  # what open_clip asks for when the entry names no file
+    asked = [*_get_safe_alternatives(default), default]
+    assert (real.CLIP_HUB_REPO, list(real.CLIP_HUB_FILES)) == (repo, asked)
+    message = str(real._clip_unavailable(OSError("offline")))
+    assert f"download {asked[0]} from https://huggingface.co/{repo} and pass its path" in message
 
 
 def test_load_real_clip_names_a_missing_weights_file(monkeypatch, tmp_path):

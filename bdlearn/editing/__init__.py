@@ -3,12 +3,13 @@
 The CLIP-guided step (:mod:`.guidance`, section 3.1), extending augmentations (:mod:`.augmentations`,
 section 3.2), blending with the noised background (:mod:`.blending`, Algorithm 1), the editing loop
 with the Local CLIP-guided baseline beside it (:mod:`.loop`), ranking the repetitions
-(:mod:`.ranking`), input handling (:mod:`.inputs`), the window of a photo the model edits and the way
+(:mod:`.ranking`), input handling (:mod:`.inputs`), what an edit costs before it runs (:mod:`.cost`), the window of a photo the model edits and the way
 back to the whole photo (:mod:`.window`), and :func:`edit`, the pipeline that ties them together
 (:mod:`.pipeline`).
 """
 from bdlearn.editing.augmentations import extending_augmentations
 from bdlearn.editing.blending import blend, noised_background
+from bdlearn.editing.cost import BatchPlan, StepCost, guided_step_cost, plan_batches
 from bdlearn.editing.guidance import (
     GuidanceWeights,
     GuidedPrediction,
@@ -32,12 +33,14 @@ from bdlearn.editing.window import EditWindow, choose_window, paste_back, to_mod
 from bdlearn.editing.ranking import rank_edits
 
 __all__ = [
+    "BatchPlan",
     "EditResult",
     "EditWindow",
     "GuidanceWeights",
     "GuidedPrediction",
     "ImageLike",
     "InputError",
+    "StepCost",
     "LoopOutput",
     "background_loss",
     "blend",
@@ -48,10 +51,12 @@ __all__ = [
     "extending_augmentations",
     "guided_edit_loop",
     "guided_prediction",
+    "guided_step_cost",
     "load_image",
     "load_mask",
     "noised_background",
     "paste_back",
+    "plan_batches",
     "range_loss",
     "rank_edits",
     "read_image",

@@ -13,7 +13,7 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 
-from bdlearn.editing import edit
+from bdlearn.editing import edit, plan_batches
 from bdlearn.notebook.image_slider import trajectory_slider
 from bdlearn.notebook.mask_drawer import MaskDrawer
 from bdlearn.notebook.pictures import figure_to_png, whole_picture_png
@@ -123,10 +123,11 @@ class EditorApp(widgets.VBox):
         self.progress.max, self.progress.value = steps * settings["repetitions"], 0
         self.progress.bar_style = ""
         self.run_button.disabled = True
-        self.status.value = f"editing: {settings['repetitions']} repetition(s) of {steps} steps..."
+        plan = plan_batches(self.world, settings["repetitions"], steps, settings["num_augmentations"])
+        self.status.value = f"editing: {plan.describe()}..."
         started = time.perf_counter()
         try:
-            with _CountSteps(self):
+            with _CountSteps(self, plan.describe()):
                 result = edit(self.image, self.current_mask(), self.prompt.value, self.world,
                               return_trajectory=self.world.image_size <= 64, progress=False, **settings)
         except Exception as err:  # shown in the app: a bad prompt or mask should not need a traceback
@@ -160,13 +161,17 @@ class _CountSteps:
     a forward hook on the UNet counts those calls, without changing anything the edit computes.
     """
 
-    def __init__(self, app: EditorApp) -> None:
-        self.app, self.done, self.handle = app, 0, None
+    def __init__(self, app: EditorApp, plan: str) -> None:
+        self.app, self.plan, self.done, self.handle = app, plan, 0, None
+        self.started = time.perf_counter()
 
     def __enter__(self) -> _CountSteps:
         def hook(module: torch.nn.Module, inputs: Any, output: torch.Tensor) -> None:
             self.done += int(output.shape[0])  # one step of every edit in the batch
             self.app.progress.value = min(self.app.progress.max, self.done)
+            seconds = time.perf_counter() - self.started
+            left = seconds / self.done * max(0, self.app.progress.max - self.done)
+            self.app.status.value = f"editing: {self.plan}; about {left:.0f} s left"
 
         self.handle = self.app.world.unet.register_forward_hook(hook)
         return self

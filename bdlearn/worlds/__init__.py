@@ -12,6 +12,8 @@ from bdlearn.worlds.load import load_world
 from bdlearn.worlds.package_data import PackageDataError
 from bdlearn.worlds.photos import Photo, PhotoEdit, list_photos, load_photo
 from bdlearn.worlds.real import (
+    CLIP_HUB_FILES,
+    CLIP_HUB_REPO,
     CLIP_WEIGHTS_ENV,
     REAL_DEFAULTS,
     REAL_IMAGE_SIZE,
@@ -36,6 +38,8 @@ from bdlearn.worlds.toy_clip import TOY_CLIP_WEIGHTS, build_toy_clip, load_toy_c
 from bdlearn.worlds.world import EditDefaults, ModelWorld
 
 __all__ = [
+    "CLIP_HUB_FILES",
+    "CLIP_HUB_REPO",
     "CLIP_WEIGHTS_ENV",
     "CheckpointError",
     "DownloadError",

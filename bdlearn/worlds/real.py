@@ -25,6 +25,7 @@ from pathlib import Path
 
 import open_clip
 import torch
+from open_clip.constants import HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME
 
 from bdlearn.clip.bundle import ClipBundle
 from bdlearn.diffusion import UNet, adm256_uncond_config
@@ -43,8 +44,11 @@ REAL_IMAGE_SIZE = 256
 REAL_DIFFUSION = {"steps": 1000, "schedule": "linear"}
 
 #: The paper's settings (section 5): 100 respaced steps starting at step 75, 16 augmentations,
-#: 64 repetitions, λ_CLIP = 1000, λ_range = 50.
-REAL_DEFAULTS = EditDefaults(respacing="100", skip=25, num_augmentations=16, repetitions=64, batch_size=8,
+#: λ_CLIP = 1000, λ_range = 50; but 12 repetitions, not the paper's 64, so that one edit takes
+#: about 5 minutes on a 16 GB T4 (900 guided steps of 5.6 TFLOP at an assumed quarter of the card's
+#: 65 TFLOP/s float16 peak: ``benchmarks/bench_real_cost.py``). On a GPU the batch comes from its
+#: free memory (:func:`bdlearn.editing.cost.plan_batches`); ``batch_size`` here is the CPU's.
+REAL_DEFAULTS = EditDefaults(respacing="100", skip=25, num_augmentations=16, repetitions=12, batch_size=1,
                              clip_weight=1000.0, range_weight=50.0)
 
 REAL_UNET_FILENAME = "256x256_diffusion_uncond.pt"
@@ -68,7 +72,15 @@ REAL_CLIP_MODEL = "ViT-B-16"
 REAL_CLIP_PRETRAINED = "openai"
 #: Environment variable naming a local CLIP weights file, used instead of open_clip's download.
 CLIP_WEIGHTS_ENV = "BDLEARN_CLIP_WEIGHTS"
-_CLIP_HUB_REPO = "timm/vit_base_patch16_clip_224.openai"
+#: Where open_clip fetches those weights: a Hugging Face Hub repository, read from open_clip's own
+#: table of pretrained weights so that it cannot drift from what open_clip does.
+CLIP_HUB_REPO = open_clip.get_pretrained_cfg(REAL_CLIP_MODEL, REAL_CLIP_PRETRAINED)["hf_hub"].strip("/")
+#: The files open_clip asks that repository for, in its order: the safetensors file first, and the
+#: pickled state dict only when the first is absent (``open_clip.pretrained.download_pretrained_from_hf``).
+#: A stored snapshot of the repository (commit da6e9e1) held neither, only timm's own
+#: ``pytorch_model.bin``, whose key names open_clip cannot read; its ViT-B/32 sibling later gained
+#: both open_clip files, and open_clip loads ViT-B-16 from the repository, so both are assumed there.
+CLIP_HUB_FILES = (HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME)
 
 
 def default_device() -> torch.device:
@@ -122,7 +134,7 @@ def _real_unet_unavailable(dest: Path, err: DownloadError) -> str:
             f"it failed ({reason}).{resume} Run again with network access, or put a copy of the file there "
             f"(set {CACHE_ENV} to use another folder). CLIP ViT-B/16's OpenAI weights (about 600 MB) are needed "
             f"too: open_clip downloads them into the Hugging Face cache, or set {CLIP_WEIGHTS_ENV} to a local "
-            f"open_clip_model.safetensors from https://huggingface.co/{_CLIP_HUB_REPO}.")
+            f"{CLIP_HUB_FILES[0]} from https://huggingface.co/{CLIP_HUB_REPO}.")
 
 
 def load_real_unet(path: str | Path | None = None, device: str | torch.device | None = None,
@@ -172,11 +184,12 @@ def _clip_unavailable(err: Exception) -> CheckpointError:
     return CheckpointError(
         f"The OpenAI weights of CLIP ViT-B/16 (open_clip {REAL_CLIP_MODEL!r}, pretrained="
         f"{REAL_CLIP_PRETRAINED!r}, about 600 MB) are not available: {err}\n"
-        f"open_clip fetches them from the Hugging Face Hub ({_CLIP_HUB_REPO}) into the Hugging Face "
+        f"open_clip fetches them ({CLIP_HUB_FILES[0]}, or else {CLIP_HUB_FILES[1]}) from the Hugging Face Hub "
+        f"({CLIP_HUB_REPO}) into the Hugging Face "
         "cache ($HF_HUB_CACHE, by default ~/.cache/huggingface/hub), which needs network access "
         "and HF_HUB_OFFLINE unset. To work offline, either\n"
         "  * run once with network access, or copy a Hugging Face cache that holds them, or\n"
-        f"  * download open_clip_model.safetensors from https://huggingface.co/{_CLIP_HUB_REPO} and "
+        f"  * download {CLIP_HUB_FILES[0]} from https://huggingface.co/{CLIP_HUB_REPO} and "
         f"pass its path: load_real_clip(weights=PATH), or set {CLIP_WEIGHTS_ENV}=PATH.\n"
         "(OpenAI's own ViT-B-16.pt is a TorchScript archive, which cannot be read without running "
         "its code; use the safetensors file.)")

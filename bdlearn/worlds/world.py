@@ -27,6 +27,7 @@ class EditDefaults:
     num_augmentations: int
     repetitions: int
     batch_size: int
+    """Edits run at once where the batch is not chosen from free GPU memory (on the CPU)."""
     clip_weight: float
     range_weight: float
     sampler: str = "ddpm"
