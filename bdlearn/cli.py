@@ -49,7 +49,9 @@ def _add_edit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sampler", choices=["ddpm", "ddim"])
     parser.add_argument("--augmentations", type=int, help="CLIP views per image; 0 = none")
     parser.add_argument("--repetitions", type=int, help="how many edits to make and rank (at least 1)")
-    parser.add_argument("--batch-size", type=int, help="edits run at once (at least 1; default: the world's)")
+    parser.add_argument("--batch-size", type=int,
+                        help="edits run at once (at least 1; default: as many as fit in a GPU's free memory, "
+                             "on a CPU the world's)")
     parser.add_argument("--clip-weight", type=float, help="λ_CLIP, a finite number >= 0")
     parser.add_argument("--range-weight", type=float, help="λ_range, a finite number >= 0")
     parser.add_argument("--lambda", dest="background_weight", type=float, default=0.0,

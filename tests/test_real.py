@@ -133,6 +133,8 @@ def test_half_precision_clip_runs_and_agrees_with_float32():
     torch.manual_seed(0)
     full, half = real.build_real_clip("cpu"), real.build_real_clip("cpu", half=True)
     half.model.load_state_dict(full.model.state_dict())  # the same weights, rounded to float16
+    for bundle in (full, half):
+        bundle.model.requires_grad_(False)
     assert (half.dtype, half.model.visual.ln_pre.weight.dtype, full.dtype) == (torch.float16, torch.float32,
                                                                                  torch.float32)
     images = (torch.rand(1, 3, 256, 256) * 2 - 1).requires_grad_(True)
