@@ -34,12 +34,14 @@ RESULTS = Path(__file__).resolve().parent / "results"
 ASSUMED_FRACTION_OF_PEAK = 0.25
 #: Memory the CUDA context and libraries take before any tensor, roughly.
 CUDA_CONTEXT_BYTES = 5 * 10**8
-#: Published figures: memory in bytes, dense float16 tensor-core peak in TFLOP/s (NVIDIA datasheets).
+#: Memory a program can use, in bytes (a little under the nominal 16/24/40/80 GB: ECC and the
+#: driver take their share; Colab's T4 shows about 15 GB), and the dense float16 tensor-core peak in
+#: TFLOP/s (NVIDIA's datasheets, without sparsity).
 CARDS = {
-    "Tesla T4 (Colab's free GPU)": (16 * 10**9, 65),
-    "L4": (24 * 10**9, 121),
-    "A100 40GB": (40 * 10**9, 312),
-    "H100 SXM 80GB": (80 * 10**9, 989),
+    "Tesla T4 (Colab's free GPU)": (15 * 10**9, 65),
+    "L4": (22.5 * 10**9, 121),
+    "A100 40GB": (39.5 * 10**9, 312),
+    "H100 SXM 80GB": (79 * 10**9, 989),
 }
 PAPER_REPETITIONS = 64
 
@@ -62,7 +64,7 @@ def main() -> None:
         cards[card] = {
             "memory_bytes": memory, "fp16_peak_tflops": peak_tflops,
             "batch_size": min(REAL_DEFAULTS.repetitions,
-                              edits_that_fit(memory - CUDA_CONTEXT_BYTES - weights, half.saved_bytes)),
+                              edits_that_fit(int(memory - CUDA_CONTEXT_BYTES - weights), half.saved_bytes)),
             "estimated_minutes_default_edit": round(REAL_DEFAULTS.repetitions * steps * seconds_per_edit_step / 60, 1),
             "estimated_minutes_paper_edit": round(PAPER_REPETITIONS * steps * seconds_per_edit_step / 60, 1),
         }

@@ -12,6 +12,9 @@ each adding one switch to the one before:
 3. ``channels_last``: that, with the UNet and its input in channels-last memory format;
 4. ``fp16_clip``: that, with CLIP in float16 too (bdlearn's default on a GPU).
 
+Float16 is a GPU switch: elsewhere (``--smoke`` on a CPU) those set-ups run in float32, and each
+set-up's ``switches_applied`` says what it ran.
+
 For each, batches of 1, 2, 4 and 8 edits (stopping at the first out-of-memory): seconds per step
 (median of ``--repeats`` after a warm-up), the peak memory the step adds
 (``torch.cuda.max_memory_allocated``) beside what bdlearn's memory model predicts for it
@@ -164,9 +167,11 @@ def main() -> None:
             report["setups"][name] = {"note": "skipped: past the time limit"}
             continue
         torch.manual_seed(0)
-        world = build_world(args.smoke, device, half and device.type == "cuda", half_clip and device.type == "cuda",
-                            channels_last)
-        report["setups"][name] = measure_setup(world, channels_last, args.augmentations, args.repeats, deadline)
+        applied = {"fp16_torso": half and device.type == "cuda", "channels_last": channels_last,
+                   "fp16_clip": half_clip and device.type == "cuda"}  # float16 is a GPU switch
+        world = build_world(args.smoke, device, applied["fp16_torso"], applied["fp16_clip"], channels_last)
+        report["setups"][name] = {"switches_applied": applied,
+                                  **measure_setup(world, channels_last, args.augmentations, args.repeats, deadline)}
         print(name, json.dumps(report["setups"][name]), flush=True)
         del world
         if device.type == "cuda":

@@ -506,4 +506,4 @@ def test_cli_says_in_one_line_when_it_halves_the_batch(files, tmp_path, capsys, 
     assert "bdlearn: warning: out of memory on cpu with 2 edits at once; going on with 1 at a time\n" in err
     assert "Traceback" not in err and "RuntimeWarning" not in err
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["settings"]["batch_size"] == 1 and len(report["edits"]) == 2
+    assert report["settings"]["batches"] == [1, 1] and len(report["edits"]) == 2

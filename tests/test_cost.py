@@ -97,10 +97,20 @@ def test_group_norm_keeps_no_float32_copy_and_changes_nothing():
     grad_out = torch.randn_like(out)
     grads = torch.autograd.grad(out, (x, norm.weight, norm.bias), grad_out)
     plain = x.detach().requires_grad_(True)
-    expected_out = norm._norm_in_float32(plain)  # the norm with autograd keeping its float32 copy
-    expected = torch.autograd.grad(expected_out, (plain, norm.weight, norm.bias), grad_out)
+    expected_out = torch.nn.functional.group_norm(plain.float(), 32, norm.weight, norm.bias, norm.eps).half()
+    expected = torch.autograd.grad(expected_out, (plain, norm.weight, norm.bias), grad_out)  # keeps the copy
     assert torch.equal(out, expected_out)
     assert all(torch.equal(a, b) for a, b in zip(grads, expected))
+
+
+def test_meta_twin_leaves_the_original_hooks_behind(world):
+    calls = []
+    handle = world.unet.register_forward_hook(lambda module, inputs, output: calls.append(output.shape))
+    try:
+        guided_step_cost(world, num_augmentations=2)
+    finally:
+        handle.remove()
+    assert calls == []
 
 
 def test_edits_that_fit():
@@ -118,16 +128,29 @@ def test_plan_batches_chooses_by_user_gpu_memory_or_default(world, monkeypatch):
 
     per_edit = guided_step_cost(world, 2).saved_bytes
     free = RESERVE_BYTES + int(2.5 * per_edit * BACKWARD_HEADROOM)
+    cached = 10**6  # held by PyTorch's allocator from earlier work: free for this edit
     monkeypatch.setattr(ModelWorld, "device", property(lambda self: torch.device("cuda")))
-    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free, 16 * 2**30))
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free - cached, 16 * 2**30))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: 5 * cached)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 4 * cached)
     gpu = plan_batches(world, repetitions=5, steps=10, num_augmentations=2)
     assert (gpu.batch_size, gpu.chosen_by, gpu.saved_bytes_per_edit, gpu.free_bytes) == (2, "free GPU memory",
                                                                                          per_edit, free)
     assert "2 at a time on cuda (free GPU memory" in gpu.describe()
 
+    def unreadable(device=None):
+        raise RuntimeError("CUDA driver error: operation not supported")
 
-def _out_of_memory_above(limit: int, monkeypatch) -> list[int]:
-    """Make the editing loop run out of "GPU memory" for batches above ``limit``; return the batches tried."""
+    monkeypatch.setattr(torch.cuda, "mem_get_info", unreadable)
+    with pytest.warns(RuntimeWarning, match="could not size the batch .*operation not supported"):
+        fallback = plan_batches(world, repetitions=5, steps=10, num_augmentations=2)
+    assert (fallback.batch_size, fallback.chosen_by) == (min(world.defaults.batch_size, 5), "the world's default")
+
+
+def _out_of_memory_above(limit: int, monkeypatch, error: Exception | None = None) -> list[int]:
+    """Make the editing loop raise ``error`` (CUDA's out-of-memory error) for batches above ``limit``;
+    return the batches tried."""
+    error = error or torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
     tried = []
     real_loop = pipeline.guided_edit_loop
 
@@ -135,7 +158,7 @@ def _out_of_memory_above(limit: int, monkeypatch) -> list[int]:
         tried.append(batch)
         if batch > limit:
             torch.randn(batch, generator=kwargs["generator"])  # a failed attempt has drawn noise already
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+            raise error
         return real_loop(*args, batch=batch, **kwargs)
 
     monkeypatch.setattr(pipeline, "guided_edit_loop", loop)
@@ -157,7 +180,8 @@ def test_out_of_memory_halves_an_automatic_batch(world, monkeypatch):
         result = _small_edit(world)  # the world's default batch: all 4 at once
     assert tried == [4, 2, 2]
     assert torch.equal(result.images, expected.images)
-    assert (result.settings["batch_size"], result.settings["batch_size_chosen_by"]) == (2, "the world's default")
+    assert (result.settings["batch_size"], result.settings["batch_size_chosen_by"]) == (4, "the world's default")
+    assert result.settings["batches"] == [2, 2]  # what ran: enough to repeat the edits with batch_size=2
 
 
 def test_out_of_memory_with_a_chosen_batch_or_one_edit_is_an_error(world, monkeypatch):
@@ -177,3 +201,11 @@ def test_progress_says_the_cost_first(world, capsys):
     assert "3 edit(s) x 4 steps = 12 guided UNet evaluations, 2 at a time on cpu (you)" in err
     assert "/12 [" in err  # the bar over all of them
 
+
+def test_out_of_memory_in_other_words_is_caught_and_other_errors_are_not(world, monkeypatch):
+    _out_of_memory_above(2, monkeypatch, RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED: out of memory"))
+    with pytest.warns(RuntimeWarning, match="going on with 2"):
+        assert _small_edit(world).settings["batches"] == [2, 2]
+    _out_of_memory_above(2, monkeypatch, RuntimeError("an unrelated failure"))
+    with pytest.raises(RuntimeError, match="an unrelated failure"):
+        _small_edit(world)

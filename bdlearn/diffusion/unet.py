@@ -169,7 +169,7 @@ class GroupNorm32(nn.GroupNorm):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dtype.itemsize < 4 and x.is_floating_point() and torch.is_grad_enabled() and x.requires_grad:
-            return checkpoint(self._norm_in_float32, x, use_reentrant=False)
+            return checkpoint(self._norm_in_float32, x, use_reentrant=False, preserve_rng_state=False)
         return self._norm_in_float32(x)
 
     def _norm_in_float32(self, x: torch.Tensor) -> torch.Tensor:

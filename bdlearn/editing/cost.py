@@ -10,9 +10,10 @@ twins of the world's models (same layers and dtypes, no memory, no arithmetic):
 
 * memory: the bytes of the tensors autograd keeps for the backward pass
   (:func:`torch.autograd.graph.saved_tensors_hooks`), weights excluded. They grow with the batch;
-  the weights are already in memory. On the meta device PyTorch's fused attention falls back to
-  its unfused form, which keeps the T×T attention weights that the fused kernels of a GPU do not
-  (for the real UNet about 0.2 GB per edit in float16), so the count errs on the safe side.
+  the weights are already in memory. On the meta device attention runs unfused and keeps the T×T
+  attention weights that the fused kernels of a GPU do not: for the real world in float16 about
+  0.2 GB per edit in the UNet and 0.5 GB in CLIP's 16 views, so the count (4.3 GB) errs on the
+  safe side of about 3.6 GB.
 * arithmetic: the floating-point operations of the step, forward and backward
   (:class:`torch.utils.flop_counter.FlopCounterMode`), for time estimates from a card's peak.
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -36,8 +38,9 @@ from bdlearn.worlds.world import ModelWorld
 
 #: Memory a batch needs beyond the saved activations: the backward pass's gradients and
 #: temporaries, taken as half as much again. On the CPU the peak of a 64x64 stand-in of the real
-#: UNet was 1.3-1.4 times its saved bytes (``bench_real_device.py --smoke``); a GPU's figure is
-#: unmeasured until that script runs on one (it records the measured peak beside this model).
+#: UNet was 1.2-1.5 times its saved bytes (``bench_real_device.py --smoke``, 2 to 16 augmentations;
+#: the resident-set measure is noisy); the stand-in has no overcounted attention to spare. A GPU's
+#: figure is unmeasured until that script runs on one (it records the peak beside this model).
 BACKWARD_HEADROOM = 1.5
 #: Left free on the GPU for the allocator's rounding, cuDNN's workspaces and small tensors.
 RESERVE_BYTES = 2**30
@@ -50,7 +53,12 @@ def meta_twin(module: nn.Module) -> nn.Module:
     for tensor in itertools.chain(module.parameters(), module.buffers()):
         twin = torch.empty_like(tensor, device="meta")
         memo[id(tensor)] = nn.Parameter(twin, requires_grad=False) if isinstance(tensor, nn.Parameter) else twin
-    return copy.deepcopy(module, memo)
+    twin = copy.deepcopy(module, memo)
+    for part in twin.modules():  # the original's hooks (a progress counter, say) must not run on the twin
+        for hooks in (part._forward_hooks, part._forward_pre_hooks, part._backward_hooks,
+                      part._backward_pre_hooks):
+            hooks.clear()
+    return twin
 
 
 class _FromNonLeaf:
@@ -87,7 +95,7 @@ def guided_step_cost(world: ModelWorld, num_augmentations: int) -> StepCost:
     clip = ClipBundle(meta_twin(world.clip.model), world.clip.tokenizer, world.clip.image_size,
                       world.clip.mean, world.clip.std)
     weights = {tensor.untyped_storage()._cdata for tensor in itertools.chain(
-        unet.state_dict().values(), clip.model.state_dict().values())}
+        unet.parameters(), unet.buffers(), clip.model.parameters(), clip.model.buffers())}
     saved: dict[int, int] = {}
 
     def keep(tensor: torch.Tensor) -> torch.Tensor:
@@ -144,15 +152,24 @@ class BatchPlan:
 def plan_batches(world: ModelWorld, repetitions: int, steps: int, num_augmentations: int,
                  batch_size: int | None = None) -> BatchPlan:
     """The batch for an edit: ``batch_size`` if given; on a CUDA GPU, as many edits as fit in its
-    free memory by :func:`guided_step_cost` and :func:`edits_that_fit`; else the world's default.
-    Never more than ``repetitions``."""
+    free memory by :func:`guided_step_cost` and :func:`edits_that_fit` (memory that PyTorch holds
+    cached from earlier work counts as free); else the world's default. Never more than
+    ``repetitions``. Where the GPU's memory cannot be read or the step cannot be counted, a warning
+    says so and the world's default is used."""
     device = world.device
     if batch_size is not None:
         return BatchPlan(repetitions, steps, min(batch_size, repetitions), "you", str(device))
     if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        per_edit = guided_step_cost(world, num_augmentations).saved_bytes
-        fit = edits_that_fit(free, per_edit)
-        return BatchPlan(repetitions, steps, min(fit, repetitions), "free GPU memory", str(device), per_edit, free)
+        try:
+            free, _ = torch.cuda.mem_get_info(device)
+            free += torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+            per_edit = guided_step_cost(world, num_augmentations).saved_bytes
+        except RuntimeError as err:
+            warnings.warn(f"could not size the batch from the GPU's memory ({err}); using the world's default, "
+                          f"{world.defaults.batch_size}", RuntimeWarning, stacklevel=2)
+        else:
+            fit = edits_that_fit(free, per_edit)
+            return BatchPlan(repetitions, steps, min(fit, repetitions), "free GPU memory", str(device), per_edit,
+                             free)
     return BatchPlan(repetitions, steps, min(world.defaults.batch_size, repetitions), "the world's default",
                      str(device))

@@ -210,7 +210,7 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
 
     plan = plan_batches(world, repetitions, start_step(schedule, skip) + 1, weights.num_augmentations, batch_size)
     generator = torch.Generator().manual_seed(seed)
-    samples, trajectories, predictions, steps = [], [], [], []
+    samples, trajectories, predictions, steps, batches = [], [], [], [], []
     batch_size = plan.batch_size
     with tqdm(total=plan.unet_evaluations, desc=f"{method} diffusion", unit="edit-step", leave=False,
               disable=not checked.progress, file=sys.stderr) as bar:
@@ -226,13 +226,14 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
                                        eta=eta, generator=generator, lpips=lpips_module, clip_denoised=clip_denoised,
                                        autocast=world.autocast, keep_trajectory=return_trajectory, progress=False,
                                        on_step=bar.update)
-            except torch.cuda.OutOfMemoryError:
+            except RuntimeError as err:  # torch.cuda.OutOfMemoryError, or cuDNN's and cuBLAS's own words
+                if not isinstance(err, torch.cuda.OutOfMemoryError) and "out of memory" not in str(err):
+                    raise
                 out = None  # handled below, once the failed attempt's tensors are released
             if out is None:
                 batch_size = _smaller_batch(plan, batch, device)
                 generator.set_state(state)  # the retry draws the same noise
-                bar.n = begin * plan.steps
-                bar.refresh()
+                bar.update(begin * plan.steps - bar.n)  # back to where this batch began
                 continue
             if not torch.isfinite(out.samples).all():
                 raise InputError(
@@ -244,6 +245,7 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
             if method == "blended":  # the final replacement: the outside of the mask is the input, exactly
                 final = blend(final, x_start.expand_as(final), mask_tensor.expand(batch, -1, -1, -1))
             samples.append(final)
+            batches.append(batch)
             steps = out.steps
             if return_trajectory:
                 trajectories.append(out.x_t)
@@ -254,7 +256,7 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
     settings = {
         "world": world.name, "method": method, "respacing": respacing, "skip": skip,
         "denoising_steps": len(steps), "sampler": sampler, "eta": eta, "repetitions": repetitions,
-        "batch_size": batch_size, "batch_size_chosen_by": plan.chosen_by, "seed": seed, "clip_denoised": clip_denoised, **asdict(weights),
+        "batch_size": plan.batch_size, "batch_size_chosen_by": plan.chosen_by, "batches": batches, "seed": seed, "clip_denoised": clip_denoised, **asdict(weights),
         "lpips": lpips_backend, "window_fit": window, "window": edit_window.as_dict(),
     }
     return EditResult(

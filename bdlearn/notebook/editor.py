@@ -123,10 +123,10 @@ class EditorApp(widgets.VBox):
         self.progress.max, self.progress.value = steps * settings["repetitions"], 0
         self.progress.bar_style = ""
         self.run_button.disabled = True
-        plan = plan_batches(self.world, settings["repetitions"], steps, settings["num_augmentations"])
-        self.status.value = f"editing: {plan.describe()}..."
         started = time.perf_counter()
         try:
+            plan = plan_batches(self.world, settings["repetitions"], steps, settings["num_augmentations"])
+            self.status.value = f"editing: {plan.describe()}..."
             with _CountSteps(self, plan.describe()):
                 result = edit(self.image, self.current_mask(), self.prompt.value, self.world,
                               return_trajectory=self.world.image_size <= 64, progress=False, **settings)
