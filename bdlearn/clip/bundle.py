@@ -33,6 +33,11 @@ def cosine_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return 1 - (F.normalize(a, dim=-1) * F.normalize(b, dim=-1)).sum(dim=-1)
 
 
+def _at_least_float32(embeddings: torch.Tensor) -> torch.Tensor:
+    """Embeddings of a half-precision CLIP in float32 (distances need it); float64 ones stay so."""
+    return embeddings.to(torch.promote_types(embeddings.dtype, torch.float32))
+
+
 @dataclass
 class ClipBundle:
     """An open_clip CLIP model with its tokenizer, input size and normalisation.
@@ -96,7 +101,7 @@ class ClipBundle:
     def encode_text(self, prompts: Sequence[str]) -> torch.Tensor:
         """Unit-length text embeddings [N, D] of ``prompts`` (see :meth:`tokenize` for the limits)."""
         device = self.model.logit_scale.device
-        return self.model.encode_text(self.tokenize(prompts).to(device), normalize=True).float()
+        return _at_least_float32(self.model.encode_text(self.tokenize(prompts).to(device), normalize=True))
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """Map images in [−1, 1] to CLIP's input: resized to :attr:`image_size`, normalised.
@@ -118,8 +123,8 @@ class ClipBundle:
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         """Unit-length image embeddings [N, D] of images [N, 3, H, W] in [−1, 1] (differentiable),
-        in float32 whatever the model's precision."""
-        return self.model.encode_image(self.preprocess(images), normalize=True).float()
+        in float32 from a float16 model."""
+        return _at_least_float32(self.model.encode_image(self.preprocess(images), normalize=True))
 
     @torch.no_grad()
     def zero_shot(self, images: torch.Tensor, labels: Sequence[str]) -> torch.Tensor:
