@@ -1,9 +1,9 @@
-"""Every pytest run, including ``pytest notebooks/`` alone, gets an offline, home-clean environment.
+"""Every pytest run, wherever it starts, gets an offline, home-clean environment.
 
-tests/conftest.py sets the same for the Python tests; this file, at the root, also covers the notebooks
-(``testpaths`` includes notebooks/, run by nbval). Jupyter kernels inherit this process's environment, so the
-kernels' IPython profile (command history) and Jupyter's runtime files go to a temporary directory too, not
-to the home. Kept out of notebooks/ so that learners see only notebooks there.
+Kept at the root so that it applies to any path given to pytest, before tests/conftest.py imports
+anything. Jupyter kernels (tests/test_course.py runs the notebooks in them) inherit this process's
+environment, so the kernels' IPython profile (command history) and Jupyter's runtime files go to a
+temporary directory too, not to the home.
 """
 from __future__ import annotations
 

@@ -32,22 +32,9 @@ from tqdm.auto import tqdm
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def boundary_jump(image: np.ndarray, mask: np.ndarray) -> float:
-    """Mean |image(p) − image(q)| in [0, 1] over 4-neighbours p (in the mask) and q (outside it)."""
-    pixels = image.astype(np.float64) / 255
-    jumps = []
-    for axis in (0, 1):
-        here, there = [slice(None)] * 2, [slice(None)] * 2
-        here[axis], there[axis] = slice(None, -1), slice(1, None)
-        crossing = mask[tuple(here)] != mask[tuple(there)]
-        jumps.append(np.abs(pixels[tuple(here)] - pixels[tuple(there)])[crossing].mean(axis=-1))
-    jumps = np.concatenate(jumps)
-    return float(jumps.mean()) if jumps.size else 0.0
-
-
 def score(world, task_seed: int, scale: int, fit: str, repetitions: int) -> dict:
     from bdlearn.editing import edit
-    from bdlearn.scenes import judge_region, make_edit_task
+    from bdlearn.scenes import judge_region, make_edit_task, seam
 
     task = make_edit_task(task_seed, size=world.image_size * scale)
     started = time.perf_counter()
@@ -61,7 +48,7 @@ def score(world, task_seed: int, scale: int, fit: str, repetitions: int) -> dict
             "window_side": result.window.side,
             "success": bool(verdict.matches(task.target_colour, task.target_shape)),
             "exact_outside": bool((full[~task.mask] == source[~task.mask]).all()),
-            "seam_edit": boundary_jump(full, task.mask), "seam_input": boundary_jump(source, task.mask),
+            "seam_edit": seam(full, task.mask), "seam_input": seam(source, task.mask),
             "seconds": seconds}
 
 

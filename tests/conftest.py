@@ -74,6 +74,23 @@ def built_sdist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _build("sdist", tmp_path_factory.mktemp("sdist"), tmp_path_factory)
 
 
+@pytest.fixture(scope="session")
+def wheel_dir(built_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel's files, installed into a folder outside the checkout."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check",
+                    "--target", str(target), str(built_wheel)], check=True)
+    return target
+
+
+@pytest.fixture()
+def elsewhere(wheel_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working folder outside the checkout, with the wheel's folder first on every Python's path."""
+    monkeypatch.setenv("PYTHONPATH", str(wheel_dir))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
 def execute_notebook(path: Path, timeout: int = 900, **kernel_kwargs) -> nbformat.NotebookNode:
     """Run the notebook at ``path`` top to bottom in its own folder and return it with its outputs."""
     notebook = nbformat.read(path, as_version=4)

@@ -210,3 +210,29 @@ def test_shipped_toy_clip_loads_fast_and_classifies_clean_renders() -> None:
     predicted = bundle.zero_shot(images, OBJECT_CAPTIONS).argmax(dim=-1)
     assert (predicted == torch.arange(len(OBJECT_CLASSES))).sum() >= 27  # one render of every class
     assert zero_shot_accuracy(bundle, n=100, seed=1, view="masked") >= 0.9
+
+
+def test_lpips_offline_without_cached_weights_tries_no_download(tmp_path, monkeypatch) -> None:
+    """Offline (HF_HUB_OFFLINE) with an empty torch cache: a visible fallback at once, no network try."""
+    import socket
+    import warnings
+
+    from bdlearn.clip.perceptual import LPIPSUnavailableWarning, load_lpips
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("load_lpips opened a connection while offline")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    load_lpips.cache_clear()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            module, reason = load_lpips()
+    finally:
+        load_lpips.cache_clear()
+    assert module is None
+    assert "offline" in reason and "vgg16-397923af.pth" in reason and str(tmp_path) not in reason
+    assert [w.category for w in caught] == [LPIPSUnavailableWarning]

@@ -3,22 +3,20 @@
 The wheel is installed with ``pip install --no-deps --target DIR`` (torch and the other dependencies
 come from this environment, nothing is downloaded) and used from another folder with
 ``PYTHONPATH=DIR``, so every import of bdlearn below comes from the wheel, never from the checkout:
-each test checks that. CI runs these with the rest of ``make test``.
+each test checks that (the fixtures ``wheel_dir`` and ``elsewhere`` are in conftest.py). The course
+notebooks run from the same wheel in tests/test_course.py. CI runs these with the rest of ``make test``.
 """
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 import tarfile
 import zipfile
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from tests.conftest import REPO_ROOT, cell_text, execute_notebook
+from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -27,25 +25,8 @@ WHEEL_LIMIT_BYTES = 25_000_000
 PACKAGE_DATA = ("bdlearn/data/toy_ddpm.safetensors", "bdlearn/data/toy_ddpm.json", "bdlearn/data/toy_clip.safetensors",
                 "bdlearn/data/toy_clip.json", "bdlearn/data/configs/toy_clip.json", "bdlearn/data/photos/photos.json",
                 "bdlearn/data/photos/coffee.png")
-#: The course notebooks that run on the toy world (08 needs the real models' weights to edit).
-TOY_NOTEBOOKS = sorted(p.name for p in (REPO_ROOT / "notebooks").glob("0[1-7]_*.ipynb"))
-
-
-@pytest.fixture(scope="module")
-def wheel_dir(built_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel's files, installed into a folder outside the checkout."""
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check",
-                    "--target", str(target), str(built_wheel)], check=True)
-    return target
-
-
-@pytest.fixture()
-def elsewhere(wheel_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working folder outside the checkout, with the wheel's folder first on every Python's path."""
-    monkeypatch.setenv("PYTHONPATH", str(wheel_dir))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+#: The course notebooks (tests/test_course.py runs each of them from the wheel).
+NOTEBOOKS = sorted(p.name for p in (REPO_ROOT / "notebooks").glob("*.ipynb"))
 
 
 def _python(code: str, cwd: Path) -> str:
@@ -66,8 +47,7 @@ def test_wheel_holds_the_package_data_and_fits_the_limit(built_wheel):
 def test_sdist_holds_the_notebooks_and_the_package_data(built_sdist):
     with tarfile.open(built_sdist) as sdist:
         names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
-    wanted = [*PACKAGE_DATA, "LICENSE", "pyproject.toml", *(f"notebooks/{name}" for name in TOY_NOTEBOOKS),
-              "notebooks/08_real_photos.ipynb"]
+    wanted = [*PACKAGE_DATA, "LICENSE", "pyproject.toml", *(f"notebooks/{name}" for name in NOTEBOOKS)]
     missing = [name for name in wanted if name not in names]
     assert not missing, f"the sdist lacks {missing}"
 
@@ -108,16 +88,3 @@ def test_missing_package_data_is_a_clear_error(elsewhere, wheel_dir):
     assert demo.returncode == 2
     assert demo.stderr.startswith("bdlearn: error: bdlearn's package data is missing:"), demo.stderr
     assert "toy_ddpm.safetensors" in demo.stderr and "reinstall" in demo.stderr and len(demo.stderr.splitlines()) == 1
-
-
-@pytest.mark.parametrize("name", TOY_NOTEBOOKS)
-def test_notebook_runs_from_the_wheel(name, elsewhere, wheel_dir):
-    """Each toy-world notebook, copied out of the checkout, runs top to bottom on the installed wheel."""
-    copy = elsewhere / name
-    shutil.copy(REPO_ROOT / "notebooks" / name, copy)
-    notebook = nbformat.read(copy, as_version=4)
-    notebook.cells.append(nbformat.v4.new_code_cell("import bdlearn; print(bdlearn.__file__)"))
-    nbformat.write(notebook, copy)
-    done = execute_notebook(copy)
-    assert Path(cell_text(done.cells[-1]).strip()).is_relative_to(wheel_dir), "the notebook imported another bdlearn"
-    assert os.environ["PYTHONPATH"] == str(wheel_dir)

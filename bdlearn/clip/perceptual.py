@@ -5,14 +5,22 @@ its small linear heads; the VGG backbone comes from torchvision's ImageNet weigh
 downloaded on first use (Colab does this in seconds). Where they cannot be had (offline, as on
 bdlearn's CI machines), :func:`load_lpips` falls back *visibly*: it warns, and the reason it
 returns is recorded in every edit result and benchmark report. The background loss then uses
-MSE alone.
+MSE alone. With ``HF_HUB_OFFLINE`` set (the switch open_clip's downloads obey, and the one
+bdlearn's tests set) and the weights not in torch's cache, no download is tried at all: on a
+machine whose network silently drops connections a try can hang for minutes.
 """
 from __future__ import annotations
 
 import functools
+import os
 import warnings
+from pathlib import Path
 
+import torch
 from torch import nn
+
+#: torchvision's ImageNet weights behind each LPIPS backbone (the ones ``lpips`` asks torchvision for).
+_BACKBONE_WEIGHTS = {"vgg": "VGG16_Weights", "alex": "AlexNet_Weights", "squeeze": "SqueezeNet1_1_Weights"}
 
 
 class LPIPSUnavailableWarning(UserWarning):
@@ -26,6 +34,12 @@ def load_lpips(net: str = "vgg") -> tuple[nn.Module | None, str]:
     Returns ``(module, "lpips-vgg")`` when the backbone loads, else ``(None, reason)`` after a
     :class:`LPIPSUnavailableWarning`. The module's parameters are frozen.
     """
+    missing = _uncached_offline_weights(net)
+    if missing is not None:
+        reason = (f"LPIPS unavailable (offline: HF_HUB_OFFLINE is set and torchvision's {missing} is not in torch's "
+                  f"cache): the background loss is ½·MSE without the LPIPS term")
+        warnings.warn(reason, LPIPSUnavailableWarning, stacklevel=2)
+        return None, reason
     try:
         import lpips
 
@@ -39,3 +53,14 @@ def load_lpips(net: str = "vgg") -> tuple[nn.Module | None, str]:
         return None, reason
     module.eval().requires_grad_(False)
     return module, f"lpips-{net}"
+
+
+def _uncached_offline_weights(net: str) -> str | None:
+    """The file name of the backbone's weights when downloads are off and torch's cache lacks it; else None."""
+    name = _BACKBONE_WEIGHTS.get(net)
+    if name is None or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() not in ("1", "true", "yes", "on"):
+        return None
+    import torchvision.models
+
+    file_name = getattr(torchvision.models, name).IMAGENET1K_V1.url.rsplit("/", 1)[-1]
+    return None if (Path(torch.hub.get_dir()) / "checkpoints" / file_name).is_file() else file_name

@@ -3,8 +3,9 @@
 Plots of images, trajectories and CLIP similarities (:mod:`.plotting`); ``check(name, mine,
 reference)`` for exercises (:mod:`.exercises`); pictures as PNG bytes (:mod:`.pictures`); sliders
 over cached pictures (:mod:`.image_slider`); the mask drawer (:mod:`.mask_drawer`); the
-interactive editor (:mod:`.editor`).
+interactive editor (:mod:`.editor`); claims a notebook checks in its own run, and its seed (:mod:`.claims`).
 """
+from bdlearn.notebook.claims import Claim, claim, claim_greater, difference, mean_value, notebook_seed, success_rate
 from bdlearn.notebook.editor import EditorApp
 from bdlearn.notebook.exercises import check
 from bdlearn.notebook.image_slider import ImageSlider, gallery_slider, trajectory_frames, trajectory_slider
@@ -13,6 +14,7 @@ from bdlearn.notebook.pictures import figure_to_png, to_png, whole_picture_png
 from bdlearn.notebook.plotting import (
     animate_trajectory,
     edit_figure,
+    equation_figure,
     mask_overlay,
     save_image_grid,
     show_images,
@@ -24,12 +26,20 @@ from bdlearn.notebook.plotting import (
 )
 
 __all__ = [
+    "Claim",
+    "claim",
+    "claim_greater",
+    "difference",
+    "mean_value",
+    "notebook_seed",
+    "success_rate",
     "EditorApp",
     "ImageSlider",
     "MaskDrawer",
     "animate_trajectory",
     "check",
     "edit_figure",
+    "equation_figure",
     "figure_to_png",
     "gallery_slider",
     "mask_drawer",

@@ -57,6 +57,33 @@ def show_images(images: Sequence[torch.Tensor | np.ndarray] | torch.Tensor, titl
     return fig
 
 
+def equation_figure(terms: Sequence[torch.Tensor | np.ndarray | str], captions: Sequence[str] | None = None,
+                    size: float = 1.6) -> Figure:
+    """A diagram drawn from real tensors: pictures and symbols in one row, read left to right.
+
+    Each term is an image (as for :func:`show_images`) or a string, drawn as large text between the
+    pictures: an operator ("⊙", "+", "="), an arrow with a label ("→ UNet →"), a symbol. ``captions``
+    (one per term, "" for none) go under the pictures, e.g. ``["$x_{fg}$", "⊙", "$m$", ...]``.
+    For example the blended step ``[x_fg, "⊙", mask, "+", x_bg, "⊙", 1 − mask, "=", x_next]``.
+    """
+    terms = list(terms)
+    captions = list(captions) if captions is not None else [""] * len(terms)
+    widths = [1.0 if not isinstance(term, str) else max(0.35, 0.11 * len(term)) for term in terms]
+    fig, axes = plt.subplots(1, len(terms), figsize=(size * sum(widths), size * 1.25), squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
+    for ax, term, caption in zip(axes[0], terms, captions):
+        ax.axis("off")
+        if isinstance(term, str):
+            ax.text(0.5, 0.5, term, ha="center", va="center", fontsize=15 if len(term) <= 2 else 10,
+                    transform=ax.transAxes)
+        else:
+            ax.imshow(to_display(term), interpolation="nearest")
+        if caption:
+            ax.text(0.5, -0.06, caption, ha="center", va="top", fontsize=10, transform=ax.transAxes)
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.98, bottom=0.2, wspace=0.08)
+    return fig
+
+
 def mask_overlay(image: torch.Tensor | np.ndarray, mask: torch.Tensor | np.ndarray, colour=(1.0, 0.2, 0.8),
                  alpha: float = 0.45) -> np.ndarray:
     """The image (HxWx3 in [0, 1]) with the mask's region tinted, for showing what will be edited."""

@@ -1,9 +1,11 @@
 """The toy world's procedural scenes, the edit tasks set on them, and the rule-based judge of edits.
 
 Scenes of saturated shapes on muted backgrounds (:mod:`.render`), edit tasks with a mask and a
-prompt (:mod:`.tasks`), and a judge that says what an edited region shows (:mod:`.judge`).
+prompt (:mod:`.tasks`), a judge that says what an edited region shows (:mod:`.judge`), and judge-free measures of an
+edit: the background's change and the seam at the mask's edge (:mod:`.measures`).
 """
 from bdlearn.scenes.judge import Verdict, judge_edit, judge_region
+from bdlearn.scenes.measures import background_error, seam
 from bdlearn.scenes.render import (
     BACKGROUNDS,
     COLOUR_NAMES,
@@ -35,6 +37,7 @@ __all__ = [
     "Scene",
     "SceneObject",
     "Verdict",
+    "background_error",
     "derive_seeds",
     "edit_task_suite",
     "judge_edit",
@@ -47,5 +50,6 @@ __all__ = [
     "render_scene",
     "sample_scenes",
     "scene_caption",
+    "seam",
     "shape_mask",
 ]

@@ -1,0 +1,76 @@
+"""The course, run once as a student gets it: every notebook top to bottom from the installed wheel.
+
+Each notebook is copied out of the checkout and run in a kernel whose ``PYTHONPATH`` holds only the
+wheel's folder (fixtures in conftest.py), so this is also the proof that the wheel carries the
+course. This is the suite's only run of the course notebooks (a run takes up to 3 minutes on a
+2-core CPU; the suite must stay within 15).
+
+A lesson is only as good as what its own run shows: every notebook up to 07 prints claim lines
+(``bdlearn.notebook.claims``), and a run in which any says ``does not hold`` fails here. Set
+``BDLEARN_NOTEBOOK_SEED`` to run the course under another seed (``benchmarks/bench_claims.py``
+does that for ten seeds); ``BDLEARN_COURSE_OUTPUT`` to a folder to keep the executed notebooks.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tests.conftest import REPO_ROOT, cell_text, execute_notebook
+
+pytestmark = pytest.mark.slow
+
+NOTEBOOKS = sorted(p.name for p in (REPO_ROOT / "notebooks").glob("*.ipynb"))
+#: Notebooks that edit on the real models only: without the weights they say what is missing.
+REAL_WORLD_NOTEBOOKS = {"08_real_photos.ipynb"}
+CLAIM_LINE = re.compile(r"^claim: (?P<statement>.+) — (?P<verdict>holds|does not hold) \((?P<evidence>.*)\)$")
+
+
+def claim_lines(notebook: nbformat.NotebookNode) -> list[str]:
+    """Every line a code cell of ``notebook`` printed that starts with ``claim:``."""
+    return [line.strip() for cell in notebook.cells if cell.cell_type == "code"
+            for line in cell_text(cell).splitlines() if line.startswith("claim:")]
+
+
+def test_claim_lines_are_read_as_the_claims_module_prints_them(capsys):
+    from bdlearn.notebook import claim, claim_greater
+
+    claim("a statement", True, "1 vs 0")
+    claim_greater("more with augmentations", [True] * 30 + [False] * 2, [True] * 10 + [False] * 22, scale=100,
+                  unit=" points")
+    claim_greater("not a difference", [1.0, 2.0, 3.0], [1.5, 2.5, 2.0])
+    lines = capsys.readouterr().out.splitlines()
+    verdicts = [CLAIM_LINE.match(line)["verdict"] for line in lines]
+    assert verdicts == ["holds", "holds", "does not hold"], lines
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_from_the_wheel_and_shows_its_claims(name, elsewhere, wheel_dir):
+    copy = elsewhere / name
+    shutil.copy(REPO_ROOT / "notebooks" / name, copy)
+    notebook = nbformat.read(copy, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell("import bdlearn; print(bdlearn.__file__)"))
+    nbformat.write(notebook, copy)
+
+    started = time.perf_counter()
+    done = execute_notebook(copy)
+    seconds = time.perf_counter() - started
+    kept = os.environ.get("BDLEARN_COURSE_OUTPUT")
+    if kept:
+        Path(kept).mkdir(parents=True, exist_ok=True)
+        nbformat.write(done, Path(kept) / name)
+
+    assert Path(cell_text(done.cells[-1]).strip()).is_relative_to(wheel_dir), "the notebook imported another bdlearn"
+    claims = claim_lines(done)
+    print(f"\n{name}: {seconds:.0f} s, {len(claims)} claims", *claims, sep="\n  ")
+    malformed = [line for line in claims if not CLAIM_LINE.match(line)]
+    assert not malformed, f"claim lines not in the form 'claim: ... — holds|does not hold (...)': {malformed}"
+    failing = [line for line in claims if CLAIM_LINE.match(line)["verdict"] == "does not hold"]
+    assert not failing, f"{name} printed claims that do not hold:\n" + "\n".join(failing)
+    if name not in REAL_WORLD_NOTEBOOKS:
+        assert claims, f"{name} printed no claim line: every toy-world lesson shows its claims"
