@@ -1,10 +1,11 @@
 """The notebooks' widgets, without a browser: sliders swap cached frames, masks come out right,
-the editor runs, counts its steps and reports errors in place. (tests/test_browser.py drives a
-real one in JupyterLab.)"""
+the editor runs, counts its steps and reports errors in place, and neither the mask drawer nor the
+editor insists on a width. (tests/test_browser.py drives them in a real JupyterLab.)"""
 from __future__ import annotations
 
 import io
 
+import ipywidgets as widgets
 import numpy as np
 import pytest
 import torch
@@ -97,6 +98,7 @@ def test_editor_app_runs_counts_steps_and_reports_errors(world, picture):
     assert result is not None and result.images.shape[0] == 3
     assert app.progress.value == app.progress.max == (10 - 6) * 3
     assert app.results.value and "something" in app.status.value
+    assert app.results.layout.display is None  # hidden until there is something to show
     assert app.trajectory.children  # a slider over the best edit's trajectory
     same = edit(picture, box, "a red circle", world, respacing="10", skip=6, num_augmentations=0, repetitions=3,
                 seed=1, progress=False)
@@ -125,3 +127,24 @@ def test_editor_app_shows_the_whole_picture_when_it_edits_a_window(world):
     assert result is not None and not result.window.is_whole_image
     picture = app.whole_picture.children[1].value
     assert Image.open(io.BytesIO(picture)).size == (80, 48)  # the photo's own size (under the 512 px cap)
+
+
+def _all_widgets(widget):
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _all_widgets(child)
+
+
+def test_drawer_and_editor_have_no_rigid_width(world, picture):
+    """Where the notebook is narrow (a side panel open, Colab) nothing is cut off: every row wraps and no
+    widget insists on a width in pixels (tests/test_browser.py measures the real thing at 1280 px)."""
+    drawer = MaskDrawer(picture, scale=16)  # a canvas of 512 px
+    app = EditorApp(world, picture, drawer, prompt="a red circle")
+    for widget in [*_all_widgets(drawer), *_all_widgets(app)]:
+        layout, name = widget.layout, getattr(widget, "description", "") or type(widget).__name__
+        if isinstance(widget, widgets.HBox):
+            row = [type(child).__name__ for child in widget.children]
+            assert layout.flex_flow == "row wrap", f"a row of {row} does not wrap"
+        if layout.width and layout.width.endswith("px"):
+            assert layout.max_width == "100%", f"{name} is {layout.width} wide whatever the notebook's width"
+        assert not (layout.max_width or "").endswith("px") or int(layout.max_width[:-2]) <= 480, name

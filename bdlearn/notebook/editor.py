@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from bdlearn.worlds import ModelWorld
 
 
+#: A picture's layout: its natural size, scaled down (keeping its shape) where the notebook is narrower.
+_FIT = {"max_width": "100%", "height": "auto"}
+
+
 class EditorApp(widgets.VBox):
     """Blended Diffusion with every knob on a widget: set them, press Run, see the ranked edits.
 
@@ -40,6 +44,9 @@ class EditorApp(widgets.VBox):
     :meth:`run` does what the Run button does and returns the :class:`~bdlearn.editing.pipeline.EditResult`,
     so a notebook can run the app once without anyone clicking. After a run, a slider scrubs the
     best edit's trajectory (cached: free to move).
+
+    The controls stretch to the notebook's width up to 480 px and their rows wrap, and the pictures
+    shrink to fit, so the app fits a narrow notebook (JupyterLab with its side panel open, Colab).
     """
 
     STEP_CHOICES = (10, 20, 25, 50, 100)
@@ -50,8 +57,9 @@ class EditorApp(widgets.VBox):
         self.world, self.image, self.mask_source, self.judge = world, image, mask, judge
         self.result: EditResult | None = None
         defaults = world.defaults
-        style = {"description_width": "200px"}  # one width for every label, so the controls line up
-        wide = widgets.Layout(width="520px")
+        style = {"description_width": "130px"}  # one width for every label, so the controls line up
+        wide = widgets.Layout(width="auto", max_width="480px")  # stretched to the notebook's width, up to 480 px
+        wraps = widgets.Layout(flex_flow="row wrap", align_items="center")  # a row that wraps where it is too narrow
         steps = int(settings.get("respacing", defaults.respacing))
         step_choices = sorted({*self.STEP_CHOICES, steps})
         self.prompt = widgets.Text(value=prompt, description="prompt", style=style, layout=wide)
@@ -61,7 +69,7 @@ class EditorApp(widgets.VBox):
                                        layout=wide)
         self.background_weight = widgets.SelectionSlider(options=list(self.LAMBDA_CHOICES),
                                                          value=settings.get("background_weight", 1000),
-                                                         description="λ (background loss, local only)", style=style,
+                                                         description="λ (local only)", style=style,
                                                          layout=wide)
         self.steps = widgets.SelectionSlider(options=step_choices, value=steps, description="steps (respacing)",
                                              style=style, layout=wide)
@@ -72,12 +80,12 @@ class EditorApp(widgets.VBox):
         self.repetitions = widgets.IntSlider(value=settings.get("repetitions", defaults.repetitions), min=1, max=16,
                                              description="repetitions", style=style, layout=wide)
         self.seed = widgets.BoundedIntText(value=settings.get("seed", 0), min=0, max=2**31 - 1, description="seed",
-                                           style=style, layout=widgets.Layout(width="320px"))
+                                           style=style, layout=widgets.Layout(width="260px", max_width="100%"))
         self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="progress (steps)", style=style,
-                                            layout=widgets.Layout(width="420px"))
-        self.status = widgets.HTML("Set the controls and press <b>Run</b>.")
-        self.results = widgets.Image(format="png")
+                                            layout=widgets.Layout(width="100%", max_width="420px"))
+        self.status = widgets.HTML("Set the controls and press <b>Run</b>.", layout=widgets.Layout(max_width="100%"))
+        self.results = widgets.Image(format="png", layout={**_FIT, "display": "none"})  # shown after a run
         self.trajectory = widgets.VBox()
         self.whole_picture = widgets.VBox()
 
@@ -86,9 +94,10 @@ class EditorApp(widgets.VBox):
         self.run_button.on_click(lambda _: self.run())
         self._method_changed()
         controls = widgets.VBox([self.prompt, self.method, self.background_weight, self.steps, self.skip,
-                                 self.augmentations, self.repetitions, widgets.HBox([self.seed, self.run_button])])
-        super().__init__([controls, widgets.HBox([self.progress, self.status]), self.results, self.whole_picture,
-                          self.trajectory])
+                                 self.augmentations, self.repetitions,
+                                 widgets.HBox([self.seed, self.run_button], layout=wraps)])
+        super().__init__([controls, widgets.HBox([self.progress, self.status], layout=wraps), self.results,
+                          self.whole_picture, self.trajectory])
 
     def _method_changed(self, *_: Any) -> None:
         self.background_weight.disabled = self.method.value != "local"
@@ -140,6 +149,7 @@ class EditorApp(widgets.VBox):
         self.result = result
         self.progress.value, self.progress.bar_style = self.progress.max, "success"
         self.results.value = figure_to_png(edit_figure(result, top=min(8, result.images.shape[0]), size=1.8))
+        self.results.layout.display = None
         verdict = ""
         if self.judge is not None:
             best = to_display(result.best)
@@ -148,7 +158,8 @@ class EditorApp(widgets.VBox):
                              f"{float(result.distances[0]):.3f}{verdict}")
         self.whole_picture.children = ([] if result.window.is_whole_image else
                                        [widgets.HTML("<b>the best edit, the whole picture</b>"),
-                                        widgets.Image(value=whole_picture_png(result.full_size(0)), format="png")])
+                                        widgets.Image(value=whole_picture_png(result.full_size(0)), format="png",
+                                                      layout=_FIT)])
         self.trajectory.children = ([widgets.HTML("<b>the best edit, step by step</b>"), trajectory_slider(result)]
                                     if result.x_t is not None else [])
         return result

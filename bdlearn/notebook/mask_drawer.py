@@ -2,7 +2,7 @@
 
 :class:`MaskDrawer` (:func:`mask_drawer`) is built from ipywidgets, with ipycanvas for drawing
 where it renders. Presets need no interaction, so a notebook that uses one runs top to bottom
-headless (nbval, CI) and wherever ipycanvas cannot render.
+headless (the test suite, CI) and wherever ipycanvas cannot render.
 """
 from __future__ import annotations
 
@@ -52,6 +52,10 @@ class MaskDrawer(widgets.VBox):
     canvas switches the source to "drawn". The canvas needs ipycanvas and a Jupyter that renders
     it (JupyterLab, Notebook, Colab with the custom widget manager); elsewhere use the presets or
     the rectangle.
+
+    The canvas column and the chooser column sit side by side where the notebook is wide enough
+    (about 580 px with the default canvas) and the chooser wraps below the canvas where it is not;
+    the canvas shrinks, keeping its shape, in a column narrower than itself.
     """
 
     DRAWN = "drawn on the canvas"
@@ -70,27 +74,33 @@ class MaskDrawer(widgets.VBox):
         self._pressed = False
 
         style = {"description_width": "initial"}
+        fill = widgets.Layout(width="auto")  # stretched to the column it sits in
         self.source = widgets.Dropdown(options=[*self.presets, self.RECTANGLE, self.DRAWN], description="mask from",
-                                       style=style)
+                                       style=style, layout=fill)
         half = self.size // 2
         quarter = self.size // 4
         self.rows = widgets.IntRangeSlider(value=(quarter, quarter + half), min=0, max=self.size, description="rows",
-                                           style=style)
+                                           style=style, layout=fill)
         self.cols = widgets.IntRangeSlider(value=(quarter, quarter + half), min=0, max=self.size,
-                                           description="columns", style=style)
+                                           description="columns", style=style, layout=fill)
         self.preview_scale = max(1, 192 // self.size)  # about 200 pixels wide, whatever the image size
-        self.preview = widgets.Image(format="png", width=self.size * self.preview_scale)
+        self.preview = widgets.Image(format="png", width=self.size * self.preview_scale,
+                                     layout=widgets.Layout(max_width="100%", height="auto"))
         self.canvas = None
         canvas_box: list[widgets.Widget] = []
+        canvas_width = self.size * scale
         ipycanvas = _ipycanvas()
         if ipycanvas is not None:
+            snug = widgets.Layout(width="auto")  # as wide as the button's text
             self.brush = widgets.IntSlider(value=brush, min=0, max=max(1, self.size // 4), description="brush radius",
-                                           style=style)
-            self.erase = widgets.ToggleButton(value=False, description="erase", icon="eraser")
-            self.clear = widgets.Button(description="clear drawing")
-            self.canvas = ipycanvas.Canvas(width=self.size * scale, height=self.size * scale,
-                                           layout=widgets.Layout(width=f"{self.size * scale}px",
-                                                                 height=f"{self.size * scale}px"))
+                                           style=style, layout=widgets.Layout(width="100%", max_width="300px"))
+            self.erase = widgets.ToggleButton(value=False, description="erase", icon="eraser", layout=snug)
+            self.clear = widgets.Button(description="clear drawing", layout=snug)
+            # drawn at its full size, shown narrower where the column is narrower (ipycanvas scales the
+            # mouse's coordinates back to the drawing's)
+            self.canvas = ipycanvas.Canvas(width=canvas_width, height=canvas_width,
+                                           layout=widgets.Layout(width=f"{canvas_width}px", height="auto",
+                                                                 max_width="100%"))
             self.canvas.on_mouse_down(self._down)
             self.canvas.on_mouse_move(self._move)
             self.canvas.on_mouse_up(self._up)
@@ -99,8 +109,8 @@ class MaskDrawer(widgets.VBox):
             self.clear.on_click(self._clear)
             note = widgets.HTML("<small>Paint on the picture to draw a mask. No canvas above? This Jupyter "
                                 "cannot show ipycanvas: pick a preset or the rectangle instead.</small>")
-            canvas_box = [widgets.HTML("<b>draw</b>"), self.canvas,
-                          widgets.HBox([self.brush, self.erase, self.clear]), note]
+            tools = widgets.HBox([self.brush, self.erase, self.clear], layout=widgets.Layout(flex_flow="row wrap"))
+            canvas_box = [widgets.HTML("<b>draw</b>"), self.canvas, tools, note]
             self._redraw_canvas()
         else:
             canvas_box = [widgets.HTML("<small>ipycanvas is not installed, so there is no canvas to draw on: "
@@ -108,9 +118,13 @@ class MaskDrawer(widgets.VBox):
         for control in (self.source, self.rows, self.cols):
             control.observe(self._update_preview, names="value")
         self._update_preview()
+        # Two columns, side by side where the notebook is wide enough, else the chooser below the canvas;
+        # neither column grows wider than the notebook (max_width), so nothing is cut off on the right.
+        column = widgets.Layout(width=f"{max(canvas_width, 256)}px", max_width="100%", margin="0 16px 8px 0")
         chooser = widgets.VBox([self.source, self.rows, self.cols, widgets.HTML("<b>the mask</b> (tinted)"),
-                                self.preview])
-        super().__init__([widgets.HBox([widgets.VBox(canvas_box), chooser])])
+                                self.preview], layout=widgets.Layout(width="300px", max_width="100%"))
+        super().__init__([widgets.HBox([widgets.VBox(canvas_box, layout=column), chooser],
+                                       layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"))])
 
     # --- the mask --------------------------------------------------------------------------
     @property
