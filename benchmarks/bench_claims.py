@@ -10,7 +10,8 @@ or ``— does not hold`` (``bdlearn.notebook.claims``), and reads its base seed 
 if a claim does not hold. A claim that holds only for that seed is luck, not a lesson, so this
 benchmark runs each notebook top to bottom (nbclient, in a kernel of this environment) under other
 seeds and reports, per claim, for how many seeds it held: the goal is every claim for 10 of 10 seeds,
-at least 9. Runs one notebook at a time (the CPU's threads go to the notebook's kernel).
+at least 9. ``--jobs N`` runs N notebooks at once, each kernel with its share of the CPU's threads
+(on 2 cores, 2 jobs of one thread each keep both busy without oversubscribing them).
 
 Writes ``benchmarks/results/claims.json``: the machine, each run (notebook, seed, seconds, claim
 lines) and a summary per claim. With ``--resume`` the runs already in the report are kept.
@@ -25,6 +26,7 @@ import re
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import nbformat
@@ -50,10 +52,14 @@ def claims_of(notebook: nbformat.NotebookNode) -> list[dict]:
     return found
 
 
-def run_notebook(path: Path, seed: int) -> tuple[list[dict], float, str | None]:
-    """Run ``path`` top to bottom with ``BDLEARN_NOTEBOOK_SEED=seed``: (claims, seconds, error or None)."""
+def run_notebook(path: Path, seed: int, threads: int) -> tuple[list[dict], float, str | None]:
+    """Run ``path`` top to bottom with ``BDLEARN_NOTEBOOK_SEED=seed``: (claims, seconds, error or None).
+
+    Meant for a worker process: the kernel inherits this process's environment, set here.
+    """
     notebook = nbformat.read(path, as_version=4)
-    os.environ["BDLEARN_NOTEBOOK_SEED"] = str(seed)  # the kernel inherits this process's environment
+    os.environ["BDLEARN_NOTEBOOK_SEED"] = str(seed)
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # torch in the kernel takes its thread count from this
     client = NotebookClient(notebook, timeout=1800, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     started = time.perf_counter()
@@ -94,14 +100,16 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--notebooks", nargs="+", default=["01", "02", "03", "04", "05", "06", "07"],
-                        help="notebook numbers or names (default: 01-07, the toy-world course)")
+                        help="notebook numbers, names or .ipynb paths (default: 01-07, the toy-world course)")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(range(1, 11)),
                         help="values of BDLEARN_NOTEBOOK_SEED (default: 1-10; each notebook's own default is 0)")
     parser.add_argument("--out", type=Path, default=DEFAULT_REPORT)
     parser.add_argument("--resume", action="store_true", help="keep the runs already in --out and skip them")
+    parser.add_argument("--jobs", type=int, default=1, help="notebooks run at once (default 1)")
     args = parser.parse_args()
 
-    paths = [next(NOTEBOOKS.glob(f"{name}*.ipynb"), None) for name in args.notebooks]
+    paths = [Path(name) if name.endswith(".ipynb") and Path(name).is_file() else next(NOTEBOOKS.glob(f"{name}*.ipynb"), None)
+             for name in args.notebooks]
     if None in paths:
         sys.exit(f"bench_claims: no notebook matches {args.notebooks[paths.index(None)]!r} in {NOTEBOOKS}")
     report = {"machine": machine(), "runs": []}
@@ -112,13 +120,16 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ.setdefault("IPYTHONDIR", tempfile.mkdtemp(prefix="bench-claims-ipython-"))
-    for seed in args.seeds:
-        for path in paths:
-            if (path.name, seed) in done:
-                continue
-            claims, seconds, error = run_notebook(path, seed)
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    todo = [(path, seed) for seed in args.seeds for path in paths if (path.name, seed) not in done]
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {pool.submit(run_notebook, path, seed, threads): (path, seed) for path, seed in todo}
+        for future in as_completed(futures):
+            path, seed = futures[future]
+            claims, seconds, error = future.result()
             report["runs"].append({"notebook": path.name, "seed": seed, "seconds": round(seconds, 1),
-                                   "claims": claims, "error": error})
+                                   "threads": threads, "claims": claims, "error": error})
+            report["runs"].sort(key=lambda run: (run["seed"], run["notebook"]))
             report["summary"] = summarise(report["runs"])
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
