@@ -38,3 +38,15 @@ def test_zero_shot_bars_shows_the_top_labels_best_first_and_marks_the_truth():
     assert [patch.get_facecolor() == green for patch in bars[1].patches] == [True, False]
     assert fig.axes[0].get_title() == "one"
     plt.close(fig)
+
+
+def test_equation_figure_draws_pictures_and_symbols_in_order():
+    from bdlearn.notebook import equation_figure
+
+    images = _images(3)
+    fig = equation_figure([images[0], "⊙", images[1], "=", images[2]], ["$x_{fg}$", "", "$m$", "", "$x_{t-1}$"])
+    axes = fig.axes
+    assert len(axes) == 5
+    assert [len(ax.images) for ax in axes] == [1, 0, 1, 0, 1]
+    assert [t.get_text() for ax in axes for t in ax.texts] == ["$x_{fg}$", "⊙", "$m$", "=", "$x_{t-1}$"]
+    plt.close(fig)

@@ -68,16 +68,21 @@ def equation_figure(terms: Sequence[torch.Tensor | np.ndarray | str], captions: 
     """
     terms = list(terms)
     captions = list(captions) if captions is not None else [""] * len(terms)
-    widths = [1.0 if not isinstance(term, str) else max(0.35, 0.11 * len(term)) for term in terms]
+    widths = [max(0.35, 0.07 * max(len(line) for line in term.split("\n"))) if isinstance(term, str) else 1.0
+              for term in terms]  # a picture is one unit wide, a symbol as wide as its longest line
     fig, axes = plt.subplots(1, len(terms), figsize=(size * sum(widths), size * 1.25), squeeze=False,
                              gridspec_kw={"width_ratios": widths})
     for ax, term, caption in zip(axes[0], terms, captions):
-        ax.axis("off")
+        ax.set_xticks([])
+        ax.set_yticks([])
         if isinstance(term, str):
+            ax.axis("off")
             ax.text(0.5, 0.5, term, ha="center", va="center", fontsize=15 if len(term) <= 2 else 10,
                     transform=ax.transAxes)
-        else:
+        else:  # a thin frame, so that a white picture (a mask of ones) stays visible
             ax.imshow(to_display(term), interpolation="nearest")
+            for spine in ax.spines.values():
+                spine.set_edgecolor("#999")
         if caption:
             ax.text(0.5, -0.06, caption, ha="center", va="top", fontsize=10, transform=ax.transAxes)
     fig.subplots_adjust(left=0.01, right=0.99, top=0.98, bottom=0.2, wspace=0.08)
