@@ -129,7 +129,7 @@ def measure_setup(world: ModelWorld, channels_last: bool, augmentations: int, re
             "seconds_per_edit_step": round(median / batch, 4),
             "peak_memory_added_bytes": memory.added,
             "predicted_bytes": round(batch * counted.saved_bytes * BACKWARD_HEADROOM),
-            "tflop_per_second": round(batch * counted.flops / median / 1e12, 2),
+            "tflop_per_second": float(f"{batch * counted.flops / median / 1e12:.3g}"),  # 3 digits: a slow CPU still shows
         }
     timed = {batch: entry for batch, entry in by_batch.items() if "seconds_per_edit_step" in entry}
     best = min(timed, key=lambda batch: timed[batch]["seconds_per_edit_step"]) if timed else None
