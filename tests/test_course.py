@@ -32,9 +32,22 @@ CLAIM_LINE = re.compile(r"^claim: (?P<statement>.+) — (?P<verdict>holds|does n
 
 
 def claim_lines(notebook: nbformat.NotebookNode) -> list[str]:
-    """Every line a code cell of ``notebook`` printed that starts with ``claim:``."""
-    return [line.strip() for cell in notebook.cells if cell.cell_type == "code"
-            for line in cell_text(cell).splitlines() if line.startswith("claim:")]
+    """Every line a code cell of ``notebook`` printed that starts with ``claim:``.
+
+    Read output by output: joined, a figure's text (``<Figure size ...>``, no newline) would run into
+    the claim printed after it.
+    """
+    return [line.strip() for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])
+            for line in (output.get("text", "") or output.get("data", {}).get("text/plain", "")).splitlines()
+            if line.startswith("claim:")]
+
+
+def test_claim_lines_are_found_after_a_figure_in_the_same_cell():
+    cell = nbformat.v4.new_code_cell("...")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/plain": "<Figure size 640x480 with 1 Axes>"}),
+                    nbformat.v4.new_output("stream", name="stdout", text="claim: a — holds (x)\nclaim: b — does not hold (y)\n")]
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    assert claim_lines(notebook) == ["claim: a — holds (x)", "claim: b — does not hold (y)"]
 
 
 def test_claim_lines_are_read_as_the_claims_module_prints_them(capsys):
