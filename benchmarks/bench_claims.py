@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import re
@@ -122,7 +123,9 @@ def main() -> None:
     os.environ.setdefault("IPYTHONDIR", tempfile.mkdtemp(prefix="bench-claims-ipython-"))
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     todo = [(path, seed) for seed in args.seeds for path in paths if (path.name, seed) not in done]
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+    # fresh interpreters (spawn), not forks: a forked worker can inherit the parent's half-made Jupyter client
+    # state and hang waiting for its kernel
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(run_notebook, path, seed, threads): (path, seed) for path, seed in todo}
         for future in as_completed(futures):
             path, seed = futures[future]
