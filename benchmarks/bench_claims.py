@@ -73,15 +73,23 @@ def run_notebook(path: Path, seed: int, threads: int) -> tuple[list[dict], float
 
 
 def summarise(runs: list[dict]) -> dict:
-    """Per notebook and claim: the seeds run, how many held, and the seeds where it did not."""
+    """Per notebook and claim: the seeds run, how many held, and the seeds where it did not.
+
+    A claim missing from a run (its notebook failed before printing it) counts as not held.
+    """
+    statements: dict[str, list[str]] = {}
+    for run in runs:
+        known = statements.setdefault(run["notebook"], [])
+        known += [claim["statement"] for claim in run["claims"] if claim["statement"] not in known]
     summary: dict[str, dict] = {}
     for run in runs:
+        held = {claim["statement"]: claim["holds"] for claim in run["claims"]}
         claims = summary.setdefault(run["notebook"], {})
-        for claim in run["claims"]:
-            entry = claims.setdefault(claim["statement"], {"seeds": 0, "held": 0, "failed_seeds": []})
+        for statement in statements[run["notebook"]]:
+            entry = claims.setdefault(statement, {"seeds": 0, "held": 0, "failed_seeds": []})
             entry["seeds"] += 1
-            entry["held"] += claim["holds"]
-            if not claim["holds"]:
+            entry["held"] += held.get(statement, False)
+            if not held.get(statement, False):
                 entry["failed_seeds"].append(run["seed"])
     return summary
 
@@ -115,7 +123,7 @@ def main() -> None:
         sys.exit(f"bench_claims: no notebook matches {args.notebooks[paths.index(None)]!r} in {NOTEBOOKS}")
     report = {"machine": machine(), "runs": []}
     if args.resume and args.out.exists():
-        report["runs"] = json.loads(args.out.read_text())["runs"]
+        report["runs"] = [run for run in json.loads(args.out.read_text())["runs"] if not run["error"]]  # retry errors
     done = {(run["notebook"], run["seed"]) for run in report["runs"]}
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

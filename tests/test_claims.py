@@ -32,9 +32,13 @@ def test_rates_and_means_carry_the_textbook_standard_errors():
     values = np.array([1.0, 2.0, 3.0, 4.0])
     mean = mean_value(values)
     assert mean.value == 2.5 and math.isclose(mean.standard_error, values.std(ddof=1) / 2)
-    assert mean_value([4.0]).standard_error == 0.0
+    with pytest.raises(ValueError):
+        mean_value([4.0])  # one value has no standard error
     with pytest.raises(ValueError):
         success_rate([])
+    none = success_rate([False] * 40)  # Wald's error would be 0: 4/40 vs 0/40 would "hold"
+    assert none.value == 0.0 and math.isclose(none.standard_error, math.sqrt((1 / 42) * (41 / 42) / 40))
+    assert not difference([True] * 4 + [False] * 36, [False] * 40).exceeds()
 
 
 def test_pairing_removes_the_variation_the_two_settings_share():

@@ -32,7 +32,8 @@ def load_lpips(net: str = "vgg") -> tuple[nn.Module | None, str]:
     """The LPIPS module (inputs in [−1, 1]) and a description of what is used.
 
     Returns ``(module, "lpips-vgg")`` when the backbone loads, else ``(None, reason)`` after a
-    :class:`LPIPSUnavailableWarning`. The module's parameters are frozen.
+    :class:`LPIPSUnavailableWarning`. The module's parameters are frozen. The answer is kept for
+    the process (``HF_HUB_OFFLINE`` is read on the first call).
     """
     missing = _uncached_offline_weights(net)
     if missing is not None:

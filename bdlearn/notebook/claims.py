@@ -6,8 +6,9 @@ accepts more edits") and then shows each one with a *claim cell* that measures i
     claim: with 8 augmentations the judge accepts more edits — holds (41/64 vs 22/64, difference 30 ± 8 points)
 
 A comparison *holds* when the effect points the claimed way and exceeds twice its standard error
-(about 97.7% one-sided confidence for a normal estimate), so a claim that holds is more than the
-luck of one seed. The test suite fails a notebook run in which any line says ``does not hold``, and
+(about 97.7% one-sided confidence for a normal estimate with many samples; less with few pairs), so
+a claim that holds is more than the luck of one seed; ``benchmarks/bench_claims.py`` checks that
+across seeds. The test suite fails a notebook run in which any line says ``does not hold``, and
 ``benchmarks/bench_claims.py`` re-runs every notebook under other seeds
 (:func:`notebook_seed` reads ``BDLEARN_NOTEBOOK_SEED``) and counts how often each claim holds.
 
@@ -61,21 +62,25 @@ class Estimate:
 
 
 def success_rate(successes: Sequence[bool] | np.ndarray) -> Estimate:
-    """The success rate of independent trials, with its binomial standard error √(p(1−p)/n)."""
+    """The success rate of independent trials, with its binomial standard error √(p(1−p)/n).
+
+    At p = 0 or 1 that formula gives 0, which would let any difference from such a sample "hold";
+    there the error is computed with p̃ = (k + 1)/(n + 2) (one success and one failure added).
+    """
     outcomes = np.asarray(successes, dtype=float).ravel()
     if outcomes.size == 0:
         raise ValueError("a rate needs at least one trial")
     p = float(outcomes.mean())
-    return Estimate(p, math.sqrt(p * (1 - p) / outcomes.size))
+    spread = p if 0 < p < 1 else (outcomes.sum() + 1) / (outcomes.size + 2)
+    return Estimate(p, math.sqrt(spread * (1 - spread) / outcomes.size))
 
 
 def mean_value(values: Sequence[float] | np.ndarray) -> Estimate:
-    """The mean of independent measurements, with its standard error s/√n (0 for a single value)."""
+    """The mean of independent measurements, with its standard error s/√n (at least two values)."""
     values = np.asarray(values, dtype=float).ravel()
-    if values.size == 0:
-        raise ValueError("a mean needs at least one value")
-    spread = float(values.std(ddof=1)) if values.size > 1 else 0.0
-    return Estimate(float(values.mean()), spread / math.sqrt(values.size))
+    if values.size < 2:
+        raise ValueError(f"a mean with a standard error needs at least two values, got {values.size}")
+    return Estimate(float(values.mean()), float(values.std(ddof=1)) / math.sqrt(values.size))
 
 
 def difference(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray,

@@ -30,7 +30,7 @@ MAX_PERMUTED_DIMS = 5  # try every order of dims only up to this many dims (5! =
 def check(name: str, mine: Any, reference: Any, rtol: float = 1e-4, atol: float = 1e-5) -> str:
     """Compare ``mine`` with ``reference``, print ``"<name>: <verdict>"`` and return the verdict.
 
-    Both may be tensors, numpy arrays, Python numbers, bools or (nested) lists of them.
+    Both may be tensors, numpy arrays, Python numbers, bools or (nested) lists of numbers.
     The returned verdict is one of:
 
     * ``"exact"``: same shape and the same values (NaN where the reference has NaN counts as equal);
@@ -38,7 +38,8 @@ def check(name: str, mine: Any, reference: Any, rtol: float = 1e-4, atol: float 
       (float round-off); the line shows the largest difference;
     * ``"wrong"``: anything else; the line says why, as precisely as it can.
 
-    Integer and bool answers (indices, counts, masks) are only ever "exact" or "wrong".
+    Integer and bool answers against an integer or bool reference (indices, counts, masks) are only
+    ever "exact" or "wrong".
     """
     verdict, line = _judge(mine, reference, rtol, atol)
     print(f"{name}: {line}")
