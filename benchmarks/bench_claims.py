@@ -13,8 +13,8 @@ seeds and reports, per claim, for how many seeds it held: the goal is every clai
 at least 9. ``--jobs N`` runs N notebooks at once, each kernel with its share of the CPU's threads
 (on 2 cores, 2 jobs of one thread each keep both busy without oversubscribing them).
 
-Writes ``benchmarks/results/claims.json``: the machine, each run (notebook, seed, seconds, claim
-lines) and a summary per claim. With ``--resume`` the runs already in the report are kept.
+Writes ``benchmarks/results/claims.json``: the machine, each run (notebook, seed, seconds, the CPU it
+ran on, claim lines) and a summary per claim. With ``--resume`` the runs already in the report are kept.
 """
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ import json
 import multiprocessing
 import os
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -33,10 +32,11 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from bdlearn.notebook import parse_claim
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 DEFAULT_REPORT = ROOT / "benchmarks" / "results" / "claims.json"
-CLAIM_LINE = re.compile(r"^claim: (?P<statement>.+) — (?P<verdict>holds|does not hold) \((?P<evidence>.*)\)$")
 
 
 def claims_of(notebook: nbformat.NotebookNode) -> list[dict]:
@@ -46,10 +46,9 @@ def claims_of(notebook: nbformat.NotebookNode) -> list[dict]:
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
             text = output.get("text", "") or output.get("data", {}).get("text/plain", "")
             for line in text.splitlines():
-                match = CLAIM_LINE.match(line.strip())
-                if match:
-                    found.append({"statement": match["statement"], "holds": match["verdict"] == "holds",
-                                  "evidence": match["evidence"]})
+                stated = parse_claim(line)
+                if stated is not None:
+                    found.append({"statement": stated.statement, "holds": stated.holds, "evidence": stated.evidence})
     return found
 
 
@@ -94,16 +93,21 @@ def summarise(runs: list[dict]) -> dict:
     return summary
 
 
-def machine() -> str:
-    import torch
-
+def processor() -> str:
+    """The CPU's model name and core count, e.g. ``AMD EPYC, 2 cores``."""
     cpu = platform.processor() or platform.machine()
     try:
         cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                    if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def machine() -> str:
+    import torch
+
+    return f"{processor()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
 def main() -> None:
@@ -139,7 +143,8 @@ def main() -> None:
             path, seed = futures[future]
             claims, seconds, error = future.result()
             report["runs"].append({"notebook": path.name, "seed": seed, "seconds": round(seconds, 1),
-                                   "threads": threads, "claims": claims, "error": error})
+                                   "threads": threads, "machine": processor(), "claims": claims,
+                                   "error": error})
             report["runs"].sort(key=lambda run: (run["seed"], run["notebook"]))
             report["summary"] = summarise(report["runs"])
             args.out.parent.mkdir(parents=True, exist_ok=True)

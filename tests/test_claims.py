@@ -5,8 +5,12 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bdlearn.notebook import claim, claim_greater, difference, mean_value, notebook_seed, success_rate
+from bdlearn.notebook import (
+    Claim, claim, claim_greater, difference, mean_value, notebook_seed, parse_claim, success_rate,
+)
 from bdlearn.notebook.claims import SEED_VARIABLE
 
 
@@ -68,3 +72,18 @@ def test_a_plain_claim_prints_its_evidence(capsys):
     result = claim("the background is kept bit for bit", True, "0 of 98,304 pixels differ")
     assert str(result) == "claim: the background is kept bit for bit — holds (0 of 98,304 pixels differ)"
     assert capsys.readouterr().out == str(result) + "\n"
+
+
+# What notebooks write in statements and evidence: words, numbers, units, brackets, a dash or ±.
+TEXT = st.text(st.sampled_from(list("abcxyz λ0123456789.,;:/%±−-()[]'")), min_size=1, max_size=60).map(str.strip).filter(bool)
+
+
+@given(statement=TEXT, holds=st.booleans(), evidence=TEXT)
+def test_a_printed_claim_line_reads_back_as_the_same_claim(statement, holds, evidence):
+    stated = Claim(statement, holds, evidence)
+    assert parse_claim(str(stated)) == stated
+
+
+@pytest.mark.parametrize("line", ["claim: no verdict", "a claim: x — holds (y)", "claim: x — holds", ""])
+def test_lines_that_are_not_claims_read_as_none(line):
+    assert parse_claim(line) is None

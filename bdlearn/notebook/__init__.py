@@ -5,7 +5,9 @@ reference)`` for exercises (:mod:`.exercises`); pictures as PNG bytes (:mod:`.pi
 over cached pictures (:mod:`.image_slider`); the mask drawer (:mod:`.mask_drawer`); the
 interactive editor (:mod:`.editor`); claims a notebook checks in its own run, and its seed (:mod:`.claims`).
 """
-from bdlearn.notebook.claims import Claim, claim, claim_greater, difference, mean_value, notebook_seed, success_rate
+from bdlearn.notebook.claims import (
+    Claim, claim, claim_greater, difference, mean_value, notebook_seed, parse_claim, success_rate,
+)
 from bdlearn.notebook.editor import EditorApp
 from bdlearn.notebook.exercises import check
 from bdlearn.notebook.image_slider import ImageSlider, gallery_slider, trajectory_frames, trajectory_slider
@@ -32,6 +34,7 @@ __all__ = [
     "difference",
     "mean_value",
     "notebook_seed",
+    "parse_claim",
     "success_rate",
     "EditorApp",
     "ImageSlider",

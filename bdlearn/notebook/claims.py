@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,8 @@ import numpy as np
 
 #: The environment variable a student sets to re-run a notebook with another seed.
 SEED_VARIABLE = "BDLEARN_NOTEBOOK_SEED"
+#: A printed claim line: ``claim: <statement> — holds|does not hold (<evidence>)``.
+CLAIM_LINE = re.compile(r"^claim: (?P<statement>.+) — (?P<verdict>holds|does not hold) \((?P<evidence>.*)\)$")
 #: How many standard errors an effect must exceed for its claim to hold.
 STANDARD_ERRORS = 2.0
 
@@ -116,6 +119,17 @@ class Claim:
     def __str__(self) -> str:
         verdict = "holds" if self.holds else "does not hold"
         return f"claim: {self.statement} — {verdict} ({self.evidence})"
+
+
+def parse_claim(line: str) -> Claim | None:
+    """The :class:`Claim` a printed claim line states (the inverse of ``str(claim)``), or None if it is not one.
+
+    The test suite and ``benchmarks/bench_claims.py`` read a notebook's outputs with this.
+    """
+    match = CLAIM_LINE.match(line.strip())
+    if match is None:
+        return None
+    return Claim(match["statement"], match["verdict"] == "holds", match["evidence"])
 
 
 def claim(statement: str, holds: bool, evidence: str) -> Claim:
