@@ -21,8 +21,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bdlearn.editing.inputs import InputError
-from bdlearn.editing.settings import SEED_LIMIT
+from bdlearn.machinery.inputs import InputError
+from bdlearn.machinery.settings import SEED_LIMIT
 from bdlearn.training.common import resolve_preset
 from bdlearn.worlds.checkpoint import CheckpointError
 from bdlearn.worlds.download import DownloadError
@@ -134,7 +134,7 @@ def _output_folder(out: Path):
 
 def run_edit(image, mask, prompt: str, args: argparse.Namespace):
     """The edit of ``image`` inside ``mask`` toward ``prompt`` with the command's options (checked before any work)."""
-    from bdlearn.editing.pipeline import edit
+    from bdlearn.pipeline import edit
 
     return edit(image, mask, prompt, args.world, method=args.method, respacing=args.respacing, skip=args.skip,
                 sampler=args.sampler, num_augmentations=args.augmentations, repetitions=args.repetitions,

@@ -46,7 +46,7 @@ _WORLD = None
 
 def score_edit(world, config: dict, task_seed: int, repetitions: int, edit_seed: int) -> dict:
     """Edit toy task ``task_seed`` with one configuration and score the edits with the judge."""
-    from bdlearn.editing.pipeline import edit
+    from bdlearn.pipeline import edit
     from bdlearn.scenes.judge import judge_region
     from bdlearn.scenes.tasks import make_edit_task
 

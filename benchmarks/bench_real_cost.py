@@ -3,11 +3,11 @@
     python benchmarks/bench_real_cost.py     # seconds
 
 Counts one guided step of the real world per edit on PyTorch's ``meta`` device
-(:func:`bdlearn.editing.cost.guided_step_cost`): the bytes kept for the backward pass, in float32
+(:func:`bdlearn.machinery.cost.guided_step_cost`): the bytes kept for the backward pass, in float32
 and in bdlearn's GPU precision (float16 torso and CLIP), and the floating-point operations. Then,
 for each card, from its published memory and float16 tensor-core peak (dense, without sparsity):
 
-* the batch bdlearn would choose on an idle card (:func:`bdlearn.editing.cost.edits_that_fit`,
+* the batch bdlearn would choose on an idle card (:func:`bdlearn.machinery.cost.edits_that_fit`,
   with the models' weights and :data:`CUDA_CONTEXT_BYTES` taken from its memory first);
 * the estimated minutes of bdlearn's default real edit (``REAL_DEFAULTS``: 12 repetitions of 75
   steps) and of the paper's (64 repetitions), at :data:`ASSUMED_FRACTION_OF_PEAK`.
@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bdlearn.editing.cost import edits_that_fit, guided_step_cost
+from bdlearn.machinery.cost import edits_that_fit, guided_step_cost
 from bdlearn.editing.loop import start_step
 from bdlearn.training.common import machine_description
 from bdlearn.worlds.real import REAL_DEFAULTS, REAL_DIFFUSION, build_real_clip, build_real_unet

@@ -18,7 +18,7 @@ set-up's ``switches_applied`` says what it ran.
 For each, batches of 1, 2, 4 and 8 edits (stopping at the first out-of-memory): seconds per step
 (median of ``--repeats`` after a warm-up), the peak memory the step adds
 (``torch.cuda.max_memory_allocated``) beside what bdlearn's memory model predicts for it
-(:mod:`bdlearn.editing.cost`: the saved activations counted on the meta device, times
+(:mod:`bdlearn.machinery.cost`: the saved activations counted on the meta device, times
 ``BACKWARD_HEADROOM``), the arithmetic rate achieved (FLOPs counted on the meta device), and the
 projected time of the paper's edit: 64 ranked edits of 75 steps with 16 augmentations, at the
 fastest batch. A set-up that would run past ``--time-limit`` is skipped and marked so.
@@ -40,7 +40,7 @@ import torch
 from bench_real_step import QUICK_UNET, PeakMemory
 from bdlearn.diffusion.schedule import DiffusionSchedule
 from bdlearn.diffusion.unet import UNet
-from bdlearn.editing.cost import BACKWARD_HEADROOM, guided_step_cost
+from bdlearn.machinery.cost import BACKWARD_HEADROOM, guided_step_cost
 from bdlearn.editing.guidance import GuidanceWeights, guided_prediction
 from bdlearn.editing.loop import start_step
 from bdlearn.training.common import machine_description

@@ -17,9 +17,9 @@ from safetensors.torch import save_file
 
 from bdlearn.cli import main
 from bdlearn.diffusion.unet import UNet, UNetConfig
-from bdlearn.editing import pipeline
-from bdlearn.editing.inputs import InputError, read_image, read_mask
-from bdlearn.editing.pipeline import edit
+from bdlearn import pipeline
+from bdlearn.machinery.inputs import InputError, read_image, read_mask
+from bdlearn.pipeline import edit
 from bdlearn.worlds.checkpoint import CheckpointError, load_unet, read_state_dict
 from bdlearn.worlds.download import DownloadError
 from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS, TOY_DIFFUSION
@@ -259,7 +259,7 @@ def test_an_image_over_the_limit_but_under_pils_is_refused_by_size(tmp_path):
 
 
 def test_arrays_over_the_pixel_limit_are_refused(monkeypatch):
-    monkeypatch.setattr("bdlearn.editing.inputs.MAX_PIXELS", 100)
+    monkeypatch.setattr("bdlearn.machinery.inputs.MAX_PIXELS", 100)
     with pytest.raises(InputError, match="11x10 pixels"):
         read_image(np.zeros((10, 11, 3), dtype=np.uint8))
 

@@ -15,9 +15,9 @@ from safetensors.torch import load_file
 from bdlearn.diffusion.reverse import ddim_step, ddpm_step, p_mean_variance
 from bdlearn.diffusion.schedule import DiffusionSchedule, model_timesteps
 from bdlearn.editing.guidance import GuidanceWeights, clip_distance, guided_prediction, range_loss
-from bdlearn.editing.inputs import load_image
+from bdlearn.machinery.inputs import load_image
 from bdlearn.editing.loop import start_step
-from bdlearn.editing.pipeline import edit
+from bdlearn.pipeline import edit
 
 FLOAT32_ATOL = 1e-5  # float32 fixtures: only summation order differs (see the reference README)
 
@@ -145,7 +145,7 @@ def test_start_step_and_bad_options(world):
 
 
 def test_a_world_named_by_string_is_loaded_once(world, monkeypatch):
-    from bdlearn.editing import pipeline
+    from bdlearn import pipeline
 
     loads = []
     monkeypatch.setattr(pipeline, "_WORLDS_BY_NAME", {})

@@ -1,4 +1,4 @@
-"""The cost of an edit, counted before it runs (bdlearn.editing.cost), and the batches it sets.
+"""The cost of an edit, counted before it runs (bdlearn.machinery.cost), and the batches it sets.
 
 * the meta-device count of the tensors a guided step keeps for its backward pass agrees with the
   same count on the CPU, running the step for real, and errs only on the safe side;
@@ -15,8 +15,9 @@ import pytest
 import torch
 
 from bdlearn.diffusion.unet import GroupNorm32
-from bdlearn.editing import cost, pipeline
-from bdlearn.editing.cost import (
+from bdlearn import pipeline
+from bdlearn.machinery import cost
+from bdlearn.machinery.cost import (
     BACKWARD_HEADROOM,
     RESERVE_BYTES,
     edits_that_fit,
@@ -25,7 +26,7 @@ from bdlearn.editing.cost import (
     plan_batches,
 )
 from bdlearn.editing.guidance import GuidanceWeights, guided_prediction
-from bdlearn.editing.inputs import InputError
+from bdlearn.machinery.inputs import InputError
 from bdlearn.worlds.real import (
     REAL_DEFAULTS,
     REAL_DIFFUSION,

@@ -20,7 +20,8 @@ def _modules_loaded_by(code: str) -> list[str]:
 
 @pytest.mark.parametrize("code", ["import bdlearn", "import bdlearn.diffusion",
                                   "from bdlearn.diffusion import UNet, DiffusionSchedule, q_sample, sample",
-                                  "import bdlearn.scenes"])
+                                  "import bdlearn.scenes",
+                                  "from bdlearn.machinery import load_image, load_mask, read_image, read_mask"])
 def test_light_imports(code):
     assert _modules_loaded_by(code) == []
 
@@ -29,6 +30,11 @@ def test_top_level_names_load_on_first_use():
     loaded = _modules_loaded_by("import bdlearn\nassert callable(bdlearn.edit) and callable(bdlearn.load_world)\n"
                                 "assert bdlearn.EditResult.__name__ == 'EditResult'")
     assert "open_clip" in loaded  # the editing method needs CLIP, so using it brings open_clip in
+
+
+def test_the_machinerys_cost_names_load_on_first_use():
+    loaded = _modules_loaded_by("import bdlearn.machinery as m\nassert callable(m.plan_batches)")
+    assert "open_clip" in loaded  # counting a guided step needs CLIP
 
 
 def test_unknown_top_level_name_is_an_attribute_error():

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bdlearn.editing.pipeline import edit
+from bdlearn.pipeline import edit
 from bdlearn.notebook.editor import EditorApp
 from bdlearn.notebook.image_slider import ImageSlider, gallery_slider, trajectory_slider
 from bdlearn.notebook.mask_drawer import MaskDrawer, preset_masks

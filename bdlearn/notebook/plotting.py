@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from torchvision.utils import make_grid, save_image
 
 if TYPE_CHECKING:
-    from bdlearn.editing.pipeline import EditResult
+    from bdlearn.pipeline import EditResult
 
 
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:

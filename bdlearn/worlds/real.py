@@ -47,7 +47,7 @@ REAL_DIFFUSION = {"steps": 1000, "schedule": "linear"}
 #: λ_CLIP = 1000, λ_range = 50; but 12 repetitions, not the paper's 64, so that one edit takes
 #: about 5 minutes on a 16 GB T4 (900 guided steps of 5.6 TFLOP at an assumed quarter of the card's
 #: 65 TFLOP/s float16 peak: ``benchmarks/bench_real_cost.py``). On a GPU the batch comes from its
-#: free memory (:func:`bdlearn.editing.cost.plan_batches`); ``batch_size`` here is the CPU's.
+#: free memory (:func:`bdlearn.machinery.cost.plan_batches`); ``batch_size`` here is the CPU's.
 REAL_DEFAULTS = EditDefaults(respacing="100", skip=25, num_augmentations=16, repetitions=12, batch_size=1,
                              clip_weight=1000.0, range_weight=50.0)
 
@@ -62,9 +62,9 @@ REAL_UNET_MIRRORS = (
 )
 #: Size and SHA-256 of the published file. OpenAI publishes neither; these are the values that
 #: independent users of the file record (Disco Diffusion's model table, and reproduction notes
-#: that also give its MD5, fd9dd2335b8736d521de0aed54bd90ca). They were not checked here: this
-#: machine cannot reach the file. The size fits the contents: 552,814,086 float32 values are
-#: 2,211,256,344 bytes, plus the pickle's key names and structure.
+#: that also give its MD5, fd9dd2335b8736d521de0aed54bd90ca); bdlearn has not downloaded the file
+#: itself to confirm them. The size fits the contents: 552,814,086 float32 values are 2,211,256,344
+#: bytes, plus the pickle's key names and structure.
 REAL_UNET_SIZE = 2_211_383_297
 REAL_UNET_SHA256 = "a37c32fffd316cd494cf3f35b339936debdc1576dad13fe57c42399a5dbc78b1"
 
