@@ -19,15 +19,15 @@ from torch import Tensor
 
 from bdlearn.clip.perceptual import load_lpips
 from bdlearn.editing.blending import blend
-from bdlearn.editing.guidance import ClipInput, Distance, GuidanceWeights
+from bdlearn.editing.guidance import ClipInput, Distance
 from bdlearn.editing.loop import LoopOutput, Method, Sampler, guided_edit_loop, start_step
 from bdlearn.editing.ranking import rank_edits
 from bdlearn.machinery.batches import run_in_batches
 from bdlearn.machinery.cost import plan_batches
 from bdlearn.machinery.inputs import ImageLike, InputError, check_prompt, read_image, read_mask
-from bdlearn.machinery.settings import EditSettings, named_world, resolve_settings
+from bdlearn.machinery.settings import EditSettings, resolve_settings, world_defaults
 from bdlearn.machinery.window import EditWindow, WindowFit, choose_window, paste_back, to_model
-from bdlearn.worlds.load import load_world
+from bdlearn.worlds.load import shared_world
 from bdlearn.worlds.world import ModelWorld
 
 
@@ -77,17 +77,6 @@ class EditResult:
         return ((self.images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-#: Worlds that edit() loaded by name, kept for the rest of the process, so that a notebook calling
-#: ``edit(..., world="real")`` again and again reads the 2.2 GB of weights once.
-_WORLDS_BY_NAME: dict[str, ModelWorld] = {}
-
-
-def _world_named(name: str) -> ModelWorld:
-    if name not in _WORLDS_BY_NAME:
-        _WORLDS_BY_NAME[name] = load_world(name)
-    return _WORLDS_BY_NAME[name]
-
-
 def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str = "toy", *,
          method: Method = "blended", respacing: str | None = None, skip: int | None = None,
          sampler: Sampler | None = None, eta: float = 0.0, num_augmentations: int | None = None,
@@ -135,9 +124,10 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
     work, and before a world given by name is loaded (:mod:`bdlearn.machinery.settings` has the
     rules): integers must be ints (``respacing`` may be one: 10 means "10"), weights and η finite
     and at least 0, η at most 1 and only with ``sampler="ddim"``, ``seed`` in [0, 2**32) (the CPU
-    generator behind all the noise keeps 32 bits of a seed), ``batch_size`` at least 1. Raises :class:`~bdlearn.machinery.inputs.InputError` (a ``ValueError``) naming what is
-    wrong, also when an edit comes out NaN or infinite (an unstable setting, or broken weights):
-    such an edit is never returned.
+    generator behind all the noise keeps 32 bits of a seed), ``batch_size`` at least 1. Raises
+    :class:`~bdlearn.machinery.inputs.InputError` (a ``ValueError``) naming what is wrong, also
+    when an edit comes out NaN or infinite (an unstable setting, or broken weights): such an edit
+    is never returned.
     """
     settings = _checked_settings(
         world, method=method, respacing=respacing, skip=skip, sampler=sampler, eta=eta,
@@ -148,7 +138,7 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
     prompt = check_prompt(prompt)
     source = read_image(image)
     source_mask = read_mask(mask, source.shape[:2], invert=settings.invert_mask)
-    world = _world_named(world) if isinstance(world, str) else world
+    world = shared_world(world) if isinstance(world, str) else world
     schedule = world.schedule(settings.respacing)
     edit_window = choose_window(source_mask, world.image_size, settings.window)
     x_start, mask_tensor = (tensor.to(world.device) for tensor in to_model(source, source_mask, edit_window))
@@ -193,7 +183,7 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
 def _checked_settings(world: ModelWorld | str, **options: Any) -> EditSettings:
     """:func:`edit`'s options checked against the world's defaults, before a world named by a string is loaded."""
     if isinstance(world, str):
-        defaults, diffusion = named_world(world)
+        defaults, diffusion = world_defaults(world)
     elif isinstance(world, ModelWorld):
         defaults, diffusion = world.defaults, world.diffusion
     else:

@@ -59,8 +59,8 @@ def example_figure(world, task_seed: int, scale: int, repetitions: int, path: Pa
     matplotlib.use("Agg")
     from matplotlib.patches import Rectangle
 
-    from bdlearn.pipeline import edit
     from bdlearn.notebook import mask_overlay, show_images, to_display
+    from bdlearn.pipeline import edit
     from bdlearn.scenes import make_edit_task
 
     task = make_edit_task(task_seed, size=world.image_size * scale)

@@ -64,7 +64,8 @@ def test_refuses_to_write_over_its_input(inputs, capsys):
 @pytest.mark.parametrize("prompt, message", [("   ", "empty"), ("a " * 40, "tokens")])
 def test_bad_prompts_are_clear_errors(inputs, tmp_path, capsys, prompt, message):
     image, mask, _ = inputs
-    code = main(["edit", "--image", str(image), "--mask", str(mask), "--prompt", prompt, "--out", str(tmp_path / "o"), *FAST])
+    code = main(["edit", "--image", str(image), "--mask", str(mask), "--prompt", prompt,
+                 "--out", str(tmp_path / "o"), *FAST])
     assert code == 2 and message in capsys.readouterr().err
 
 
@@ -72,7 +73,8 @@ def test_empty_mask_is_a_clear_error(inputs, tmp_path, capsys):
     image, _, task = inputs
     empty = tmp_path / "empty.png"
     Image.fromarray(np.zeros((32, 32), dtype=np.uint8)).save(empty)
-    code = main(["edit", "--image", str(image), "--mask", str(empty), "--prompt", task.prompt, "--out", str(tmp_path / "o"), *FAST])
+    code = main(["edit", "--image", str(image), "--mask", str(empty), "--prompt", task.prompt,
+                 "--out", str(tmp_path / "o"), *FAST])
     assert code == 2 and "selects nothing" in capsys.readouterr().err
 
 

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from bdlearn.diffusion.unet import GroupNorm32
 from bdlearn import pipeline
+from bdlearn.diffusion.unet import GroupNorm32
+from bdlearn.editing.guidance import GuidanceWeights, guided_prediction
 from bdlearn.machinery import cost
 from bdlearn.machinery.cost import (
     BACKWARD_HEADROOM,
@@ -25,14 +26,8 @@ from bdlearn.machinery.cost import (
     meta_twin,
     plan_batches,
 )
-from bdlearn.editing.guidance import GuidanceWeights, guided_prediction
 from bdlearn.machinery.inputs import InputError
-from bdlearn.worlds.real import (
-    REAL_DEFAULTS,
-    REAL_DIFFUSION,
-    build_real_clip,
-    build_real_unet,
-)
+from bdlearn.worlds.real import REAL_DEFAULTS, REAL_DIFFUSION, build_real_clip, build_real_unet
 from bdlearn.worlds.world import ModelWorld
 
 

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from tests.helpers import REPO_ROOT
+
 HEAVY = ("open_clip", "kornia", "lpips", "matplotlib", "torchvision")
 
 
@@ -30,6 +32,20 @@ def test_top_level_names_load_on_first_use():
     loaded = _modules_loaded_by("import bdlearn\nassert callable(bdlearn.edit) and callable(bdlearn.load_world)\n"
                                 "assert bdlearn.EditResult.__name__ == 'EditResult'")
     assert "open_clip" in loaded  # the editing method needs CLIP, so using it brings open_clip in
+
+
+def test_notebook_01s_imports_leave_clip_and_the_augmentations_out():
+    cell = next(cell for cell in json.loads((REPO_ROOT / "notebooks" / "01_forward_noising.ipynb").read_text())["cells"]
+                if cell["cell_type"] == "code" and "from bdlearn" in "".join(cell["source"]))
+    code = "".join(line for line in cell["source"] if not line.startswith("%"))  # no IPython magics here
+    imports = "\n".join(line for line in code.splitlines() if line.startswith(("import ", "from ", " ", ")")))
+    assert "from bdlearn.notebook import" in imports
+    assert not {"open_clip", "kornia", "lpips"} & set(_modules_loaded_by(imports))
+
+
+def test_the_editor_loads_on_first_use():
+    loaded = _modules_loaded_by("import bdlearn.notebook as nb\nassert nb.EditorApp.__name__ == 'EditorApp'")
+    assert "open_clip" in loaded
 
 
 def test_the_machinerys_cost_names_load_on_first_use():

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import tomllib
+
 import yaml
 
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 
 def _pyproject() -> dict:

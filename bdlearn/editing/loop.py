@@ -49,7 +49,8 @@ class LoopOutput:
 def start_step(schedule: DiffusionSchedule, skip: int) -> int:
     """The step index the edit starts from: the last, less ``skip`` skipped steps."""
     if not 0 <= skip < schedule.num_timesteps:
-        raise ValueError(f"skip must be in [0, {schedule.num_timesteps - 1}] for {schedule.num_timesteps} steps, got {skip}")
+        raise ValueError(f"skip must be in [0, {schedule.num_timesteps - 1}] for {schedule.num_timesteps} steps, "
+                         f"got {skip}")
     return schedule.num_timesteps - 1 - skip
 
 
@@ -93,7 +94,8 @@ def guided_edit_loop(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, 
         if sampler == "ddpm":
             x = ddpm_step(prediction.pmv, t, randn(), grad=prediction.grad).sample
         else:
-            x = ddim_step(schedule, prediction.pmv, x, t, randn() if eta else None, eta=eta, grad=prediction.grad).sample
+            x = ddim_step(schedule, prediction.pmv, x, t, randn() if eta else None, eta=eta,
+                          grad=prediction.grad).sample
         if method == "blended":
             x = blend(x, noised_background(schedule, x0, step - 1, randn()), masks)
         if keep_trajectory:

@@ -16,15 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from bdlearn.machinery.inputs import (
-    ImageLike,
-    InputError,
-    check_prompt,
-    load_image,
-    load_mask,
-    read_image,
-    read_mask,
-)
+from bdlearn.machinery.inputs import ImageLike, InputError, check_prompt, load_image, load_mask, read_image, read_mask
 from bdlearn.machinery.window import EditWindow, choose_window, paste_back, to_model
 
 #: Names whose module needs the editing method (CLIP, kornia), imported on first use (PEP 562).

@@ -1,4 +1,5 @@
-"""Running an edit's repetitions a batch at a time, with a progress bar, and a smaller batch after running out of GPU memory.
+"""Running an edit's repetitions a batch at a time, with a progress bar, and a smaller batch after
+running out of GPU memory.
 
 :func:`run_in_batches` calls ``run_batch(size, on_step)`` until ``plan.repetitions`` edits are made,
 ``plan.batch_size`` at a time (:func:`~bdlearn.machinery.cost.plan_batches`). If a batch runs out of
@@ -42,7 +43,8 @@ def _out_of_memory(err: RuntimeError) -> bool:
     return isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err)
 
 
-def run_in_batches(plan: BatchPlan, generator: torch.Generator, run_batch: Callable[[int, Callable[[int], object]], Output],
+def run_in_batches(plan: BatchPlan, generator: torch.Generator,
+                   run_batch: Callable[[int, Callable[[int], object]], Output],
                    *, progress: bool = True, description: str = "editing") -> list[Output]:
     """``run_batch(size, on_step)`` for batches of ``plan.batch_size`` until ``plan.repetitions`` edits are made.
 

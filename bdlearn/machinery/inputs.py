@@ -225,7 +225,8 @@ def read_image(image: ImageLike) -> np.ndarray:
     """
     if isinstance(image, (str, Path)):
         image = _open(image, "image")
-    if isinstance(image, Image.Image) and image.mode in _RGB_MODES + ("LA", "PA", "RGBA", "RGBa"):  # 8 bits: no float copy
+    # 8 bits: no float copy
+    if isinstance(image, Image.Image) and image.mode in _RGB_MODES + ("LA", "PA", "RGBA", "RGBa"):
         _check_size(image.height, image.width, "image")
         return np.asarray(_upright(image, "image").convert("RGB")).copy()
     pixels = _pixels(image, "image")
@@ -247,7 +248,8 @@ def load_image(image: ImageLike, size: int) -> torch.Tensor:
 
 
 def read_mask(mask: ImageLike, image_shape: tuple[int, int] | None = None, invert: bool = False) -> np.ndarray:
-    """Any mask as an HxW bool array at the image's size ``image_shape`` (H, W; None: the mask's own); True marks the edit.
+    """Any mask as an HxW bool array at the image's size ``image_shape`` (H, W; None: the mask's own);
+    True marks the edit.
 
     Read as images are (module docstring), then binarised at half of full scale (> 127.5 of 255,
     > 0.5 of 1); colour masks are averaged over channels. Integer masks whose largest value is 1

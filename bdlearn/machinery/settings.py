@@ -2,7 +2,7 @@
 
 :func:`resolve_settings` fills the unset options from a world's defaults and checks every one:
 type, range and finiteness. It needs only the world's defaults and diffusion, which a world named
-``"toy"`` or ``"real"`` has without loading its models (:func:`named_world`), so a bad setting is
+``"toy"`` or ``"real"`` has without loading its models (:func:`world_defaults`), so a bad setting is
 reported in a moment, never after the real world's 2.2 GB have been read. Every refusal is an
 :class:`~bdlearn.machinery.inputs.InputError` that names the setting and says what it accepts.
 
@@ -33,6 +33,7 @@ from bdlearn.editing.guidance import ClipInput, Distance, GuidanceWeights
 from bdlearn.editing.loop import Method, Sampler
 from bdlearn.machinery.inputs import InputError
 from bdlearn.machinery.window import WindowFit
+from bdlearn.worlds.load import WORLDS
 from bdlearn.worlds.world import EditDefaults
 
 #: Seeds run from 0 to SEED_LIMIT - 1 (see the module docstring).
@@ -78,17 +79,12 @@ class EditSettings:
                                clip_input=self.clip_input)
 
 
-def named_world(name: str) -> tuple[EditDefaults, dict]:
-    """The defaults and diffusion of the world ``name`` ("toy" or "real"), without loading it."""
-    if name == "toy":
-        from bdlearn.worlds.toy import TOY_DEFAULTS, TOY_DIFFUSION
-
-        return TOY_DEFAULTS, dict(TOY_DIFFUSION)
-    if name == "real":
-        from bdlearn.worlds.real import REAL_DEFAULTS, REAL_DIFFUSION
-
-        return REAL_DEFAULTS, dict(REAL_DIFFUSION)
-    raise InputError(f"unknown world {name!r}; choose 'toy' or 'real', or pass a ModelWorld")
+def world_defaults(name: str) -> tuple[EditDefaults, dict]:
+    """The edit defaults and diffusion of the world called ``name`` (:data:`bdlearn.worlds.load.WORLDS`),
+    without loading it."""
+    if name not in WORLDS:
+        raise InputError(f"unknown world {name!r}; choose {' or '.join(map(repr, WORLDS))}, or pass a ModelWorld")
+    return WORLDS[name].defaults, dict(WORLDS[name].diffusion)
 
 
 def _shown(value: Any) -> str:

@@ -14,11 +14,11 @@ import numpy as np
 import torch
 
 from bdlearn.machinery import plan_batches
-from bdlearn.pipeline import edit
 from bdlearn.notebook.image_slider import trajectory_slider
 from bdlearn.notebook.mask_drawer import MaskDrawer
 from bdlearn.notebook.pictures import figure_to_png, whole_picture_png
 from bdlearn.notebook.plotting import edit_figure, to_display
+from bdlearn.pipeline import edit
 
 if TYPE_CHECKING:
     from bdlearn.pipeline import EditResult
