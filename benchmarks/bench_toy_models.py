@@ -1,4 +1,4 @@
-"""Quality and cost of the shipped toy models (bdlearn/data/toy_ddpm.safetensors and toy_clip.safetensors).
+"""Quality and cost of the shipped toy models (data/toy_ddpm.safetensors and toy_clip.safetensors).
 
     python benchmarks/bench_toy_models.py            # the README's figures (a few minutes)
     python benchmarks/bench_toy_models.py --quick    # a smoke run

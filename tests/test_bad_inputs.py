@@ -344,7 +344,7 @@ def test_weights_holding_nan_are_a_checkpoint_error(tmp_path):
 # ------------------------------------------------------------------------------------------------
 
 needs_toy = pytest.mark.skipif(not (TOY_DDPM_WEIGHTS.exists() and TOY_CLIP_WEIGHTS.exists()),
-                               reason="the toy weights are not in bdlearn/data/")
+                               reason="the toy weights are not in data/")
 CLI_FAST = ["--respacing", "10", "--skip", "7", "--augmentations", "0"]
 
 

@@ -13,7 +13,7 @@ from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS
 from bdlearn.worlds.toy_clip import TOY_CLIP_WEIGHTS
 
 pytestmark = pytest.mark.skipif(not (TOY_DDPM_WEIGHTS.exists() and TOY_CLIP_WEIGHTS.exists()),
-                                reason="the toy weights are not in bdlearn/data/")
+                                reason="the toy weights are not in data/")
 FAST = ["--respacing", "10", "--skip", "6", "--repetitions", "2", "--augmentations", "2"]
 
 

@@ -80,7 +80,7 @@ PRESETS: dict[str, ClipTrainConfig] = {
     # Shows learning within 5 minutes on a 2-core CPU: colours first, shapes after.
     "quick": ClipTrainConfig(steps=250, warmup_steps=50, checkpoint_every=125, eval_every=125, final_eval_size=280,
                              max_minutes=5),
-    # What produced bdlearn/data/toy_clip.safetensors (see its card, toy_clip.json, for the steps actually run).
+    # What produced data/toy_clip.safetensors (see its card, toy_clip.json, for the steps actually run).
     "full": ClipTrainConfig(),
 }
 

@@ -64,7 +64,7 @@ PRESETS: dict[str, DDPMTrainConfig] = {
     "quick": DDPMTrainConfig(steps=400, warmup_steps=50, ema_decay=0.99, checkpoint_every=200, sample_every=400,
                              max_minutes=5),
     # The first stage of the shipped toy DDPM ran this preset from scratch at a constant rate and was
-    # stopped after 15,000 of its 30,000 steps (the card, bdlearn/data/toy_ddpm.json, records it).
+    # stopped after 15,000 of its 30,000 steps (the card, data/toy_ddpm.json, records it).
     "full": DDPMTrainConfig(),
     # The second to fifth stages: from the previous stage's EMA weights (the fifth's grown by
     # attention at 16x16 first), a lower rate that decays to 0 along a cosine, and a longer EMA.
