@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -113,3 +115,10 @@ def test_edit_of_a_photo_of_any_size_comes_back_at_its_size_exact_outside_the_ma
         assert edited.shape == (90, 140, 3)
         assert (edited[~mask] == decoded[~mask]).all()
         assert (edited[mask] != decoded[mask]).any()
+
+
+def test_python_m_bdlearn_is_the_bdlearn_command(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "bdlearn", "edit", "--image", "missing.png", "--mask", "missing.png",
+                           "--prompt", "a red circle", "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.startswith("bdlearn: error:") and len(done.stderr.splitlines()) == 1, done.stderr
