@@ -1,6 +1,6 @@
 # bdlearn: two commands do everything on a fresh machine with Python 3.11 and make.
 #   make lab    create .venv, install bdlearn, open JupyterLab on notebooks/
-#   make test   create .venv, install bdlearn with its test tools, run every test
+#   make test   create .venv, install bdlearn with its test tools, lint (ruff), run every test
 #   make test-fast  the same without the slow tests (the course notebooks, the wheel, the browser)
 #   make demo   run a toy-world edit from the command line and say where the figure is
 #   make wheel  build bdlearn's wheel into dist/ (toy weights and photos inside; e.g. for a Colab class)
@@ -15,7 +15,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.bdlearn-installed
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: install lab test test-fast demo wheel clean
+.PHONY: install lab lint test test-fast demo wheel clean
 
 install: $(STAMP)
 
@@ -29,10 +29,13 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: lint
 	$(PY) -m pytest
 
-test-fast: $(STAMP)
+test-fast: lint
 	$(PY) -m pytest -m "not slow"
 
 demo: $(STAMP)

@@ -4,8 +4,9 @@
 ``load_world("toy" | "real")`` loads the models it runs on.
 
 The subpackages follow the course: :mod:`bdlearn.diffusion` (the diffusion core),
-:mod:`bdlearn.clip`, :mod:`bdlearn.editing` (the method of the paper), :mod:`bdlearn.worlds` (the
-two model worlds), :mod:`bdlearn.scenes` (the toy world's scenes and judge),
+:mod:`bdlearn.clip`, :mod:`bdlearn.editing` (the method of the paper), :mod:`bdlearn.machinery`
+(what :func:`edit`, in :mod:`bdlearn.pipeline`, needs besides the method: inputs, windows, settings,
+batches), :mod:`bdlearn.worlds` (the two model worlds), :mod:`bdlearn.scenes` (the toy world's scenes and judge),
 :mod:`bdlearn.training` and :mod:`bdlearn.notebook` (plots and widgets).
 
 ``import bdlearn`` is light: the names below load their modules (and open_clip, kornia, lpips)
@@ -20,14 +21,14 @@ __version__ = "0.1.0"
 
 #: The top-level names and the module each one lives in, imported on first use (PEP 562).
 _LAZY = {
-    "edit": "bdlearn.editing.pipeline",
-    "EditResult": "bdlearn.editing.pipeline",
+    "edit": "bdlearn.pipeline",
+    "EditResult": "bdlearn.pipeline",
     "load_world": "bdlearn.worlds.load",
     "ModelWorld": "bdlearn.worlds.world",
 }
 
 if TYPE_CHECKING:
-    from bdlearn.editing.pipeline import EditResult, edit
+    from bdlearn.pipeline import EditResult, edit
     from bdlearn.worlds.load import load_world
     from bdlearn.worlds.world import ModelWorld
 

@@ -21,11 +21,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bdlearn.editing.inputs import InputError
-from bdlearn.editing.settings import SEED_LIMIT
+from bdlearn.machinery.inputs import InputError
+from bdlearn.machinery.settings import METHODS, SAMPLERS, SEED_LIMIT
 from bdlearn.training.common import resolve_preset
 from bdlearn.worlds.checkpoint import CheckpointError
 from bdlearn.worlds.download import DownloadError
+from bdlearn.worlds.load import WORLD_NAMES
 
 
 def _positive_int(text: str) -> int:
@@ -40,13 +41,13 @@ def _positive_int(text: str) -> int:
 
 
 def _add_edit_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--world", choices=["toy", "real"], default="toy", help="model world (default: toy)")
-    parser.add_argument("--method", choices=["blended", "local"], default="blended")
+    parser.add_argument("--world", choices=WORLD_NAMES, default="toy", help="model world (default: toy)")
+    parser.add_argument("--method", choices=METHODS, default="blended")
     parser.add_argument("--respacing", help="respaced steps, e.g. 100 or ddim50 (default: the world's; "
                                             "fewer steps than the world's default skip need --skip too)")
     parser.add_argument("--skip", type=int, help="noisiest respaced steps to skip, from 0 to the steps less 1 "
                                                  "(default: the world's)")
-    parser.add_argument("--sampler", choices=["ddpm", "ddim"])
+    parser.add_argument("--sampler", choices=SAMPLERS)
     parser.add_argument("--augmentations", type=int, help="CLIP views per image; 0 = none")
     parser.add_argument("--repetitions", type=int, help="how many edits to make and rank (at least 1)")
     parser.add_argument("--batch-size", type=int,
@@ -88,7 +89,8 @@ def _check_out(out: Path, inputs: list[Path], force: bool) -> None:
     try:  # a real write, not os.access: it also sees read-only file systems, and holds for root
         handle, probe = tempfile.mkstemp(prefix=".bdlearn-write-test-", dir=folder)
     except OSError as err:
-        raise InputError(f"--out {out}: cannot write in {folder} ({err.strerror or err}); choose another folder") from None
+        raise InputError(f"--out {out}: cannot write in {folder} ({err.strerror or err}); "
+                         "choose another folder") from None
     os.close(handle)
     os.unlink(probe)
 
@@ -134,7 +136,7 @@ def _output_folder(out: Path):
 
 def run_edit(image, mask, prompt: str, args: argparse.Namespace):
     """The edit of ``image`` inside ``mask`` toward ``prompt`` with the command's options (checked before any work)."""
-    from bdlearn.editing.pipeline import edit
+    from bdlearn.pipeline import edit
 
     return edit(image, mask, prompt, args.world, method=args.method, respacing=args.respacing, skip=args.skip,
                 sampler=args.sampler, num_augmentations=args.augmentations, repetitions=args.repetitions,

@@ -121,7 +121,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="notebooks run at once (default 1)")
     args = parser.parse_args()
 
-    paths = [Path(name) if name.endswith(".ipynb") and Path(name).is_file() else next(NOTEBOOKS.glob(f"{name}*.ipynb"), None)
+    paths = [Path(name) if name.endswith(".ipynb") and Path(name).is_file()
+             else next(NOTEBOOKS.glob(f"{name}*.ipynb"), None)
              for name in args.notebooks]
     if None in paths:
         sys.exit(f"bench_claims: no notebook matches {args.notebooks[paths.index(None)]!r} in {NOTEBOOKS}")

@@ -1,6 +1,6 @@
 """Toy DDPM weight files compared on fresh sample seeds, to tell a real gain from sampling noise.
 
-    python benchmarks/bench_ddpm_seeds.py --weights stage3.safetensors bdlearn/data/toy_ddpm.safetensors --seeds 11
+    python benchmarks/bench_ddpm_seeds.py --weights stage3.safetensors data/toy_ddpm.safetensors --seeds 11
 
 One benchmark run of 256 samples measures the well-formed fraction to about ±3 points, so a gain of
 two points between two training stages could be chance. This draws 256 samples (DDPM, 100

@@ -1,4 +1,5 @@
-"""Reproduction on the toy world: does each method put the prompt's object in the mask, and what does it cost the background?
+"""Reproduction on the toy world: does each method put the prompt's object in the mask, and what does
+it cost the background?
 
     python benchmarks/bench_edit_quality.py               # the README's figures (100 tasks; long)
     python benchmarks/bench_edit_quality.py --quick       # a smoke run
@@ -17,7 +18,8 @@ judge (not CLIP):
 Configurations: Blended Diffusion with 0, 4 and 16 augmentations; Local CLIP-guided diffusion
 (no blending) with λ ∈ {0, 10, 100, 1000, 10000}. Writes ``benchmarks/results/edit_quality.json``
 and the trade-off plot ``benchmarks/results/edit_tradeoff.png``; with another ``--out`` the plot
-goes beside that report, under its name with ``.png``, and the README's plot is left alone. Work is spread over the CPU's cores, one thread per process.
+goes beside that report, under its name with ``.png``, and the README's plot is left alone. Work is
+spread over the CPU's cores, one thread per process.
 """
 from __future__ import annotations
 
@@ -39,14 +41,15 @@ CONFIGS = [
     {"name": "blended, 0 augmentations", "method": "blended", "num_augmentations": 0},
     {"name": "blended, 4 augmentations", "method": "blended", "num_augmentations": 4},
     {"name": "blended, 16 augmentations", "method": "blended", "num_augmentations": 16},
-] + [{"name": f"local, λ={lam}", "method": "local", "background_weight": float(lam)} for lam in (0, 10, 100, 1000, 10000)]
+] + [{"name": f"local, λ={lam}", "method": "local", "background_weight": float(lam)}
+     for lam in (0, 10, 100, 1000, 10000)]
 
 _WORLD = None
 
 
 def score_edit(world, config: dict, task_seed: int, repetitions: int, edit_seed: int) -> dict:
     """Edit toy task ``task_seed`` with one configuration and score the edits with the judge."""
-    from bdlearn.editing.pipeline import edit
+    from bdlearn.pipeline import edit
     from bdlearn.scenes.judge import judge_region
     from bdlearn.scenes.tasks import make_edit_task
 
@@ -127,7 +130,7 @@ def plot(summary: dict, path: Path, clip_weight: float) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=100)
     parser.add_argument("--repetitions", type=int, default=4)
     parser.add_argument("--quick", action="store_true", help="4 tasks, 2 repetitions")

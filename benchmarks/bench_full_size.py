@@ -33,7 +33,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def score(world, task_seed: int, scale: int, fit: str, repetitions: int) -> dict:
-    from bdlearn.editing import edit
+    from bdlearn.pipeline import edit
     from bdlearn.scenes import judge_region, make_edit_task, seam
 
     task = make_edit_task(task_seed, size=world.image_size * scale)
@@ -59,8 +59,8 @@ def example_figure(world, task_seed: int, scale: int, repetitions: int, path: Pa
     matplotlib.use("Agg")
     from matplotlib.patches import Rectangle
 
-    from bdlearn.editing import edit
     from bdlearn.notebook import mask_overlay, show_images, to_display
+    from bdlearn.pipeline import edit
     from bdlearn.scenes import make_edit_task
 
     task = make_edit_task(task_seed, size=world.image_size * scale)

@@ -3,11 +3,11 @@
     python benchmarks/bench_real_cost.py     # seconds
 
 Counts one guided step of the real world per edit on PyTorch's ``meta`` device
-(:func:`bdlearn.editing.cost.guided_step_cost`): the bytes kept for the backward pass, in float32
+(:func:`bdlearn.machinery.cost.guided_step_cost`): the bytes kept for the backward pass, in float32
 and in bdlearn's GPU precision (float16 torso and CLIP), and the floating-point operations. Then,
 for each card, from its published memory and float16 tensor-core peak (dense, without sparsity):
 
-* the batch bdlearn would choose on an idle card (:func:`bdlearn.editing.cost.edits_that_fit`,
+* the batch bdlearn would choose on an idle card (:func:`bdlearn.machinery.cost.edits_that_fit`,
   with the models' weights and :data:`CUDA_CONTEXT_BYTES` taken from its memory first);
 * the estimated minutes of bdlearn's default real edit (``REAL_DEFAULTS``: 12 repetitions of 75
   steps) and of the paper's (64 repetitions), at :data:`ASSUMED_FRACTION_OF_PEAK`.
@@ -23,11 +23,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bdlearn.editing.cost import edits_that_fit, guided_step_cost
+from real_models import random_real_world
+
 from bdlearn.editing.loop import start_step
+from bdlearn.machinery.cost import edits_that_fit, guided_step_cost
 from bdlearn.training.common import machine_description
-from bdlearn.worlds.real import REAL_DEFAULTS, REAL_DIFFUSION, build_real_clip, build_real_unet
-from bdlearn.worlds.world import ModelWorld
+from bdlearn.worlds.real import REAL_DEFAULTS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: The share of a card's float16 peak the guided step is assumed to reach.
@@ -46,17 +47,12 @@ CARDS = {
 PAPER_REPETITIONS = 64
 
 
-def real_world(half: bool) -> ModelWorld:
-    """The real architectures on the meta device, in bdlearn's GPU precision where ``half``."""
-    return ModelWorld("real", build_real_unet("meta", use_fp16=half), build_real_clip("meta", half=half), 256,
-                      dict(REAL_DIFFUSION), REAL_DEFAULTS)
-
-
 def main() -> None:
-    steps = start_step(real_world(False).schedule(REAL_DEFAULTS.respacing), REAL_DEFAULTS.skip) + 1
+    float32_world = random_real_world("meta")  # the real architectures, on the meta device
+    gpu_world = random_real_world("meta", half_unet=True, half_clip=True)  # in bdlearn's GPU precision
+    steps = start_step(float32_world.schedule(REAL_DEFAULTS.respacing), REAL_DEFAULTS.skip) + 1
     augmentations = REAL_DEFAULTS.num_augmentations
-    full, half = guided_step_cost(real_world(False), augmentations), guided_step_cost(real_world(True), augmentations)
-    gpu_world = real_world(True)
+    full, half = guided_step_cost(float32_world, augmentations), guided_step_cost(gpu_world, augmentations)
     weights = sum(t.nbytes for m in (gpu_world.unet, gpu_world.clip.model) for t in m.state_dict().values())
     cards = {}
     for card, (memory, peak_tflops) in CARDS.items():

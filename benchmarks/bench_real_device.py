@@ -18,7 +18,7 @@ set-up's ``switches_applied`` says what it ran.
 For each, batches of 1, 2, 4 and 8 edits (stopping at the first out-of-memory): seconds per step
 (median of ``--repeats`` after a warm-up), the peak memory the step adds
 (``torch.cuda.max_memory_allocated``) beside what bdlearn's memory model predicts for it
-(:mod:`bdlearn.editing.cost`: the saved activations counted on the meta device, times
+(:mod:`bdlearn.machinery.cost`: the saved activations counted on the meta device, times
 ``BACKWARD_HEADROOM``), the arithmetic rate achieved (FLOPs counted on the meta device), and the
 projected time of the paper's edit: 64 ranked edits of 75 steps with 16 augmentations, at the
 fastest batch. A set-up that would run past ``--time-limit`` is skipped and marked so.
@@ -32,20 +32,18 @@ import json
 import re
 import statistics
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
+from bench_real_step import PeakMemory
+from real_models import random_real_world
 
-from bench_real_step import QUICK_UNET, PeakMemory
 from bdlearn.diffusion.schedule import DiffusionSchedule
-from bdlearn.diffusion.unet import UNet
-from bdlearn.editing.cost import BACKWARD_HEADROOM, guided_step_cost
 from bdlearn.editing.guidance import GuidanceWeights, guided_prediction
 from bdlearn.editing.loop import start_step
+from bdlearn.machinery.cost import BACKWARD_HEADROOM, guided_step_cost
 from bdlearn.training.common import machine_description
-from bdlearn.worlds.real import REAL_DEFAULTS, REAL_DIFFUSION, build_real_clip, build_real_unet
-from bdlearn.worlds.toy_clip import build_toy_clip
+from bdlearn.worlds.real import REAL_DEFAULTS, REAL_DIFFUSION
 from bdlearn.worlds.world import ModelWorld
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -58,22 +56,6 @@ SETUPS = {  # name: (float16 torso, channels-last, float16 CLIP)
 BATCHES = (1, 2, 4, 8)
 #: The paper's edit: 64 ranked repetitions of 75 steps (100 respaced, 25 skipped), 16 augmentations.
 PAPER_EDIT_STEPS = 64 * 75
-
-
-def build_world(smoke: bool, device: torch.device, half: bool, half_clip: bool, channels_last: bool) -> ModelWorld:
-    """Random-weight models of the real world (``smoke``: a 64x64 UNet of its family and the toy CLIP)."""
-    if smoke:
-        with torch.device(device):
-            unet = UNet(replace(QUICK_UNET, use_fp16=half))
-        clip = build_toy_clip().to(device)
-    else:
-        unet = build_real_unet(device, use_fp16=half)
-        clip = build_real_clip(device, half=half_clip)
-    if channels_last:
-        unet = unet.to(memory_format=torch.channels_last)
-    unet.eval().requires_grad_(False)
-    clip.model.eval().requires_grad_(False)
-    return ModelWorld("real", unet, clip, unet.config.image_size, dict(REAL_DIFFUSION), REAL_DEFAULTS)
 
 
 def guided_step(world: ModelWorld, schedule: DiffusionSchedule, text: torch.Tensor, batch: int,
@@ -129,7 +111,8 @@ def measure_setup(world: ModelWorld, channels_last: bool, augmentations: int, re
             "seconds_per_edit_step": round(median / batch, 4),
             "peak_memory_added_bytes": memory.added,
             "predicted_bytes": round(batch * counted.saved_bytes * BACKWARD_HEADROOM),
-            "tflop_per_second": float(f"{batch * counted.flops / median / 1e12:.3g}"),  # 3 digits: a slow CPU still shows
+            # 3 digits: a slow CPU still shows
+            "tflop_per_second": float(f"{batch * counted.flops / median / 1e12:.3g}"),
         }
     timed = {batch: entry for batch, entry in by_batch.items() if "seconds_per_edit_step" in entry}
     best = min(timed, key=lambda batch: timed[batch]["seconds_per_edit_step"]) if timed else None
@@ -169,7 +152,8 @@ def main() -> None:
         torch.manual_seed(0)
         applied = {"fp16_torso": half and device.type == "cuda", "channels_last": channels_last,
                    "fp16_clip": half_clip and device.type == "cuda"}  # float16 is a GPU switch
-        world = build_world(args.smoke, device, applied["fp16_torso"], applied["fp16_clip"], channels_last)
+        world = random_real_world(device, half_unet=applied["fp16_torso"], half_clip=applied["fp16_clip"],
+                                  channels_last=channels_last, stand_in=args.smoke)
         report["setups"][name] = {"switches_applied": applied,
                                   **measure_setup(world, channels_last, args.augmentations, args.repeats, deadline)}
         print(name, json.dumps(report["setups"][name]), flush=True)
@@ -178,7 +162,8 @@ def main() -> None:
             torch.cuda.empty_cache()
     report["seconds"] = round(time.perf_counter() - began, 1)
     slug = re.sub(r"[^a-z0-9]+", "_", card.lower()).strip("_")
-    out = args.out or (RESULTS / "tmp" / "real_device_smoke.json" if args.smoke else RESULTS / f"real_device_{slug}.json")
+    out = args.out or (RESULTS / "tmp" / "real_device_smoke.json" if args.smoke
+                       else RESULTS / f"real_device_{slug}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")

@@ -41,23 +41,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
+from real_models import random_real_world
 from torch import Tensor
 
 from bdlearn.clip.bundle import ClipBundle
 from bdlearn.diffusion.schedule import DiffusionSchedule
-from bdlearn.diffusion.unet import UNet, adm256_uncond_config, count_parameters
+from bdlearn.diffusion.unet import UNet, count_parameters
 from bdlearn.editing.guidance import GuidanceWeights, guided_prediction
 from bdlearn.editing.loop import start_step
 from bdlearn.training.common import machine_description
-from bdlearn.worlds.real import REAL_DEFAULTS, REAL_DIFFUSION, build_real_clip, build_real_unet
-from bdlearn.worlds.toy_clip import build_toy_clip
+from bdlearn.worlds.real import REAL_DEFAULTS, REAL_DIFFUSION
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: What a 16 GB card (a T4 has 15.8e9 bytes in all) leaves for tensors beside the CUDA context, roughly.
 GPU_BYTES = 15 * 10**9
 BATCH_SIZES = (1, 2, 4, 8, 16)
-#: The 256x256 model's family at 64x64 with 32 channels and one residual block per level.
-QUICK_UNET = adm256_uncond_config(image_size=64, model_channels=32, num_res_blocks=1, num_head_channels=32)
 
 
 @dataclass
@@ -214,16 +212,9 @@ def gpu_memory_table(setup: Setup, batch: int) -> dict:
 
 def build(quick: bool, device: torch.device, half: bool, channels_last: bool, augmentations: int) -> Setup:
     """Random-weight models on ``device`` and the guidance inputs of the edit's first step."""
-    if quick:
-        with torch.device(device):
-            unet = UNet(replace(QUICK_UNET, use_fp16=half))
-        clip = build_toy_clip().to(device)
-    else:
-        unet = build_real_unet(device, use_fp16=half)
-        clip = build_real_clip(device)
+    world = random_real_world(device, half_unet=half, channels_last=channels_last, stand_in=quick)
+    unet, clip = world.unet, world.clip
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    unet = unet.to(memory_format=memory_format).eval().requires_grad_(False)
-    clip.model.eval().requires_grad_(False)
     schedule = DiffusionSchedule.create(**REAL_DIFFUSION, respacing=REAL_DEFAULTS.respacing)
     with torch.no_grad():
         text_embedding = clip.encode_text(["a red ball"])

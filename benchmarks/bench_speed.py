@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from bdlearn.editing.pipeline import edit
+from bdlearn.pipeline import edit
 from bdlearn.scenes.tasks import make_edit_task
 from bdlearn.training.common import machine_description
 from bdlearn.worlds.toy import TOY_DEFAULTS, load_toy_world

@@ -1,4 +1,4 @@
-"""Quality and cost of the shipped toy models (bdlearn/data/toy_ddpm.safetensors and toy_clip.safetensors).
+"""Quality and cost of the shipped toy models (data/toy_ddpm.safetensors and toy_clip.safetensors).
 
     python benchmarks/bench_toy_models.py            # the README's figures (a few minutes)
     python benchmarks/bench_toy_models.py --quick    # a smoke run
@@ -155,7 +155,8 @@ def main() -> None:
             "well_formed_by_shape": well_formed_by_shape(sample_verdicts, threshold),
             "clean_renders_well_formed_by_shape": well_formed_by_shape(render_verdicts, threshold),
             **distances_to_renders(sample_verdicts, render_verdicts),
-            "colour_frequencies": dict(zip(COLOUR_NAMES, frequencies(sample_verdicts, "colour", COLOUR_NAMES).round(3).tolist())),
+            "colour_frequencies": dict(zip(COLOUR_NAMES,
+                                           frequencies(sample_verdicts, "colour", COLOUR_NAMES).round(3).tolist())),
             "shape_frequencies": dict(zip(SHAPES, frequencies(sample_verdicts, "shape", SHAPES).round(3).tolist())),
             "seconds_per_image": round(sample_seconds, 4),
             "training_seconds": ddpm_card.get("training_seconds"), "training_steps": ddpm_card.get("steps"),

@@ -1,22 +1,24 @@
-"""Shared test fixtures. The offline, home-clean environment is set by the root conftest.py."""
+"""Shared test fixtures. The offline, home-clean environment is set by the root conftest.py; the plain
+helpers the tests import by name are in tests/helpers.py."""
 from __future__ import annotations
 
+import os
+import pickle
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-import nbformat
 import pytest
 import torch
-from nbclient import NotebookClient
 
-from bdlearn.diffusion.unet import UNet, UNetConfig
+from bdlearn.diffusion.unet import UNet
 from bdlearn.worlds.toy import TOY_DEFAULTS, TOY_DIFFUSION
 from bdlearn.worlds.toy_clip import build_toy_clip
 from bdlearn.worlds.world import ModelWorld
+from tests.helpers import REPO_ROOT, TINY_UNET
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_DIR = REPO_ROOT.parent / "shared" / "reference" / "guided_diffusion"
 
 
@@ -35,11 +37,33 @@ def reference_dir() -> Path:
 def world() -> ModelWorld:
     """A tiny world with random weights: a small ADM UNet and an untrained toy CLIP (no data/ needed)."""
     torch.manual_seed(0)
-    unet = UNet(UNetConfig(image_size=32, model_channels=32, channel_mult=(1, 2), num_res_blocks=1,
-                           attention_resolutions=(2,), num_head_channels=32)).eval().requires_grad_(False)
+    unet = UNet(replace(TINY_UNET, image_size=32)).eval().requires_grad_(False)
     clip = build_toy_clip()
     clip.model.eval().requires_grad_(False)
     return ModelWorld("tiny", unet, clip, 32, dict(TOY_DIFFUSION), TOY_DEFAULTS)
+
+
+@pytest.fixture(params=[
+    "torch.save",  # today's zip archive
+    pytest.param("pickle.dump", marks=pytest.mark.filterwarnings("ignore:Detected pickle protocol")),  # the old format
+])
+def evil_checkpoint(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, Path]:
+    """A ``.pt`` whose unpickling would run ``touch marker``, and the marker: a loader must refuse the file
+    and the marker must never appear. Written both ways a ``.pt`` can be (torch notes the old pickle
+    protocol before refusing it)."""
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    path = tmp_path / "evil.pt"
+    if request.param == "torch.save":
+        torch.save({"weight": Exploit()}, path)
+    else:
+        with open(path, "wb") as f:
+            pickle.dump({"weight": Exploit()}, f)
+    return path, marker
 
 
 # ------------------------------------------------------------------------------------------------
@@ -89,20 +113,3 @@ def elsewhere(wheel_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("PYTHONPATH", str(wheel_dir))
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def execute_notebook(path: Path, timeout: int = 900, **kernel_kwargs) -> nbformat.NotebookNode:
-    """Run the notebook at ``path`` top to bottom in its own folder and return it with its outputs."""
-    notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    client.execute(**kernel_kwargs)
-    return notebook
-
-
-def cell_text(cell: nbformat.NotebookNode) -> str:
-    """Everything a code cell printed (streams and plain-text results)."""
-    parts = []
-    for output in cell.get("outputs", []):
-        parts.append(output.get("text", "") or output.get("data", {}).get("text/plain", ""))
-    return "".join(parts)

@@ -84,7 +84,7 @@ def test_rejects_bad_shapes() -> None:
 
 def test_an_edit_leaves_the_global_generators_as_they_were(world, monkeypatch):
     """Seeded augmentations use a private copy of the CPU generator and never reseed CUDA's."""
-    from bdlearn.editing.pipeline import edit
+    from bdlearn.pipeline import edit
 
     cuda_seeds = []
     monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: cuda_seeds.append(seed))

@@ -5,6 +5,7 @@ weights files, and the ``bdlearn`` command (one ``bdlearn: error:`` line, exit s
 """
 from __future__ import annotations
 
+import copy
 import json
 import struct
 import zlib
@@ -15,16 +16,17 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
+from bdlearn import pipeline
 from bdlearn.cli import main
-from bdlearn.diffusion.unet import UNet, UNetConfig
-from bdlearn.editing import pipeline
-from bdlearn.editing.inputs import InputError, read_image, read_mask
-from bdlearn.editing.pipeline import edit
+from bdlearn.diffusion.unet import UNet
+from bdlearn.machinery.inputs import InputError, read_image, read_mask
+from bdlearn.pipeline import edit
 from bdlearn.worlds.checkpoint import CheckpointError, load_unet, read_state_dict
 from bdlearn.worlds.download import DownloadError
 from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS, TOY_DIFFUSION
 from bdlearn.worlds.toy_clip import TOY_CLIP_WEIGHTS
 from bdlearn.worlds.world import ModelWorld
+from tests.helpers import TINY_UNET
 
 FAST = {"respacing": "10", "skip": 7, "repetitions": 1, "num_augmentations": 0, "progress": False}
 
@@ -42,7 +44,7 @@ def no_loading(monkeypatch):
     def refuse(name, *args, **kwargs):
         raise AssertionError(f"the {name!r} world was loaded before the inputs were checked")
 
-    monkeypatch.setattr(pipeline, "load_world", refuse)
+    monkeypatch.setattr(pipeline, "shared_world", refuse)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -146,9 +148,7 @@ def test_bad_image_mask_and_prompt_are_found_before_loading_a_world(no_loading):
 
 
 def test_a_nan_edit_is_an_error_not_black_pixels(world):
-    torch.manual_seed(0)
-    unet = UNet(UNetConfig(image_size=32, model_channels=32, channel_mult=(1, 2), num_res_blocks=1,
-                           attention_resolutions=(2,), num_head_channels=32)).eval().requires_grad_(False)
+    unet = copy.deepcopy(world.unet)
     next(unet.parameters()).fill_(float("nan"))  # broken weights: every prediction is NaN
     broken = ModelWorld("broken", unet, world.clip, 32, dict(TOY_DIFFUSION), world.defaults)
     image, mask = _case()
@@ -259,7 +259,7 @@ def test_an_image_over_the_limit_but_under_pils_is_refused_by_size(tmp_path):
 
 
 def test_arrays_over_the_pixel_limit_are_refused(monkeypatch):
-    monkeypatch.setattr("bdlearn.editing.inputs.MAX_PIXELS", 100)
+    monkeypatch.setattr("bdlearn.machinery.inputs.MAX_PIXELS", 100)
     with pytest.raises(InputError, match="11x10 pixels"):
         read_image(np.zeros((10, 11, 3), dtype=np.uint8))
 
@@ -301,9 +301,6 @@ def test_integers_beyond_their_scale_and_odd_types_are_refused():
 # Weights files
 # ------------------------------------------------------------------------------------------------
 
-TINY = UNetConfig(image_size=16, model_channels=32, channel_mult=(1, 2), num_res_blocks=1,
-                  attention_resolutions=(2,), num_head_channels=32)
-
 
 @pytest.mark.parametrize("suffix", [".pt", ".pth", ".safetensors"])
 @pytest.mark.parametrize("seed", range(4))
@@ -326,20 +323,20 @@ def test_a_zip_of_random_bytes_is_a_checkpoint_error(tmp_path):
 
 @pytest.mark.parametrize("suffix", [".pt", ".safetensors"])
 def test_weights_of_integer_tensors_are_a_checkpoint_error(tmp_path, suffix):
-    state = {key: value.to(torch.int64) for key, value in UNet(TINY).state_dict().items()}
+    state = {key: value.to(torch.int64) for key, value in UNet(TINY_UNET).state_dict().items()}
     path = tmp_path / f"ints{suffix}"
     torch.save(state, path) if suffix == ".pt" else save_file(state, str(path))
     with pytest.raises(CheckpointError, match=r"tensors are not floating point: .*\(torch\.int64\)"):
-        load_unet(path, TINY)
+        load_unet(path, TINY_UNET)
 
 
 def test_weights_holding_nan_are_a_checkpoint_error(tmp_path):
-    state = UNet(TINY).state_dict()
+    state = UNet(TINY_UNET).state_dict()
     key = next(iter(state))
     state[key][0] = float("nan")
     save_file(state, str(tmp_path / "nan.safetensors"))
     with pytest.raises(CheckpointError, match=f"1 tensors hold NaN or infinite values: {key}"):
-        load_unet(tmp_path / "nan.safetensors", TINY)
+        load_unet(tmp_path / "nan.safetensors", TINY_UNET)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -347,7 +344,7 @@ def test_weights_holding_nan_are_a_checkpoint_error(tmp_path):
 # ------------------------------------------------------------------------------------------------
 
 needs_toy = pytest.mark.skipif(not (TOY_DDPM_WEIGHTS.exists() and TOY_CLIP_WEIGHTS.exists()),
-                               reason="the toy weights are not in bdlearn/data/")
+                               reason="the toy weights are not in data/")
 CLI_FAST = ["--respacing", "10", "--skip", "7", "--augmentations", "0"]
 
 

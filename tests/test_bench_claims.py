@@ -8,7 +8,7 @@ import sys
 import nbformat
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -20,7 +20,8 @@ def test_the_device_script_smoke_run(tmp_path):
     assert report["smoke"] and report["device"] == "cpu"
     assert list(report["setups"]) == ["float32", "fp16_torso", "channels_last", "fp16_clip"]
     for name, setup in report["setups"].items():
-        assert setup["switches_applied"] == {"fp16_torso": False, "channels_last": name in ("channels_last", "fp16_clip"),
+        assert setup["switches_applied"] == {"fp16_torso": False,
+                                             "channels_last": name in ("channels_last", "fp16_clip"),
                                              "fp16_clip": False}  # no float16 on the CPU, and the report says so
         assert list(setup["by_batch"]) == ["1", "2", "4", "8"]
         assert setup["saved_bytes_per_edit_counted"] > 0 and setup["flops_per_edit_step"] > 0

@@ -15,9 +15,9 @@ from safetensors.torch import load_file
 from bdlearn.diffusion.reverse import ddim_step, ddpm_step, p_mean_variance
 from bdlearn.diffusion.schedule import DiffusionSchedule, model_timesteps
 from bdlearn.editing.guidance import GuidanceWeights, clip_distance, guided_prediction, range_loss
-from bdlearn.editing.inputs import load_image
 from bdlearn.editing.loop import start_step
-from bdlearn.editing.pipeline import edit
+from bdlearn.machinery.inputs import load_image
+from bdlearn.pipeline import edit
 
 FLOAT32_ATOL = 1e-5  # float32 fixtures: only summation order differs (see the reference README)
 
@@ -91,7 +91,8 @@ def test_one_evaluation_gradient_equals_the_reference_way(world):
     with torch.no_grad():
         pmv = p_mean_variance(schedule, world.unet(x_t, model_timesteps(schedule, t)), x_t, t, clip_denoised=False)
     x_in = x_t.clone().requires_grad_(True)
-    pred = p_mean_variance(schedule, world.unet(x_in, model_timesteps(schedule, t)), x_in, t, clip_denoised=False).pred_xstart
+    pred = p_mean_variance(schedule, world.unet(x_in, model_timesteps(schedule, t)), x_in, t,
+                           clip_denoised=False).pred_xstart
     loss = 100.0 * clip_distance(world.clip, pred, mask, text, 3, seed=11) + 50.0 * range_loss(pred)
     reference_grad = -torch.autograd.grad(loss.sum(), x_in)[0]
     torch.testing.assert_close(ours.pmv.mean, pmv.mean)
@@ -125,9 +126,11 @@ def test_guided_step_matches_reference_fixtures(reference_dir):
         assert float(unet.seen[0]) == float(schedule.timestep_map[step])
         torch.testing.assert_close(prediction.pmv.mean, vectors["pmv.noclip.mean"][sl], atol=FLOAT32_ATOL, rtol=1e-5)
         mean_step = ddpm_step(prediction.pmv, t[sl], vectors["ex.step_noise"][sl], grad=grad[sl])
-        torch.testing.assert_close(mean_step.sample, vectors["p_sample.noclip_cond.sample"][sl], atol=FLOAT32_ATOL, rtol=1e-5)
+        torch.testing.assert_close(mean_step.sample, vectors["p_sample.noclip_cond.sample"][sl],
+                                   atol=FLOAT32_ATOL, rtol=1e-5)
         score_step = ddim_step(schedule, prediction.pmv, x_t[sl], t[sl], None, eta=0.0, grad=grad[sl])
-        torch.testing.assert_close(score_step.sample, vectors["ddim.eta0.noclip_cond.sample"][sl], atol=FLOAT32_ATOL, rtol=1e-5)
+        torch.testing.assert_close(score_step.sample, vectors["ddim.eta0.noclip_cond.sample"][sl],
+                                   atol=FLOAT32_ATOL, rtol=1e-5)
 
 
 def test_start_step_and_bad_options(world):
@@ -145,11 +148,12 @@ def test_start_step_and_bad_options(world):
 
 
 def test_a_world_named_by_string_is_loaded_once(world, monkeypatch):
-    from bdlearn.editing import pipeline
+    from bdlearn import pipeline
+    from bdlearn.worlds import load
 
     loads = []
-    monkeypatch.setattr(pipeline, "_WORLDS_BY_NAME", {})
-    monkeypatch.setattr(pipeline, "load_world", lambda name: loads.append(name) or world)
+    monkeypatch.setattr(load, "_LOADED", {})
+    monkeypatch.setattr(load, "load_world", lambda name: loads.append(name) or world)
     image, mask = np.random.default_rng(0).random((32, 32, 3)), np.zeros((32, 32), dtype=bool)
     mask[4:12, 4:12] = True
     for _ in range(2):

@@ -1,24 +1,21 @@
 """Loading weights: safe formats only, and clear errors that name the offending keys."""
 from __future__ import annotations
 
-import os
-import pickle
+from dataclasses import replace
 
 import pytest
 import torch
 from safetensors.torch import save_file
 
-from bdlearn.diffusion.unet import UNet, UNetConfig
+from bdlearn.diffusion.unet import UNet
 from bdlearn.worlds.checkpoint import CheckpointError, load_unet, read_state_dict
-
-TINY = UNetConfig(image_size=16, model_channels=32, channel_mult=(1, 2), num_res_blocks=1,
-                  attention_resolutions=(2,), num_head_channels=32)
+from tests.helpers import TINY_UNET
 
 
 @pytest.fixture
 def tiny_state():
     torch.manual_seed(0)
-    return UNet(TINY).state_dict()
+    return UNet(TINY_UNET).state_dict()
 
 
 @pytest.mark.parametrize("suffix", [".pt", ".safetensors"])
@@ -28,7 +25,7 @@ def test_round_trip(tmp_path, tiny_state, suffix):
         torch.save(tiny_state, path)
     else:
         save_file(tiny_state, str(path))
-    model = load_unet(path, TINY)
+    model = load_unet(path, TINY_UNET)
     for key, value in model.state_dict().items():
         assert torch.equal(value, tiny_state[key]), key
 
@@ -45,17 +42,8 @@ def test_not_a_checkpoint(tmp_path):
             read_state_dict(tmp_path / name)
 
 
-@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch notes the protocol before refusing
-def test_a_pickle_carrying_code_is_refused_and_never_runs(tmp_path):
-    marker = tmp_path / "pwned"
-
-    class Exploit:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
-    path = tmp_path / "evil.pt"
-    with open(path, "wb") as f:
-        pickle.dump({"weight": Exploit()}, f)
+def test_a_pickle_carrying_code_is_refused_and_never_runs(evil_checkpoint):
+    path, marker = evil_checkpoint
     with pytest.raises(CheckpointError, match="weights-only"):
         read_state_dict(path)
     assert not marker.exists()
@@ -80,7 +68,7 @@ def test_key_and_shape_errors_name_the_first_offenders(tmp_path, tiny_state):
     path = tmp_path / "broken.safetensors"
     save_file(broken, str(path))
     with pytest.raises(CheckpointError) as info:
-        load_unet(path, TINY)
+        load_unet(path, TINY_UNET)
     message = str(info.value)
     assert "1 missing keys: out.2.weight" in message
     assert "1 unexpected keys: extra.weight" in message
@@ -90,9 +78,7 @@ def test_key_and_shape_errors_name_the_first_offenders(tmp_path, tiny_state):
 def test_fp16_option_casts_only_the_torso(tmp_path, tiny_state):
     path = tmp_path / "w.safetensors"
     save_file(tiny_state, str(path))
-    from dataclasses import replace
-
-    model = load_unet(path, replace(TINY, use_fp16=True))
+    model = load_unet(path, replace(TINY_UNET, use_fp16=True))
     assert model.input_blocks[0][0].weight.dtype == torch.float16
     assert model.time_embed[0].weight.dtype == torch.float32
     assert model.out[2].weight.dtype == torch.float32

@@ -9,7 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bdlearn.notebook import (
-    Claim, claim, claim_greater, difference, mean_value, notebook_seed, parse_claim, success_rate,
+    Claim,
+    claim,
+    claim_greater,
+    difference,
+    mean_value,
+    notebook_seed,
+    parse_claim,
+    success_rate,
 )
 from bdlearn.notebook.claims import SEED_VARIABLE
 
@@ -75,7 +82,8 @@ def test_a_plain_claim_prints_its_evidence(capsys):
 
 
 # What notebooks write in statements and evidence: words, numbers, units, brackets, a dash or ±.
-TEXT = st.text(st.sampled_from(list("abcxyz λ0123456789.,;:/%±−-()[]'")), min_size=1, max_size=60).map(str.strip).filter(bool)
+TEXT = (st.text(st.sampled_from(list("abcxyz λ0123456789.,;:/%±−-()[]'")), min_size=1, max_size=60)
+        .map(str.strip).filter(bool))
 
 
 @given(statement=TEXT, holds=st.booleans(), evidence=TEXT)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS
 from bdlearn.worlds.toy_clip import TOY_CLIP_WEIGHTS
 
 pytestmark = pytest.mark.skipif(not (TOY_DDPM_WEIGHTS.exists() and TOY_CLIP_WEIGHTS.exists()),
-                                reason="the toy weights are not in bdlearn/data/")
+                                reason="the toy weights are not in data/")
 FAST = ["--respacing", "10", "--skip", "6", "--repetitions", "2", "--augmentations", "2"]
 
 
@@ -64,7 +66,8 @@ def test_refuses_to_write_over_its_input(inputs, capsys):
 @pytest.mark.parametrize("prompt, message", [("   ", "empty"), ("a " * 40, "tokens")])
 def test_bad_prompts_are_clear_errors(inputs, tmp_path, capsys, prompt, message):
     image, mask, _ = inputs
-    code = main(["edit", "--image", str(image), "--mask", str(mask), "--prompt", prompt, "--out", str(tmp_path / "o"), *FAST])
+    code = main(["edit", "--image", str(image), "--mask", str(mask), "--prompt", prompt,
+                 "--out", str(tmp_path / "o"), *FAST])
     assert code == 2 and message in capsys.readouterr().err
 
 
@@ -72,7 +75,8 @@ def test_empty_mask_is_a_clear_error(inputs, tmp_path, capsys):
     image, _, task = inputs
     empty = tmp_path / "empty.png"
     Image.fromarray(np.zeros((32, 32), dtype=np.uint8)).save(empty)
-    code = main(["edit", "--image", str(image), "--mask", str(empty), "--prompt", task.prompt, "--out", str(tmp_path / "o"), *FAST])
+    code = main(["edit", "--image", str(image), "--mask", str(empty), "--prompt", task.prompt,
+                 "--out", str(tmp_path / "o"), *FAST])
     assert code == 2 and "selects nothing" in capsys.readouterr().err
 
 
@@ -111,3 +115,10 @@ def test_edit_of_a_photo_of_any_size_comes_back_at_its_size_exact_outside_the_ma
         assert edited.shape == (90, 140, 3)
         assert (edited[~mask] == decoded[~mask]).all()
         assert (edited[mask] != decoded[mask]).any()
+
+
+def test_python_m_bdlearn_is_the_bdlearn_command(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "bdlearn", "edit", "--image", "missing.png", "--mask", "missing.png",
+                           "--prompt", "a red circle", "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.startswith("bdlearn: error:") and len(done.stderr.splitlines()) == 1, done.stderr

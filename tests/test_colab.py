@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.conftest import REPO_ROOT, cell_text, execute_notebook
+from tests.helpers import REPO_ROOT, cell_text, execute_notebook
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 _spec = importlib.util.spec_from_file_location("colab_cell", REPO_ROOT / "tools" / "colab_cell.py")

@@ -237,7 +237,8 @@ def test_posterior_mean_of_true_x_start_at_first_step_is_x_start() -> None:
 
 
 @pytest.mark.parametrize("clip", ["clip", "noclip"])
-def test_p_mean_variance(ref: dict[str, Tensor], example: dict[str, Tensor], r100: DiffusionSchedule, clip: str) -> None:
+def test_p_mean_variance(ref: dict[str, Tensor], example: dict[str, Tensor], r100: DiffusionSchedule,
+                         clip: str) -> None:
     pmv = _pmv(r100, example, clip == "clip")
     for name in ("mean", "variance", "log_variance", "pred_xstart"):
         assert_float32_close(getattr(pmv, name), ref[f"pmv.{clip}.{name}"])

@@ -8,6 +8,7 @@ The float64 fixture allows FLOAT64_ATOL = 1e-12.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from safetensors.torch import load_file
 
 from bdlearn.diffusion.unet import UNet, UNetConfig, adm256_uncond_config, count_parameters, timestep_embedding
 from bdlearn.worlds.checkpoint import load_unet
+from tests.helpers import TINY_UNET
 
 FLOAT32_ATOL = 1e-5
 FLOAT64_ATOL = 1e-12
@@ -108,8 +110,7 @@ def test_adm256_layout(reference_dir):
 
 def test_norm_groups_default_to_the_reference_and_reach_every_norm():
     assert adm256_uncond_config().norm_groups == 32
-    config = UNetConfig(image_size=16, model_channels=32, num_res_blocks=1, channel_mult=(1, 2),
-                        attention_resolutions=(2,), num_head_channels=32, norm_groups=8)
+    config = replace(TINY_UNET, norm_groups=8)
     norms = [m for m in UNet(config).modules() if isinstance(m, torch.nn.GroupNorm)]
     assert norms and all(m.num_groups == 8 for m in norms)
 

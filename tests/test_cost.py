@@ -1,4 +1,4 @@
-"""The cost of an edit, counted before it runs (bdlearn.editing.cost), and the batches it sets.
+"""The cost of an edit, counted before it runs (bdlearn.machinery.cost), and the batches it sets.
 
 * the meta-device count of the tensors a guided step keeps for its backward pass agrees with the
   same count on the CPU, running the step for real, and errs only on the safe side;
@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 import torch
 
+from bdlearn import pipeline
 from bdlearn.diffusion.unet import GroupNorm32
-from bdlearn.editing import cost, pipeline
-from bdlearn.editing.cost import (
+from bdlearn.editing.guidance import GuidanceWeights, guided_prediction
+from bdlearn.machinery import cost
+from bdlearn.machinery.cost import (
     BACKWARD_HEADROOM,
     RESERVE_BYTES,
     edits_that_fit,
@@ -24,14 +26,8 @@ from bdlearn.editing.cost import (
     meta_twin,
     plan_batches,
 )
-from bdlearn.editing.guidance import GuidanceWeights, guided_prediction
-from bdlearn.editing.inputs import InputError
-from bdlearn.worlds.real import (
-    REAL_DEFAULTS,
-    REAL_DIFFUSION,
-    build_real_clip,
-    build_real_unet,
-)
+from bdlearn.machinery.inputs import InputError
+from bdlearn.worlds.real import REAL_DEFAULTS, REAL_DIFFUSION, build_real_clip, build_real_unet
 from bdlearn.worlds.world import ModelWorld
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.conftest import REPO_ROOT, cell_text, execute_notebook
+from tests.helpers import REPO_ROOT, cell_text, execute_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,8 @@ def claim_lines(notebook: nbformat.NotebookNode) -> list[str]:
 def test_claim_lines_are_found_after_a_figure_in_the_same_cell():
     cell = nbformat.v4.new_code_cell("...")
     cell.outputs = [nbformat.v4.new_output("display_data", data={"text/plain": "<Figure size 640x480 with 1 Axes>"}),
-                    nbformat.v4.new_output("stream", name="stdout", text="claim: a — holds (x)\nclaim: b — does not hold (y)\n")]
+                    nbformat.v4.new_output("stream", name="stdout",
+                                           text="claim: a — holds (x)\nclaim: b — does not hold (y)\n")]
     notebook = nbformat.v4.new_notebook(cells=[cell])
     assert claim_lines(notebook) == ["claim: a — holds (x)", "claim: b — does not hold (y)"]
 

@@ -90,8 +90,10 @@ def test_cli_grows_and_trains_on_with_the_grown_architecture(trained, tmp_path, 
     assert main(["grow", "--weights", str(path), "--attention", "2", "--out", str(dest)]) == 2
     assert "--force" in capsys.readouterr().err
     seen = {}
-    monkeypatch.setattr(bdlearn.training.ddpm, "train_ddpm", lambda out, config, resume: seen.update(config=config) or {"steps": 0})
-    assert main(["train", "ddpm", "--preset", "anneal", "--init-weights", str(dest), "--out", str(tmp_path / "run")]) == 0
+    monkeypatch.setattr(bdlearn.training.ddpm, "train_ddpm",
+                        lambda out, config, resume: seen.update(config=config) or {"steps": 0})
+    assert main(["train", "ddpm", "--preset", "anneal", "--init-weights", str(dest),
+                 "--out", str(tmp_path / "run")]) == 0
     assert seen["config"].unet == toy_unet_config(dest) == replace(SMALL, attention_resolutions=(2, 4))
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bdlearn.editing.inputs import InputError, check_prompt, load_image, load_mask
+from bdlearn.machinery.inputs import InputError, check_prompt, load_image, load_mask
 
 
 def _rgb(h=40, w=40, seed=0):

@@ -59,7 +59,8 @@ def evaluation_scenes(size: int, scene_count: int, seeds_per_combo: int) -> list
     return combos + [render_scene((seed, size), size) for seed in range(scene_count)]
 
 
-def accuracy(scenes: list[Scene], degrade: Callable[[np.ndarray], np.ndarray] = lambda image: image) -> tuple[float, str]:
+def accuracy(scenes: list[Scene],
+             degrade: Callable[[np.ndarray], np.ndarray] = lambda image: image) -> tuple[float, str]:
     """Fraction of objects judged right inside their own mask dilated by two pixels (at 32x32),
     and a confusion report of the mistakes."""
     mistakes: Counter[str] = Counter()

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from tests.helpers import REPO_ROOT
+
 HEAVY = ("open_clip", "kornia", "lpips", "matplotlib", "torchvision")
 
 
@@ -20,7 +22,8 @@ def _modules_loaded_by(code: str) -> list[str]:
 
 @pytest.mark.parametrize("code", ["import bdlearn", "import bdlearn.diffusion",
                                   "from bdlearn.diffusion import UNet, DiffusionSchedule, q_sample, sample",
-                                  "import bdlearn.scenes"])
+                                  "import bdlearn.scenes",
+                                  "from bdlearn.machinery import load_image, load_mask, read_image, read_mask"])
 def test_light_imports(code):
     assert _modules_loaded_by(code) == []
 
@@ -29,6 +32,25 @@ def test_top_level_names_load_on_first_use():
     loaded = _modules_loaded_by("import bdlearn\nassert callable(bdlearn.edit) and callable(bdlearn.load_world)\n"
                                 "assert bdlearn.EditResult.__name__ == 'EditResult'")
     assert "open_clip" in loaded  # the editing method needs CLIP, so using it brings open_clip in
+
+
+def test_notebook_01s_imports_leave_clip_and_the_augmentations_out():
+    cell = next(cell for cell in json.loads((REPO_ROOT / "notebooks" / "01_forward_noising.ipynb").read_text())["cells"]
+                if cell["cell_type"] == "code" and "from bdlearn" in "".join(cell["source"]))
+    code = "".join(line for line in cell["source"] if not line.startswith("%"))  # no IPython magics here
+    imports = "\n".join(line for line in code.splitlines() if line.startswith(("import ", "from ", " ", ")")))
+    assert "from bdlearn.notebook import" in imports
+    assert not {"open_clip", "kornia", "lpips"} & set(_modules_loaded_by(imports))
+
+
+def test_the_editor_loads_on_first_use():
+    loaded = _modules_loaded_by("import bdlearn.notebook as nb\nassert nb.EditorApp.__name__ == 'EditorApp'")
+    assert "open_clip" in loaded
+
+
+def test_the_machinerys_cost_names_load_on_first_use():
+    loaded = _modules_loaded_by("import bdlearn.machinery as m\nassert callable(m.plan_batches)")
+    assert "open_clip" in loaded  # counting a guided step needs CLIP
 
 
 def test_unknown_top_level_name_is_an_attribute_error():

@@ -15,13 +15,16 @@ from bdlearn.diffusion.losses import (
     normal_kl,
 )
 from bdlearn.diffusion.schedule import DiffusionSchedule
-from bdlearn.diffusion.unet import UNet, UNetConfig
+from bdlearn.diffusion.unet import UNet
+from tests.helpers import TINY_UNET
 
 
 def test_normal_kl_closed_form():
-    assert torch.allclose(normal_kl(torch.tensor(0.3), torch.tensor(0.1), torch.tensor(0.3), torch.tensor(0.1)), torch.tensor(0.0))
+    assert torch.allclose(normal_kl(torch.tensor(0.3), torch.tensor(0.1), torch.tensor(0.3), torch.tensor(0.1)),
+                          torch.tensor(0.0))
     # KL(N(1, 1) || N(0, 1)) = 1/2
-    assert torch.isclose(normal_kl(torch.tensor(1.0), torch.tensor(0.0), torch.tensor(0.0), torch.tensor(0.0)), torch.tensor(0.5))
+    assert torch.isclose(normal_kl(torch.tensor(1.0), torch.tensor(0.0), torch.tensor(0.0), torch.tensor(0.0)),
+                         torch.tensor(0.5))
 
 
 def test_discretized_likelihood_sums_to_one_over_levels():
@@ -71,12 +74,11 @@ def test_min_snr_weights_only_the_simple_term():
 def test_short_training_lowers_the_loss():
     """60 Adam steps on a fixed batch of smooth images: the hybrid loss must fall clearly."""
     torch.manual_seed(0)
-    config = UNetConfig(image_size=16, model_channels=32, channel_mult=(1, 2), num_res_blocks=1,
-                        attention_resolutions=(2,), num_head_channels=32)
-    model = UNet(config)
+    model = UNet(TINY_UNET)
     schedule = DiffusionSchedule.create(steps=1000)
     ramp = torch.linspace(-1, 1, 16)
-    x_start = torch.stack([ramp[None, :].expand(16, 16), ramp[:, None].expand(16, 16), -ramp[None, :].expand(16, 16)])[None].repeat(8, 1, 1, 1)
+    x_start = torch.stack([ramp[None, :].expand(16, 16), ramp[:, None].expand(16, 16),
+                           -ramp[None, :].expand(16, 16)])[None].repeat(8, 1, 1, 1)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
 
     def evaluate() -> float:

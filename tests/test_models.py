@@ -15,7 +15,7 @@ from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS, TOY_UNET_CONFIG, load_toy_world
 from bdlearn.worlds.toy_clip import TOY_CLIP_WEIGHTS
 
 needs_weights = pytest.mark.skipif(not (TOY_DDPM_WEIGHTS.exists() and TOY_CLIP_WEIGHTS.exists()),
-                                   reason="the toy weights are not in bdlearn/data/ (run `bdlearn train`)")
+                                   reason="the toy weights are not in data/ (run `bdlearn train`)")
 
 
 @needs_weights

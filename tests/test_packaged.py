@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
 WHEEL_LIMIT_BYTES = 25_000_000
-#: What must ship inside the package for the toy world, the CLI and the photos to work.
+#: What must ship inside the package for the toy world, the CLI and the photos to work: the project's data/,
+#: installed as bdlearn/data/.
 PACKAGE_DATA = ("bdlearn/data/toy_ddpm.safetensors", "bdlearn/data/toy_ddpm.json", "bdlearn/data/toy_clip.safetensors",
                 "bdlearn/data/toy_clip.json", "bdlearn/data/configs/toy_clip.json", "bdlearn/data/photos/photos.json",
                 "bdlearn/data/photos/coffee.png")
@@ -47,7 +48,8 @@ def test_wheel_holds_the_package_data_and_fits_the_limit(built_wheel):
 def test_sdist_holds_the_notebooks_and_the_package_data(built_sdist):
     with tarfile.open(built_sdist) as sdist:
         names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
-    wanted = [*PACKAGE_DATA, "LICENSE", "pyproject.toml", *(f"notebooks/{name}" for name in NOTEBOOKS)]
+    in_the_source = [name.removeprefix("bdlearn/") for name in PACKAGE_DATA]  # data/ lies at the project's top
+    wanted = [*in_the_source, "LICENSE", "pyproject.toml", *(f"notebooks/{name}" for name in NOTEBOOKS)]
     missing = [name for name in wanted if name not in names]
     assert not missing, f"the sdist lacks {missing}"
 

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import tomllib
+
 import yaml
 
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 
 def _pyproject() -> dict:
@@ -39,3 +40,20 @@ def test_ci_runs_the_readme_test_command():
     ci = (REPO_ROOT / ".ci" / "run").read_text()
     assert "make test" in readme
     assert "make -s test" in ci
+
+
+def test_every_package_is_listed_and_the_data_folder_is_bdlearn_data():
+    setuptools = _pyproject()["tool"]["setuptools"]
+    found = {".".join(init.parent.relative_to(REPO_ROOT).parts)
+             for init in (REPO_ROOT / "bdlearn").rglob("__init__.py")}
+    assert set(setuptools["packages"]) == found | {"bdlearn.data"}, "pyproject.toml's packages miss or name extra ones"
+    assert setuptools["package-dir"] == {"bdlearn.data": "data"}
+    assert (REPO_ROOT / "data" / "__init__.py").is_file() and not (REPO_ROOT / "bdlearn" / "data").exists()
+
+
+def test_the_installed_bdlearn_reads_the_data_folder_in_place():
+    # make install installs bdlearn editable: its data are this clone's data/, not a copy (the wheel's
+    # layout, bdlearn/data/ inside the package, is tested in tests/test_packaged.py)
+    from bdlearn.worlds.package_data import DATA_DIR
+
+    assert DATA_DIR.resolve() == (REPO_ROOT / "data").resolve()

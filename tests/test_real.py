@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import huggingface_hub.constants
@@ -40,20 +39,6 @@ def test_real_clip_on_meta_is_openai_vit_b16():
     assert bundle.mean == pytest.approx((0.48145466, 0.4578275, 0.40821073))
     assert model.visual.proj.shape == (768, 512) and model.text_projection.shape == (512, 512)
     assert any(isinstance(m, QuickGELU) for m in model.modules()), "OpenAI's weights need QuickGELU"
-
-
-@pytest.fixture
-def evil_checkpoint(tmp_path):
-    """A .pt whose unpickling would create ``marker``: it must be refused, never run."""
-    marker = tmp_path / "pwned"
-
-    class Exploit:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
-    path = tmp_path / "evil.pt"
-    torch.save({"weight": Exploit()}, path)
-    return path, marker
 
 
 def test_the_unet_loader_refuses_a_pickle_carrying_code(evil_checkpoint):
@@ -124,8 +109,15 @@ def test_load_world_real_assembles_the_real_models(monkeypatch):
     assert len(schedule.timestep_map) == 100 and int(schedule.timestep_map[-1]) == 999
 
 
-def test_default_device_prefers_a_gpu():
-    assert real.default_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+@pytest.mark.parametrize("has_gpu, chosen", [(True, "cuda"), (False, "cpu")])
+def test_the_real_world_goes_to_a_gpu_when_there_is_one(monkeypatch, has_gpu, chosen):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: has_gpu)
+    asked = []
+    monkeypatch.setattr(real, "load_real_unet", lambda device: asked.append(("unet", device)))
+    monkeypatch.setattr(real, "load_real_clip", lambda device: asked.append(("clip", device)))
+    assert real.default_device() == torch.device(chosen)
+    load_world("real")  # no device given: the world's own choice
+    assert asked == [("unet", torch.device(chosen)), ("clip", torch.device(chosen))]
 
 
 def test_half_precision_clip_runs_and_agrees_with_float32():

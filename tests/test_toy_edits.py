@@ -18,7 +18,7 @@ from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS
 from bdlearn.worlds.toy_clip import TOY_CLIP_WEIGHTS
 
 pytestmark = pytest.mark.skipif(not (TOY_DDPM_WEIGHTS.exists() and TOY_CLIP_WEIGHTS.exists()),
-                                reason="the toy weights are not in bdlearn/data/")
+                                reason="the toy weights are not in data/")
 DEMO_TASK = 3
 
 

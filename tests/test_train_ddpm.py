@@ -6,14 +6,13 @@ from dataclasses import replace
 import pytest
 import torch
 
-from bdlearn.diffusion.unet import UNetConfig
 from bdlearn.training.common import TrainConfig, learning_rate
 from bdlearn.training.ddpm import PRESETS, export_ddpm, train_ddpm, world_batch
 from bdlearn.worlds.checkpoint import CheckpointError, load_unet, read_state_dict
 from bdlearn.worlds.toy import load_toy_world
+from tests.helpers import TINY_UNET
 
-TINY = UNetConfig(image_size=32, model_channels=32, channel_mult=(1, 2), num_res_blocks=1,
-                  attention_resolutions=(2,), num_head_channels=32)
+TINY = replace(TINY_UNET, image_size=32)  # the toy world's pictures are 32 px
 
 
 def test_world_batch_is_deterministic_and_in_range():

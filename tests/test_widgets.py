@@ -11,11 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-from bdlearn.editing.pipeline import edit
 from bdlearn.notebook.editor import EditorApp
 from bdlearn.notebook.image_slider import ImageSlider, gallery_slider, trajectory_slider
 from bdlearn.notebook.mask_drawer import MaskDrawer, preset_masks
 from bdlearn.notebook.pictures import to_png
+from bdlearn.pipeline import edit
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 and position (touching the borders, outside the centre square, thin, tiny, nearly everything) and
 both window fits, an edit comes back at the photo's size and equal to the photo outside the mask.
 
-These exercise :mod:`bdlearn.editing.window` directly with a stand-in "edit" (no model), so hundreds
+These exercise :mod:`bdlearn.machinery.window` directly with a stand-in "edit" (no model), so hundreds
 of cases run in seconds; tests/test_toy_edits.py and test_bad_inputs.py run the real pipeline.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bdlearn.editing.window import choose_window, paste_back, to_model
+from bdlearn.machinery.window import choose_window, paste_back, to_model
 
 MODEL_SIDES = st.sampled_from([8, 32, 64])
 

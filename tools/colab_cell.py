@@ -28,7 +28,11 @@ BADGE_URL = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]+")
 CELL_TEMPLATE = '''\
 # Colab only: install bdlearn and its dependencies, keeping Colab's own torch and torchvision.
 # Elsewhere this cell does nothing. (Every notebook opens with this same cell: tools/colab_cell.py.)
-import os, subprocess, sys, tempfile
+import os
+import subprocess
+import sys
+import tempfile
+
 try:
     from google.colab import output
 except ImportError:

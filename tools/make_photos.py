@@ -7,7 +7,7 @@ for example::
 
     pip download --no-deps scikit-image==0.26.0 -d /tmp/skimage
     unzip -q /tmp/skimage/scikit_image-*.whl 'skimage/data/*' -d /tmp/skimage
-    python tools/make_photos.py /tmp/skimage/skimage/data    # writes into bdlearn/data/photos/
+    python tools/make_photos.py /tmp/skimage/skimage/data    # writes into data/photos/
 
 Each photo ships as scikit-image's file, byte for byte, at its original size (bdlearn edits any
 size and gives the edit back at that size). Each mask, at the photo's size, is white (255) where
@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw
 #: The side of the square view the mask boxes below are given in.
 BOX_SIDE = 256
 #: Where the photos ship: package data, read through bdlearn.worlds.photos.
-OUT = Path(__file__).resolve().parents[1] / "bdlearn" / "data" / "photos"
+OUT = Path(__file__).resolve().parents[1] / "data" / "photos"
 SKIMAGE_VERSION = "0.26.0"
 
 PHOTOS = [

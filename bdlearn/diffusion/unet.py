@@ -41,7 +41,7 @@ class UNetConfig:
     """Constructor arguments of the ADM UNet, with the reference's names.
 
     ``attention_resolutions`` are *downsample factors* (1 = full resolution, 2 = half, ...), as the
-    reference's ``UNetModel`` takes them; :meth:`from_pixel_resolutions` converts the pixel sizes
+    reference's ``UNetModel`` takes them; :meth:`pixel_to_factor` converts the pixel sizes
     used on guided-diffusion's command line (``"32,16,8"`` at 256 -> factors 8, 16, 32).
     """
 

@@ -86,5 +86,6 @@ def extending_augmentations(
         data_keys=["input", "mask"],
     )
     with _seeded(seed):
-        warped_images, warped_masks = warp(images.repeat(num_copies - 1, 1, 1, 1), masks.repeat(num_copies - 1, 1, 1, 1))
+        warped_images, warped_masks = warp(images.repeat(num_copies - 1, 1, 1, 1),
+                                           masks.repeat(num_copies - 1, 1, 1, 1))
     return torch.cat([images, warped_images]), torch.cat([masks, warped_masks])

@@ -16,8 +16,8 @@ Repetitions run as one batch (or several, ``batch_size`` at a time). Taught in n
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor
@@ -49,7 +49,8 @@ class LoopOutput:
 def start_step(schedule: DiffusionSchedule, skip: int) -> int:
     """The step index the edit starts from: the last, less ``skip`` skipped steps."""
     if not 0 <= skip < schedule.num_timesteps:
-        raise ValueError(f"skip must be in [0, {schedule.num_timesteps - 1}] for {schedule.num_timesteps} steps, got {skip}")
+        raise ValueError(f"skip must be in [0, {schedule.num_timesteps - 1}] for {schedule.num_timesteps} steps, "
+                         f"got {skip}")
     return schedule.num_timesteps - 1 - skip
 
 
@@ -65,18 +66,17 @@ def guided_edit_loop(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, 
     ``generator``, so a seed gives the same edits on the CPU. ``progress`` shows a bar over the
     steps; ``on_step(batch)`` is called after each step (for a caller's own bar).
     """
-    if method not in ("blended", "local"):
-        raise ValueError(f"method must be 'blended' or 'local', got {method!r}")
-    if sampler not in ("ddpm", "ddim"):
-        raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")
+    if method not in get_args(Method):
+        raise ValueError(f"method must be one of {get_args(Method)}, got {method!r}")
+    if sampler not in get_args(Sampler):
+        raise ValueError(f"sampler must be one of {get_args(Sampler)}, got {sampler!r}")
     device = x_start.device
     x0 = x_start.expand(batch, -1, -1, -1)
     masks = mask.expand(batch, -1, -1, -1)
     if method == "local":
         weights_used = weights
     else:  # blending keeps the background; a background loss has nothing to do
-        weights_used = GuidanceWeights(weights.clip, weights.range, 0.0, weights.num_augmentations,
-                                       weights.distance, weights.clip_input)
+        weights_used = replace(weights, background=0.0)
 
     def randn() -> Tensor:
         return torch.randn(x0.shape, generator=generator).to(device)
@@ -93,7 +93,8 @@ def guided_edit_loop(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, 
         if sampler == "ddpm":
             x = ddpm_step(prediction.pmv, t, randn(), grad=prediction.grad).sample
         else:
-            x = ddim_step(schedule, prediction.pmv, x, t, randn() if eta else None, eta=eta, grad=prediction.grad).sample
+            x = ddim_step(schedule, prediction.pmv, x, t, randn() if eta else None, eta=eta,
+                          grad=prediction.grad).sample
         if method == "blended":
             x = blend(x, noised_background(schedule, x0, step - 1, randn()), masks)
         if keep_trajectory:

@@ -4,11 +4,25 @@ Plots of images, trajectories and CLIP similarities (:mod:`.plotting`); ``check(
 reference)`` for exercises (:mod:`.exercises`); pictures as PNG bytes (:mod:`.pictures`); sliders
 over cached pictures (:mod:`.image_slider`); the mask drawer (:mod:`.mask_drawer`); the
 interactive editor (:mod:`.editor`); claims a notebook checks in its own run, and its seed (:mod:`.claims`).
+
+Importing it does not load CLIP or the augmentations: :class:`EditorApp`, which edits, loads its
+module (and with it :func:`bdlearn.edit`) on first use, so notebooks 01-02 start quickly.
 """
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from bdlearn.notebook.claims import (
-    Claim, claim, claim_greater, difference, mean_value, notebook_seed, parse_claim, success_rate,
+    Claim,
+    claim,
+    claim_greater,
+    difference,
+    mean_value,
+    notebook_seed,
+    parse_claim,
+    success_rate,
 )
-from bdlearn.notebook.editor import EditorApp
 from bdlearn.notebook.exercises import check
 from bdlearn.notebook.image_slider import ImageSlider, gallery_slider, trajectory_frames, trajectory_slider
 from bdlearn.notebook.mask_drawer import MaskDrawer, mask_drawer, preset_masks
@@ -26,6 +40,12 @@ from bdlearn.notebook.plotting import (
     trajectory_grid,
     zero_shot_bars,
 )
+
+#: Names whose module edits (CLIP, kornia), imported on first use (PEP 562).
+_LAZY = {"EditorApp": "bdlearn.notebook.editor"}
+
+if TYPE_CHECKING:
+    from bdlearn.notebook.editor import EditorApp
 
 __all__ = [
     "Claim",
@@ -60,3 +80,13 @@ __all__ = [
     "whole_picture_png",
     "zero_shot_bars",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bdlearn.notebook' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -13,14 +13,15 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 
-from bdlearn.editing import edit, plan_batches
+from bdlearn.machinery import plan_batches
 from bdlearn.notebook.image_slider import trajectory_slider
 from bdlearn.notebook.mask_drawer import MaskDrawer
 from bdlearn.notebook.pictures import figure_to_png, whole_picture_png
 from bdlearn.notebook.plotting import edit_figure, to_display
+from bdlearn.pipeline import edit
 
 if TYPE_CHECKING:
-    from bdlearn.editing import EditResult
+    from bdlearn.pipeline import EditResult
     from bdlearn.worlds import ModelWorld
 
 
@@ -41,7 +42,7 @@ class EditorApp(widgets.VBox):
         settings: starting values of the controls (``method``, ``background_weight``,
             ``respacing``, ``skip``, ``num_augmentations``, ``repetitions``, ``seed``).
 
-    :meth:`run` does what the Run button does and returns the :class:`~bdlearn.editing.pipeline.EditResult`,
+    :meth:`run` does what the Run button does and returns the :class:`~bdlearn.pipeline.EditResult`,
     so a notebook can run the app once without anyone clicking. After a run, a slider scrubs the
     best edit's trajectory (cached: free to move).
 

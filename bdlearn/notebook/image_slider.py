@@ -87,7 +87,7 @@ def trajectory_slider(result: Any, index: int = 0, scale: int = 6, show_input: b
                       value: int | None = None) -> ImageSlider:
     """A slider that scrubs the cached trajectory of an edit: x_t | x̂_0 (| the input) at every step.
 
-    ``result`` is an :class:`~bdlearn.editing.pipeline.EditResult` made with ``return_trajectory=True`` or a
+    ``result`` is an :class:`~bdlearn.pipeline.EditResult` made with ``return_trajectory=True`` or a
     :class:`~bdlearn.editing.loop.LoopOutput` with ``keep_trajectory=True`` (anything with ``x_t``,
     ``pred_xstart`` and ``steps``); ``index`` picks the edit (0 = the best ranked). All frames are
     drawn once, here, so scrubbing costs nothing.

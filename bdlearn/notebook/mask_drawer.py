@@ -65,7 +65,8 @@ class MaskDrawer(widgets.VBox):
                  scale: int = 8, brush: int = 2) -> None:
         self.picture = to_display(image[0] if isinstance(image, torch.Tensor) and image.ndim == 4 else image)
         self.size = self.picture.shape[0]
-        self.presets = {name: np.asarray(mask, dtype=bool) for name, mask in (presets or preset_masks(self.size)).items()}
+        self.presets = {name: np.asarray(mask, dtype=bool)
+                        for name, mask in (presets or preset_masks(self.size)).items()}
         for name, mask in self.presets.items():
             if mask.shape != (self.size, self.size):
                 raise ValueError(f"preset {name!r} has shape {mask.shape}, expected {(self.size, self.size)}")

@@ -32,7 +32,8 @@ def to_png(images: torch.Tensor | np.ndarray | Sequence[torch.Tensor | np.ndarra
     canvas = Image.new("RGB", (width, height), "white")
     left = 0
     for panel in panels:
-        picture = Image.fromarray(panel).resize((panel.shape[1] * scale, panel.shape[0] * scale), Image.Resampling.NEAREST)
+        picture = Image.fromarray(panel).resize((panel.shape[1] * scale, panel.shape[0] * scale),
+                                                Image.Resampling.NEAREST)
         canvas.paste(picture, (left, 0))
         left += picture.width + GAP
     buffer = io.BytesIO()

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from torchvision.utils import make_grid, save_image
 
 if TYPE_CHECKING:
-    from bdlearn.editing.pipeline import EditResult
+    from bdlearn.pipeline import EditResult
 
 
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:
@@ -207,7 +207,8 @@ def zero_shot_bars(images: Sequence[torch.Tensor | np.ndarray] | torch.Tensor, l
     Taught in notebook 03.
     """
     images = list(images)
-    probs = np.asarray(probabilities.detach().float().cpu() if isinstance(probabilities, torch.Tensor) else probabilities)
+    probs = np.asarray(probabilities.detach().float().cpu() if isinstance(probabilities, torch.Tensor)
+                       else probabilities)
     count = len(images)
     fig, axes = plt.subplots(2, count, figsize=(size * count, size * (1 + 0.22 * top) + 0.3), squeeze=False,
                              gridspec_kw={"height_ratios": [1, 0.22 * top + 0.1]})

@@ -80,7 +80,7 @@ PRESETS: dict[str, ClipTrainConfig] = {
     # Shows learning within 5 minutes on a 2-core CPU: colours first, shapes after.
     "quick": ClipTrainConfig(steps=250, warmup_steps=50, checkpoint_every=125, eval_every=125, final_eval_size=280,
                              max_minutes=5),
-    # What produced bdlearn/data/toy_clip.safetensors (see its card, toy_clip.json, for the steps actually run).
+    # What produced data/toy_clip.safetensors (see its card, toy_clip.json, for the steps actually run).
     "full": ClipTrainConfig(),
 }
 
@@ -153,7 +153,8 @@ def training_groups(config: ClipTrainConfig, step: int) -> list[tuple[torch.Tens
     ]
 
 
-def contrastive_loss(bundle: ClipBundle, groups: list[tuple[torch.Tensor, list[str]]], loss_fn: ClipLoss) -> torch.Tensor:
+def contrastive_loss(bundle: ClipBundle, groups: list[tuple[torch.Tensor, list[str]]],
+                     loss_fn: ClipLoss) -> torch.Tensor:
     """CLIP's symmetric cross-entropy over each group's image–caption similarities, averaged over groups."""
     captions = list(dict.fromkeys(caption for _, group_captions in groups for caption in group_captions))
     index = {caption: i for i, caption in enumerate(captions)}
@@ -217,7 +218,8 @@ def train_clip(out_dir: str | Path, config: ClipTrainConfig | str = "quick", res
     decay = [p for p in model.parameters() if p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.ndim < 2]  # gains, biases, class token, logit scale
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, betas=(0.9, 0.98), eps=1e-6)
+                                   {"params": no_decay, "weight_decay": 0.0}],
+                                  lr=config.lr, betas=(0.9, 0.98), eps=1e-6)
     loss_fn = ClipLoss()
     start, elapsed, history, evals = 0, 0.0, [], []
     ckpt_path = out_dir / "checkpoint.pt"
@@ -272,7 +274,8 @@ def train_clip(out_dir: str | Path, config: ClipTrainConfig | str = "quick", res
         step = config.steps
     final = evaluate(step, config.final_eval_size)
     card = {
-        "model": "toy CLIP (open_clip ViT and text transformer)", "open_clip_config": json.loads(TOY_CLIP_CONFIG.read_text()),
+        "model": "toy CLIP (open_clip ViT and text transformer)",
+        "open_clip_config": json.loads(TOY_CLIP_CONFIG.read_text()),
         "image_size": list(bundle.image_size), "mean": list(bundle.mean), "std": list(bundle.std),
         "context_length": bundle.context_length, "parameters": count_parameters(model),
         "train_config": asdict(config), "data_seed": config.data_seed, "steps": step,
@@ -284,4 +287,5 @@ def train_clip(out_dir: str | Path, config: ClipTrainConfig | str = "quick", res
         "eval_history": evals,
     }
     export_weights(out_dir / "toy_clip.safetensors", trained.model.state_dict(), card, dtype=torch.float16)
-    return {"steps": step, "elapsed": elapsed, "history": history, "evals": evals, "out_dir": str(out_dir), "card": card}
+    return {"steps": step, "elapsed": elapsed, "history": history, "evals": evals, "out_dir": str(out_dir),
+            "card": card}

@@ -117,7 +117,8 @@ def machine_description(threads: int | None = None) -> str:
     return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {threads or torch.get_num_threads()} threads"
 
 
-def export_weights(path: Path, state_dict: dict[str, torch.Tensor], card: dict, dtype: torch.dtype = torch.float32) -> None:
+def export_weights(path: Path, state_dict: dict[str, torch.Tensor], card: dict,
+                   dtype: torch.dtype = torch.float32) -> None:
     """Save ``state_dict`` as safetensors (cast to ``dtype``) and ``card`` as JSON beside it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to(dtype).contiguous() for k, v in state_dict.items()}

@@ -61,9 +61,10 @@ class DDPMTrainConfig(TrainConfig):
 
 PRESETS: dict[str, DDPMTrainConfig] = {
     # Shows learning within 5 minutes on a 2-core CPU: coloured blobs on backgrounds.
-    "quick": DDPMTrainConfig(steps=400, warmup_steps=50, ema_decay=0.99, checkpoint_every=200, sample_every=400, max_minutes=5),
+    "quick": DDPMTrainConfig(steps=400, warmup_steps=50, ema_decay=0.99, checkpoint_every=200, sample_every=400,
+                             max_minutes=5),
     # The first stage of the shipped toy DDPM ran this preset from scratch at a constant rate and was
-    # stopped after 15,000 of its 30,000 steps (the card, bdlearn/data/toy_ddpm.json, records it).
+    # stopped after 15,000 of its 30,000 steps (the card, data/toy_ddpm.json, records it).
     "full": DDPMTrainConfig(),
     # The second to fifth stages: from the previous stage's EMA weights (the fifth's grown by
     # attention at 16x16 first), a lower rate that decays to 0 along a cosine, and a longer EMA.
@@ -161,8 +162,8 @@ def train_ddpm(out_dir: str | Path, config: DDPMTrainConfig | str = "quick", res
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step)
-        losses = diffusion_training_loss(network, schedule, world_batch(config.batch_size, config.data_seed, step), generator,
-                                         min_snr_gamma=config.min_snr_gamma)
+        losses = diffusion_training_loss(network, schedule, world_batch(config.batch_size, config.data_seed, step),
+                                         generator, min_snr_gamma=config.min_snr_gamma)
         value = optimisation_step(model, optimizer, losses["loss"], config.grad_clip)
         ema.update_parameters(model)
         running = value if running is None else 0.98 * running + 0.02 * value
@@ -227,6 +228,7 @@ def earlier_stages(init_weights: str | Path | None) -> list[dict]:
     card = weight_card(init_weights)
     if "stages" in card:
         return card["stages"]
-    stage = {key: card[key] for key in ("train_config", "steps", "training_seconds", "training_threads", "machine", "notes")
+    stage = {key: card[key]
+             for key in ("train_config", "steps", "training_seconds", "training_threads", "machine", "notes")
              if key in card}
     return [stage]

@@ -40,7 +40,8 @@ def grow_attention(weights: str | Path, dest: str | Path, add_resolutions: tuple
     if not new_factors:
         raise ValueError(f"{weights} already has attention at {sorted(old_config.attention_resolutions)}: "
                          f"nothing to add from {sorted(add_resolutions)}")
-    config = replace(old_config, attention_resolutions=tuple(sorted(set(old_config.attention_resolutions) | new_factors)))
+    config = replace(old_config,
+                     attention_resolutions=tuple(sorted(set(old_config.attention_resolutions) | new_factors)))
     old, grown = load_unet(weights, old_config), _seeded_unet(config, seed)
     _write_grown(weights, dest, old, grown, _attention_key_map(old, grown))
     return config

@@ -8,7 +8,7 @@ weights safely (:mod:`.checkpoint`), downloads (:mod:`.download`), the files shi
 """
 from bdlearn.worlds.checkpoint import CheckpointError, load_unet, read_state_dict, weight_card
 from bdlearn.worlds.download import DownloadError, default_cache_dir, download
-from bdlearn.worlds.load import load_world
+from bdlearn.worlds.load import WORLDS, load_world
 from bdlearn.worlds.package_data import PackageDataError
 from bdlearn.worlds.photos import Photo, PhotoEdit, list_photos, load_photo
 from bdlearn.worlds.real import (
@@ -57,6 +57,7 @@ __all__ = [
     "TOY_DIFFUSION",
     "TOY_IMAGE_SIZE",
     "TOY_UNET_CONFIG",
+    "WORLDS",
     "build_real_clip",
     "build_real_unet",
     "build_toy_clip",

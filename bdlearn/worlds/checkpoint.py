@@ -62,7 +62,8 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path} holds a {type(state).__name__}, not a state dict")
     not_tensors = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if not_tensors:
-        raise CheckpointError(f"{path} is not a state dict of tensors; offending entries: {_show(list(map(str, not_tensors)))}")
+        raise CheckpointError(f"{path} is not a state dict of tensors; "
+                              f"offending entries: {_show(list(map(str, not_tensors)))}")
     return dict(state)
 
 

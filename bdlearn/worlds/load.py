@@ -1,19 +1,59 @@
-"""``load_world(name)``: the one entry point to both model worlds."""
+"""``load_world(name)``: the one entry point to both model worlds, and :data:`WORLDS`, the table of named worlds.
+
+A world named in the table has its edit defaults and diffusion at hand without loading its models,
+so :func:`bdlearn.edit` checks a setting against ``"real"`` in a moment, before reading 2.2 GB.
+:func:`shared_world` loads a named world once per process, for callers that ask for it again and again.
+"""
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import torch
 
-from bdlearn.worlds.real import load_real_world
-from bdlearn.worlds.toy import load_toy_world
-from bdlearn.worlds.world import ModelWorld
+from bdlearn.worlds.real import REAL_DEFAULTS, REAL_DIFFUSION, load_real_world
+from bdlearn.worlds.toy import TOY_DEFAULTS, TOY_DIFFUSION, load_toy_world
+from bdlearn.worlds.world import EditDefaults, ModelWorld
 
-WORLD_NAMES = ("toy", "real")
+
+@dataclass(frozen=True)
+class NamedWorld:
+    """A world known by name: what it is, its edit defaults and diffusion, and how to load it."""
+
+    description: str
+    defaults: EditDefaults
+    diffusion: Mapping[str, object]
+    load: Callable[[str | torch.device | None], ModelWorld]  #: called with a device, or None for the world's own
+
+
+#: The named worlds, for :func:`load_world`, :func:`bdlearn.edit` and the command line's ``--world``.
+WORLDS: dict[str, NamedWorld] = {
+    "toy": NamedWorld("32x32 procedural scenes: the small DDPM and CLIP shipped in the package (offline, CPU)",
+                      TOY_DEFAULTS, TOY_DIFFUSION, lambda device: load_toy_world(device=device or "cpu")),
+    "real": NamedWorld("guided-diffusion's 256x256 unconditional DDPM and OpenCLIP ViT-B/16 (downloaded; a GPU)",
+                       REAL_DEFAULTS, REAL_DIFFUSION, lambda device: load_real_world(device=device)),
+}
+WORLD_NAMES = tuple(WORLDS)
+
+#: Worlds :func:`shared_world` has loaded, kept for the rest of the process.
+_LOADED: dict[str, ModelWorld] = {}
+
+
+def named_world(name: str) -> NamedWorld:
+    """The entry of :data:`WORLDS` called ``name``; a ValueError naming the choices for any other name."""
+    if name not in WORLDS:
+        raise ValueError(f"unknown world {name!r}; choose from {', '.join(map(repr, WORLD_NAMES))}")
+    return WORLDS[name]
 
 
 def load_world(name: str = "toy", device: str | torch.device | None = None) -> ModelWorld:
-    """``"toy"`` (offline, CPU) or ``"real"`` (guided-diffusion 256x256 + OpenCLIP ViT-B/16)."""
-    if name == "toy":
-        return load_toy_world(device=device or "cpu")
-    if name == "real":
-        return load_real_world(device=device)
-    raise ValueError(f"unknown world {name!r}; choose from {', '.join(map(repr, WORLD_NAMES))}")
+    """``"toy"`` (offline, CPU) or ``"real"`` (guided-diffusion 256x256 + OpenCLIP ViT-B/16): :data:`WORLDS`."""
+    return named_world(name).load(device)
+
+
+def shared_world(name: str) -> ModelWorld:
+    """The world ``name`` on its default device, loaded once per process: a notebook calling
+    ``edit(..., world="real")`` again and again reads the real world's 2.2 GB of weights once."""
+    if name not in _LOADED:
+        _LOADED[name] = load_world(name)
+    return _LOADED[name]

@@ -1,8 +1,10 @@
-"""The files that ship inside the package, in ``bdlearn/data/``: the toy world's weights and their
-cards, the toy CLIP's open_clip config, and the demonstration photos.
+"""The files that ship inside the package: the toy world's weights and their cards, the toy CLIP's
+open_clip config, and the demonstration photos.
 
-They are found through :mod:`importlib.resources`, which works the same from a wheel, an sdist
-install and an editable install, in any working directory.
+They live in the project's top-level ``data/`` folder, which installs as the package ``bdlearn.data``
+(pyproject.toml's package-dir). :mod:`importlib.resources` finds it the same way from a wheel
+(``site-packages/bdlearn/data/``), an sdist install and an editable install (``data/`` in the clone,
+read in place), in any working directory.
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from importlib.resources import files
 from pathlib import Path
 
 #: Where the package's data files are (an incomplete install may lack them: :func:`shipped_file`).
-DATA_DIR = Path(str(files("bdlearn"))) / "data"
+DATA_DIR = Path(str(files("bdlearn.data")))
 
 
 class PackageDataError(FileNotFoundError):

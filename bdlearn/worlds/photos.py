@@ -1,8 +1,9 @@
 """Real photographs to edit with the real models: each with masks, prompts, source and licence.
 
-The photos ship inside the package, in ``bdlearn/data/photos/`` (at their original sizes, public
-domain or CC0; see its README), described by its ``photos.json``. A mask, at its photo's size, is
-white where the edit goes, the form :func:`bdlearn.edit` takes; the edits come back at that size::
+The photos ship inside the package, in ``data/photos/`` (``bdlearn/data/photos/`` once installed; at
+their original sizes, public domain or CC0; see its README), described by its ``photos.json``. A mask,
+at its photo's size, is white where the edit goes, the form :func:`bdlearn.edit` takes; the edits come
+back at that size::
 
     photo = load_photo("coffee")
     edit(photo.image, photo.masks[0], photo.prompts[0], world="real")

@@ -25,18 +25,11 @@ from pathlib import Path
 
 import open_clip
 import torch
-from open_clip.constants import HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME
 
 from bdlearn.clip.bundle import ClipBundle
 from bdlearn.diffusion import UNet, adm256_uncond_config
 from bdlearn.worlds.checkpoint import CheckpointError, load_unet
-from bdlearn.worlds.download import (
-    CACHE_ENV,
-    DownloadError,
-    default_cache_dir,
-    download,
-    partial_path,
-)
+from bdlearn.worlds.download import CACHE_ENV, DownloadError, default_cache_dir, download, partial_path
 from bdlearn.worlds.world import EditDefaults, ModelWorld
 
 REAL_IMAGE_SIZE = 256
@@ -47,7 +40,7 @@ REAL_DIFFUSION = {"steps": 1000, "schedule": "linear"}
 #: λ_CLIP = 1000, λ_range = 50; but 12 repetitions, not the paper's 64, so that one edit takes
 #: about 5 minutes on a 16 GB T4 (900 guided steps of 5.6 TFLOP at an assumed quarter of the card's
 #: 65 TFLOP/s float16 peak: ``benchmarks/bench_real_cost.py``). On a GPU the batch comes from its
-#: free memory (:func:`bdlearn.editing.cost.plan_batches`); ``batch_size`` here is the CPU's.
+#: free memory (:func:`bdlearn.machinery.cost.plan_batches`); ``batch_size`` here is the CPU's.
 REAL_DEFAULTS = EditDefaults(respacing="100", skip=25, num_augmentations=16, repetitions=12, batch_size=1,
                              clip_weight=1000.0, range_weight=50.0)
 
@@ -62,9 +55,9 @@ REAL_UNET_MIRRORS = (
 )
 #: Size and SHA-256 of the published file. OpenAI publishes neither; these are the values that
 #: independent users of the file record (Disco Diffusion's model table, and reproduction notes
-#: that also give its MD5, fd9dd2335b8736d521de0aed54bd90ca). They were not checked here: this
-#: machine cannot reach the file. The size fits the contents: 552,814,086 float32 values are
-#: 2,211,256,344 bytes, plus the pickle's key names and structure.
+#: that also give its MD5, fd9dd2335b8736d521de0aed54bd90ca); bdlearn has not downloaded the file
+#: itself to confirm them. The size fits the contents: 552,814,086 float32 values are 2,211,256,344
+#: bytes, plus the pickle's key names and structure.
 REAL_UNET_SIZE = 2_211_383_297
 REAL_UNET_SHA256 = "a37c32fffd316cd494cf3f35b339936debdc1576dad13fe57c42399a5dbc78b1"
 
@@ -72,15 +65,14 @@ REAL_CLIP_MODEL = "ViT-B-16"
 REAL_CLIP_PRETRAINED = "openai"
 #: Environment variable naming a local CLIP weights file, used instead of open_clip's download.
 CLIP_WEIGHTS_ENV = "BDLEARN_CLIP_WEIGHTS"
-#: Where open_clip fetches those weights: a Hugging Face Hub repository, read from open_clip's own
-#: table of pretrained weights so that it cannot drift from what open_clip does.
-CLIP_HUB_REPO = open_clip.get_pretrained_cfg(REAL_CLIP_MODEL, REAL_CLIP_PRETRAINED)["hf_hub"].strip("/")
+#: Where open_clip fetches those weights: the Hugging Face Hub repository of its table of pretrained
+#: weights (``open_clip.get_pretrained_cfg("ViT-B-16", "openai")["hf_hub"]``; tests/test_real.py
+#: checks the two agree).
+CLIP_HUB_REPO = "timm/vit_base_patch16_clip_224.openai"
 #: The files open_clip asks that repository for, in its order: the safetensors file first, and the
-#: pickled state dict only when the first is absent (``open_clip.pretrained.download_pretrained_from_hf``).
-#: A stored snapshot of the repository (commit da6e9e1) held neither, only timm's own
-#: ``pytorch_model.bin``, whose key names open_clip cannot read; its ViT-B/32 sibling later gained
-#: both open_clip files, and open_clip loads ViT-B-16 from the repository, so both are assumed there.
-CLIP_HUB_FILES = (HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME)
+#: pickled state dict only when the first is absent (``open_clip.pretrained.download_pretrained_from_hf``;
+#: tests/test_real.py checks the list against open_clip).
+CLIP_HUB_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 
 
 def default_device() -> torch.device:

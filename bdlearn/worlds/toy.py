@@ -1,7 +1,7 @@
 """The toy world: the small DDPM bdlearn trained on 32x32 procedural scenes, with the toy CLIP.
 
-Both ship inside the package (``bdlearn/data/``, :mod:`.package_data`); the DDPM's weight card
-beside its weights records its architecture and every training stage.
+Both ship inside the package (``data/``, installed as ``bdlearn/data/``: :mod:`.package_data`); the
+DDPM's weight card beside its weights records its architecture and every training stage.
 """
 from __future__ import annotations
 

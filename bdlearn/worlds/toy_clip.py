@@ -1,6 +1,6 @@
 """The toy CLIP: a small open_clip model that reads the toy world's 32x32 scenes and captions.
 
-Its architecture lives in ``bdlearn/data/configs/toy_clip.json``, an ordinary open_clip model
+Its architecture lives in ``data/configs/toy_clip.json``, an ordinary open_clip model
 config: a ViT image tower (32x32 inputs cut into 4x4 patches, width 128, 4 layers, 4 heads)
 and a text tower (20 tokens, the longest world caption plus start and end; width 64, 3 layers,
 4 heads), both projected to 64-dimensional embeddings. It keeps open_clip's tokenizer and its

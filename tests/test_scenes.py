@@ -1,4 +1,4 @@
-"""Tests of the procedural world (scenes) and the edit tasks built on it."""
+"""Tests of the procedural scenes (bdlearn.scenes.render) and the edit tasks built on them (bdlearn.scenes.tasks)."""
 from __future__ import annotations
 
 import re

@@ -2,9 +2,9 @@
 
 :func:`resolve_settings` fills the unset options from a world's defaults and checks every one:
 type, range and finiteness. It needs only the world's defaults and diffusion, which a world named
-``"toy"`` or ``"real"`` has without loading its models (:func:`named_world`), so a bad setting is
+``"toy"`` or ``"real"`` has without loading its models (:func:`world_defaults`), so a bad setting is
 reported in a moment, never after the real world's 2.2 GB have been read. Every refusal is an
-:class:`~bdlearn.editing.inputs.InputError` that names the setting and says what it accepts.
+:class:`~bdlearn.machinery.inputs.InputError` that names the setting and says what it accepts.
 
 The rules, where :func:`bdlearn.edit`'s docstring does not give them already:
 
@@ -16,7 +16,7 @@ The rules, where :func:`bdlearn.edit`'s docstring does not give them already:
   larger η takes the square root of a negative number);
 * ``seed`` lies in [0, 2**32): the CPU generator that draws all of an edit's noise keeps 32 bits
   of its seed, so a larger seed would repeat the edits of a smaller one;
-* ``batch_size`` None leaves the batch to :func:`bdlearn.editing.cost.plan_batches` (what fits on
+* ``batch_size`` None leaves the batch to :func:`bdlearn.machinery.cost.plan_batches` (what fits on
   a GPU, the world's default elsewhere); 0 is refused, not read as "unset".
 """
 from __future__ import annotations
@@ -24,22 +24,27 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
 from bdlearn.diffusion.schedule import DiffusionSchedule
-from bdlearn.editing.inputs import InputError
+from bdlearn.editing.guidance import ClipInput, Distance, GuidanceWeights
+from bdlearn.editing.loop import Method, Sampler
+from bdlearn.machinery.inputs import InputError
+from bdlearn.machinery.window import WindowFit
+from bdlearn.worlds.load import WORLDS
 from bdlearn.worlds.world import EditDefaults
 
 #: Seeds run from 0 to SEED_LIMIT - 1 (see the module docstring).
 SEED_LIMIT = 2**32
 
-METHODS = ("blended", "local")
-SAMPLERS = ("ddpm", "ddim")
-DISTANCES = ("spherical", "cosine")
-CLIP_INPUTS = ("pred_xstart", "official_mix")
-WINDOW_FITS = ("mask", "image")
+#: The choices of each option, read from the type the code that takes it declares (one source of truth).
+METHODS: tuple[str, ...] = get_args(Method)
+SAMPLERS: tuple[str, ...] = get_args(Sampler)
+DISTANCES: tuple[str, ...] = get_args(Distance)
+CLIP_INPUTS: tuple[str, ...] = get_args(ClipInput)
+WINDOW_FITS: tuple[str, ...] = get_args(WindowFit)
 
 
 @dataclass(frozen=True)
@@ -67,18 +72,19 @@ class EditSettings:
     return_trajectory: bool
     progress: bool
 
+    def guidance_weights(self) -> GuidanceWeights:
+        """The weights and choices of the guided step (:class:`~bdlearn.editing.guidance.GuidanceWeights`)."""
+        return GuidanceWeights(clip=self.clip_weight, range=self.range_weight, background=self.background_weight,
+                               num_augmentations=self.num_augmentations, distance=self.distance,
+                               clip_input=self.clip_input)
 
-def named_world(name: str) -> tuple[EditDefaults, dict]:
-    """The defaults and diffusion of the world ``name`` ("toy" or "real"), without loading it."""
-    if name == "toy":
-        from bdlearn.worlds.toy import TOY_DEFAULTS, TOY_DIFFUSION
 
-        return TOY_DEFAULTS, dict(TOY_DIFFUSION)
-    if name == "real":
-        from bdlearn.worlds.real import REAL_DEFAULTS, REAL_DIFFUSION
-
-        return REAL_DEFAULTS, dict(REAL_DIFFUSION)
-    raise InputError(f"unknown world {name!r}; choose 'toy' or 'real', or pass a ModelWorld")
+def world_defaults(name: str) -> tuple[EditDefaults, dict]:
+    """The edit defaults and diffusion of the world called ``name`` (:data:`bdlearn.worlds.load.WORLDS`),
+    without loading it."""
+    if name not in WORLDS:
+        raise InputError(f"unknown world {name!r}; choose {' or '.join(map(repr, WORLDS))}, or pass a ModelWorld")
+    return WORLDS[name].defaults, dict(WORLDS[name].diffusion)
 
 
 def _shown(value: Any) -> str:
@@ -151,7 +157,7 @@ def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any = "
     """The settings of :func:`bdlearn.edit`, unset ones from ``defaults``, all checked (module docstring).
 
     ``diffusion`` is the world's :attr:`~bdlearn.worlds.world.ModelWorld.diffusion`, which the
-    respacing is checked against. Raises :class:`~bdlearn.editing.inputs.InputError`.
+    respacing is checked against. Raises :class:`~bdlearn.machinery.inputs.InputError`.
     """
     method = _choice("method", method, METHODS)
     sampler = _choice("sampler", defaults.sampler if sampler is None else sampler, SAMPLERS)

@@ -56,7 +56,7 @@ def _check_size(height: int, width: int, what: str) -> None:
 
 def _too_large(what: str, size: str) -> InputError:
     return InputError(f"{what} is {size}, more than bdlearn reads ({MAX_PIXELS / 1e6:g} megapixels, "
-                      "bdlearn.editing.inputs.MAX_PIXELS); make it smaller first, or raise that limit if you "
+                      "bdlearn.machinery.inputs.MAX_PIXELS); make it smaller first, or raise that limit if you "
                       "trust the file")
 
 
@@ -225,7 +225,8 @@ def read_image(image: ImageLike) -> np.ndarray:
     """
     if isinstance(image, (str, Path)):
         image = _open(image, "image")
-    if isinstance(image, Image.Image) and image.mode in _RGB_MODES + ("LA", "PA", "RGBA", "RGBa"):  # 8 bits: no float copy
+    # 8 bits: no float copy
+    if isinstance(image, Image.Image) and image.mode in _RGB_MODES + ("LA", "PA", "RGBA", "RGBa"):
         _check_size(image.height, image.width, "image")
         return np.asarray(_upright(image, "image").convert("RGB")).copy()
     pixels = _pixels(image, "image")
@@ -246,29 +247,9 @@ def load_image(image: ImageLike, size: int) -> torch.Tensor:
     return torch.from_numpy(array.copy()).permute(2, 0, 1)[None]
 
 
-def _binary_mask(mask: ImageLike) -> np.ndarray:
-    """Any mask at its own size as an HxW bool array, True where the edit goes (rules: :func:`read_mask`)."""
-    pixels = _pixels(mask, "mask", zero_one=True)
-    if pixels.shape[-1] in (2, 4):
-        colour, alpha = pixels[..., :-1], pixels[..., -1]
-        colour_constant = bool(np.all(colour.max(axis=(0, 1)) == colour.min(axis=(0, 1))))
-        if colour_constant and alpha.max() != alpha.min():
-            return alpha > 0.5
-        pixels = colour
-    return pixels.mean(axis=-1) > 0.5
-
-
-def _check_aspect(mask_shape: tuple[int, int], image_shape: tuple[int, int] | None) -> None:
-    if image_shape is None:
-        return
-    (height, width), (image_h, image_w) = mask_shape, image_shape
-    if abs(height / width - image_h / image_w) > 0.02:
-        raise InputError(f"the mask ({height}x{width}) and the image ({image_h}x{image_w}) have different "
-                         "aspect ratios; draw the mask on the image itself")
-
-
-def read_mask(mask: ImageLike, image_shape: tuple[int, int], invert: bool = False) -> np.ndarray:
-    """Any mask as an HxW bool array at the image's size ``image_shape`` (H, W); True marks the edit.
+def read_mask(mask: ImageLike, image_shape: tuple[int, int] | None = None, invert: bool = False) -> np.ndarray:
+    """Any mask as an HxW bool array at the image's size ``image_shape`` (H, W; None: the mask's own);
+    True marks the edit.
 
     Read as images are (module docstring), then binarised at half of full scale (> 127.5 of 255,
     > 0.5 of 1); colour masks are averaged over channels. Integer masks whose largest value is 1
@@ -280,12 +261,14 @@ def read_mask(mask: ImageLike, image_shape: tuple[int, int], invert: bool = Fals
     selects nothing is an error; one that selects everything turns the edit into plain guided
     generation.
     """
-    binary = _binary_mask(mask)
-    _check_aspect(binary.shape, image_shape)
-    height, width = image_shape
-    if binary.shape != (height, width):
-        resized = Image.fromarray(binary.astype(np.uint8) * 255, "L").resize((width, height), Image.Resampling.NEAREST)
-        binary = np.asarray(resized) > 127
+    pixels = _pixels(mask, "mask", zero_one=True)
+    if pixels.shape[-1] in (2, 4):
+        colour, alpha = pixels[..., :-1], pixels[..., -1]
+        colour_constant = bool(np.all(colour.max(axis=(0, 1)) == colour.min(axis=(0, 1))))
+        pixels = alpha[..., None] if colour_constant and alpha.max() != alpha.min() else colour
+    binary = pixels.mean(axis=-1) > 0.5
+    if image_shape is not None:
+        binary = _resized_to(binary, image_shape)
     if invert:
         binary = ~binary
     if not binary.any():
@@ -293,24 +276,33 @@ def read_mask(mask: ImageLike, image_shape: tuple[int, int], invert: bool = Fals
     return binary
 
 
+def _resized_to(binary: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
+    """A bool mask at the image's size (H, W) by nearest neighbour; another aspect ratio is an error."""
+    (height, width), (image_h, image_w) = binary.shape, image_shape
+    if abs(height / width - image_h / image_w) > 0.02:
+        raise InputError(f"the mask ({height}x{width}) and the image ({image_h}x{image_w}) have different "
+                         "aspect ratios; draw the mask on the image itself")
+    if binary.shape == (image_h, image_w):
+        return binary
+    resized = Image.fromarray(binary.astype(np.uint8) * 255, "L").resize((image_w, image_h), Image.Resampling.NEAREST)
+    return np.asarray(resized) > 127
+
+
 def load_mask(mask: ImageLike, size: int, invert: bool = False,
               image_shape: tuple[int, int] | None = None) -> torch.Tensor:
     """Any mask as a [1, 1, size, size] float32 tensor of 0s and 1s; 1 marks the region to edit.
 
-    The centred square of the mask of :func:`read_mask`'s rules, resized by nearest neighbour.
-    ``image_shape`` (H, W of the user's image), when given, is checked against the mask's aspect
-    ratio.
+    The mask of :func:`read_mask` (at the image's size ``image_shape`` when given, which checks the
+    aspect ratio; else at its own), its centred square resized by nearest neighbour, as
+    :func:`load_image` crops the image.
     """
-    binary = _binary_mask(mask)
-    _check_aspect(binary.shape, image_shape)
+    binary = read_mask(mask, image_shape, invert)
     height, width = binary.shape
     left, top, right, bottom = _centre_square(width, height)
     square = Image.fromarray(binary[top:bottom, left:right].astype(np.uint8) * 255, "L")
     if square.size != (size, size):
         square = square.resize((size, size), Image.Resampling.NEAREST)
     result = torch.from_numpy(np.asarray(square) > 127).to(torch.float32)[None, None]
-    if invert:
-        result = 1.0 - result
     if result.sum() == 0:
         raise InputError("the mask selects nothing to edit (after resizing to "
                          f"{size}x{size}); mark the region to change with white / True / 1")

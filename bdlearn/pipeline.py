@@ -1,0 +1,224 @@
+"""``edit(image, mask, prompt)``: Blended Diffusion end to end, the function the notebooks and the CLI call.
+
+It reads as the method does: the settings checked, the photo read at its own size and the square
+window the model edits cut from it (:mod:`bdlearn.machinery`), the prompt embedded with CLIP, the
+editing loop run for every repetition (:mod:`bdlearn.editing.loop`), a batch at a time, the outside
+of the mask replaced by the input (the final replacement, blended method), the edits ranked by CLIP
+(:mod:`bdlearn.editing.ranking`) and given back at the photo's size, equal to the photo outside the mask.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from bdlearn.clip.perceptual import load_lpips
+from bdlearn.editing.blending import blend
+from bdlearn.editing.guidance import ClipInput, Distance
+from bdlearn.editing.loop import LoopOutput, Method, Sampler, guided_edit_loop, start_step
+from bdlearn.editing.ranking import rank_edits
+from bdlearn.machinery.batches import run_in_batches
+from bdlearn.machinery.cost import plan_batches
+from bdlearn.machinery.inputs import ImageLike, InputError, check_prompt, read_image, read_mask
+from bdlearn.machinery.settings import EditSettings, resolve_settings, world_defaults
+from bdlearn.machinery.window import EditWindow, WindowFit, choose_window, paste_back, to_model
+from bdlearn.worlds.load import shared_world
+from bdlearn.worlds.world import ModelWorld
+
+
+@dataclass
+class EditResult:
+    """The edits of one call, best first.
+
+    At the model's side S (the window the model edited; what plots, trajectories and notebooks
+    show): ``images`` [N, 3, S, S] in [−1, 1], ``input`` [3, S, S] and ``mask`` [1, S, S] (the
+    model's mask). ``distances`` [N], the unaugmented CLIP distance of each masked edit to the
+    prompt (lower is better); ``x_t``/``pred_xstart`` the trajectories ([K+1, N, ...] and
+    [K, N, ...], ranked like the images) when asked for.
+
+    At the photo's own size: ``source`` (HxWx3 uint8) and ``source_mask`` (HxW bool) as read, and
+    ``window``, where the model's square lies in the photo. :meth:`full_size` and :meth:`to_pil`
+    give edit ``i`` at that size, equal to ``source`` outside ``source_mask``.
+    """
+
+    images: Tensor
+    distances: Tensor
+    input: Tensor
+    mask: Tensor
+    prompt: str
+    settings: dict[str, Any]
+    source: np.ndarray
+    source_mask: np.ndarray
+    window: EditWindow
+    x_t: Tensor | None = None
+    pred_xstart: Tensor | None = None
+    steps: list[int] = field(default_factory=list)
+
+    @property
+    def best(self) -> Tensor:
+        """The best-ranked edit at the model's side, [3, S, S] in [−1, 1]."""
+        return self.images[0]
+
+    def full_size(self, index: int = 0) -> np.ndarray:
+        """Edit ``index`` (0 = best) at the photo's size: HxWx3 uint8, the photo's own pixels outside the mask."""
+        return paste_back(self.images[index], self.source, self.source_mask, self.window)
+
+    def to_pil(self, index: int = 0) -> Image.Image:
+        """Edit ``index`` (0 = best) at the photo's size, as a PIL image."""
+        return Image.fromarray(self.full_size(index), "RGB")
+
+    def to_numpy(self) -> np.ndarray:
+        """All edits at the model's side, as a uint8 array [N, S, S, 3]."""
+        return ((self.images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str = "toy", *,
+         method: Method = "blended", respacing: str | None = None, skip: int | None = None,
+         sampler: Sampler | None = None, eta: float = 0.0, num_augmentations: int | None = None,
+         repetitions: int | None = None, batch_size: int | None = None, clip_weight: float | None = None,
+         range_weight: float | None = None, background_weight: float = 0.0, distance: Distance = "spherical",
+         clip_input: ClipInput = "pred_xstart", clip_denoised: bool = False, invert_mask: bool = False,
+         window: WindowFit = "mask", seed: int = 0, return_trajectory: bool = False,
+         progress: bool = True) -> EditResult:
+    """Edit the region of ``image`` marked by ``mask`` to match ``prompt``; returns the edits ranked.
+
+    Args:
+        image: PIL image, path, or array/tensor (HxW, HxWx3/4, CxHxW; uint8 or floats in [0, 1]), of
+            any size and aspect; the edits come back at that size (:meth:`EditResult.to_pil`).
+            Read by :func:`~bdlearn.machinery.inputs.read_image`: EXIF orientation applied, every PIL
+            mode at its own scale (16-bit over 0..65535), at most 50 megapixels; an array in
+            [−1, 1] is refused (convert it with (x + 1) / 2).
+        mask: the region to edit (white / True / 1), in the same forms, of the image's aspect;
+            binarised at half scale; a 0/1 integer mask is binary, and the alpha of a mask whose
+            colour is uniform is the mask (:func:`~bdlearn.machinery.inputs.read_mask`). A mask
+            selecting everything gives plain CLIP-guided generation.
+        prompt: what the region should show.
+        world: a :class:`ModelWorld`, or ``"toy"`` / ``"real"`` to load one (once per process: later
+            calls with the same name reuse it).
+        method: ``"blended"`` (Blended Diffusion) or ``"local"`` (Local CLIP-guided diffusion).
+        respacing, skip: the respaced schedule ("100") and how many of its noisiest steps to skip;
+            the edit starts from the input noised to the remaining level.
+        sampler, eta: ``"ddpm"`` or ``"ddim"`` (with η).
+        num_augmentations: CLIP views per image (the first unwarped; 0 = none).
+        repetitions, batch_size: how many edits to make, and how many run at once. None: on a GPU
+            as many as fit in its free memory (:func:`~bdlearn.machinery.cost.plan_batches`; if it
+            runs out of memory all the same, the batch is halved with a warning and the edit goes
+            on), elsewhere the world's default. Which noise each edit draws depends on the batch.
+        clip_weight, range_weight, background_weight: λ_CLIP, λ_range and λ (local method only).
+        distance, clip_input: see :class:`~bdlearn.editing.guidance.GuidanceWeights`.
+        clip_denoised: clamp x̂_0 to [−1, 1] inside the step (the official code does not).
+        window: which square of the image the model edits (:mod:`bdlearn.machinery.window`):
+            ``"mask"``, around the mask with some context (the default), or ``"image"``, all of it.
+        seed: an int in [0, 2**32); the same seed gives the same edits on the CPU, bit for bit.
+        return_trajectory: keep every x_t and x̂_0 (for sliders).
+        progress: first say what will run (:meth:`~bdlearn.machinery.cost.BatchPlan.describe`:
+            repetitions × steps UNet evaluations, how many at once), then show a bar over them
+            whose remaining time is an estimate from the steps so far (on stderr).
+
+    Unset options take the world's defaults (``world.defaults``). Everything is checked before any
+    work, and before a world given by name is loaded (:mod:`bdlearn.machinery.settings` has the
+    rules): integers must be ints (``respacing`` may be one: 10 means "10"), weights and η finite
+    and at least 0, η at most 1 and only with ``sampler="ddim"``, ``seed`` in [0, 2**32) (the CPU
+    generator behind all the noise keeps 32 bits of a seed), ``batch_size`` at least 1. Raises
+    :class:`~bdlearn.machinery.inputs.InputError` (a ``ValueError``) naming what is wrong, also
+    when an edit comes out NaN or infinite (an unstable setting, or broken weights): such an edit
+    is never returned.
+    """
+    settings = _checked_settings(
+        world, method=method, respacing=respacing, skip=skip, sampler=sampler, eta=eta,
+        num_augmentations=num_augmentations, repetitions=repetitions, batch_size=batch_size, clip_weight=clip_weight,
+        range_weight=range_weight, background_weight=background_weight, distance=distance, clip_input=clip_input,
+        clip_denoised=clip_denoised, invert_mask=invert_mask, window=window, seed=seed,
+        return_trajectory=return_trajectory, progress=progress)
+    prompt = check_prompt(prompt)
+    source = read_image(image)
+    source_mask = read_mask(mask, source.shape[:2], invert=settings.invert_mask)
+    world = shared_world(world) if isinstance(world, str) else world
+    schedule = world.schedule(settings.respacing)
+    edit_window = choose_window(source_mask, world.image_size, settings.window)
+    x_start, mask_tensor = (tensor.to(world.device) for tensor in to_model(source, source_mask, edit_window))
+    text_embedding = _embed_prompt(world, prompt)
+    weights = settings.guidance_weights()
+    lpips, lpips_backend = _lpips_for(settings, world.device)
+
+    plan = plan_batches(world, settings.repetitions, start_step(schedule, settings.skip) + 1,
+                        settings.num_augmentations, settings.batch_size)
+    generator = torch.Generator().manual_seed(settings.seed)
+
+    def run_batch(batch: int, on_step: Callable[[int], object]) -> tuple[Tensor, LoopOutput]:
+        out = guided_edit_loop(world.unet, world.clip, schedule, x_start, mask_tensor, text_embedding, batch=batch,
+                               skip=settings.skip, weights=weights, method=settings.method,
+                               sampler=settings.sampler, eta=settings.eta, generator=generator, lpips=lpips,
+                               clip_denoised=settings.clip_denoised, autocast=world.autocast,
+                               keep_trajectory=settings.return_trajectory, progress=False, on_step=on_step)
+        _refuse_non_finite(out.samples, settings)
+        final = out.samples.clamp(-1, 1)
+        if settings.method == "blended":  # the final replacement: the outside of the mask is the input, exactly
+            final = blend(final, x_start.expand_as(final), mask_tensor.expand(batch, -1, -1, -1))
+        return final, out
+
+    batches = run_in_batches(plan, generator, run_batch, progress=settings.progress,
+                             description=f"{settings.method} diffusion")
+    images = torch.cat([final for final, _ in batches])
+    outputs = [out for _, out in batches]
+    order, distances = rank_edits(world.clip, images, mask_tensor, text_embedding, settings.distance)
+    trajectory = settings.return_trajectory
+    return EditResult(
+        images=images[order].cpu(), distances=distances[order].cpu(), input=x_start[0].cpu(),
+        mask=mask_tensor[0].cpu(), prompt=prompt, source=source, source_mask=source_mask, window=edit_window,
+        settings={"world": world.name, **_settings_record(settings, len(outputs[0].steps)),
+                  "batch_size": plan.batch_size, "batch_size_chosen_by": plan.chosen_by,
+                  "batches": [final.shape[0] for final, _ in batches], "lpips": lpips_backend,
+                  "window": edit_window.as_dict()},
+        x_t=torch.cat([out.x_t for out in outputs], dim=1)[:, order.cpu()] if trajectory else None,
+        pred_xstart=torch.cat([out.pred_xstart for out in outputs], dim=1)[:, order.cpu()] if trajectory else None,
+        steps=outputs[0].steps)
+
+
+def _checked_settings(world: ModelWorld | str, **options: Any) -> EditSettings:
+    """:func:`edit`'s options checked against the world's defaults, before a world named by a string is loaded."""
+    if isinstance(world, str):
+        defaults, diffusion = world_defaults(world)
+    elif isinstance(world, ModelWorld):
+        defaults, diffusion = world.defaults, world.diffusion
+    else:
+        raise InputError(f"world must be 'toy', 'real' or a ModelWorld, got {type(world).__name__}")
+    return resolve_settings(defaults, diffusion, **options)
+
+
+def _embed_prompt(world: ModelWorld, prompt: str) -> Tensor:
+    """CLIP's embedding d of the prompt, [1, D]; a prompt CLIP cannot take (too long) is an InputError."""
+    try:
+        return world.clip.encode_text([prompt]).detach()
+    except ValueError as err:
+        raise InputError(str(err)) from err
+
+
+def _lpips_for(settings: EditSettings, device: torch.device) -> tuple[torch.nn.Module | None, str | None]:
+    """LPIPS and what it runs on, where the background loss needs it (local method, λ > 0); else (None, None)."""
+    if settings.method != "local" or settings.background_weight == 0:
+        return None, None
+    module, backend = load_lpips()
+    return (module.to(device) if module is not None else None), backend
+
+
+def _refuse_non_finite(samples: Tensor, settings: EditSettings) -> None:
+    if not torch.isfinite(samples).all():
+        raise InputError(
+            f"the edit came out NaN or infinite (sampler {settings.sampler!r}, eta {settings.eta:g}, clip_weight "
+            f"{settings.clip_weight:g}, range_weight {settings.range_weight:g}, respacing {settings.respacing!r}); "
+            "nothing is returned. Try smaller weights or another sampler; if every setting fails, check the "
+            "world's weights")
+
+
+def _settings_record(settings: EditSettings, denoising_steps: int) -> dict[str, Any]:
+    """What :attr:`EditResult.settings` records of the checked settings (the CLI writes it to report.json)."""
+    return {"method": settings.method, "respacing": settings.respacing, "skip": settings.skip,
+            "denoising_steps": denoising_steps, "sampler": settings.sampler, "eta": settings.eta,
+            "repetitions": settings.repetitions, "seed": settings.seed, "clip_denoised": settings.clip_denoised,
+            **asdict(settings.guidance_weights()), "window_fit": settings.window}
