@@ -59,7 +59,7 @@ USER_SETTINGS = {
 #: slider, cell 3 the mask drawer, cell 4 the editor (as notebook 07 builds them).
 WIDGET_CELLS = [
     "import bdlearn\n"
-    "from bdlearn.editing import edit\n"
+    "from bdlearn import edit\n"
     "from bdlearn.notebook import EditorApp, mask_drawer, preset_masks, trajectory_slider\n"
     "from bdlearn.scenes import make_edit_task\n"
     "from bdlearn.worlds import load_toy_world\n"
