@@ -20,17 +20,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.helpers import REPO_ROOT, cell_text, execute_notebook
+from tests.helpers import CLAIMS_PER_NOTEBOOK, REAL_WORLD_NOTEBOOKS, REPO_ROOT, cell_text, execute_notebook
 
 pytestmark = pytest.mark.slow
 
 NOTEBOOKS = sorted(p.name for p in (REPO_ROOT / "notebooks").glob("*.ipynb"))
-#: Notebooks that edit on the real models only: without the weights they say what is missing.
-REAL_WORLD_NOTEBOOKS = {"08_real_photos.ipynb"}
-#: How many claims each toy-world lesson lists near its top and prints: one missing is a failure too.
-CLAIMS_PER_NOTEBOOK = {"01_forward_noising.ipynb": 2, "02_reverse_process.ipynb": 6, "03_clip.ipynb": 4,
-                       "04_local_clip_guided_diffusion.ipynb": 2, "05_blended_diffusion.ipynb": 2,
-                       "06_extending_augmentations.ipynb": 2, "07_putting_it_together.ipynb": 3}
 
 
 def claim_lines(notebook: nbformat.NotebookNode) -> list[str]:
