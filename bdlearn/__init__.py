@@ -14,8 +14,9 @@ the first time they are used.
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bdlearn._lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -35,11 +36,4 @@ if TYPE_CHECKING:
 __all__ = ["EditResult", "ModelWorld", "__version__", "edit", "load_world"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'bdlearn' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())

@@ -13,9 +13,9 @@ the augmentations, on first use, so notebook 01 can read an image without them.
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from bdlearn._lazy import lazy_names
 from bdlearn.machinery.inputs import ImageLike, InputError, check_prompt, load_image, load_mask, read_image, read_mask
 from bdlearn.machinery.window import EditWindow, choose_window, paste_back, to_model
 
@@ -44,11 +44,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'bdlearn.machinery' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())

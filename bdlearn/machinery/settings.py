@@ -33,7 +33,7 @@ from bdlearn.editing.guidance import ClipInput, Distance, GuidanceWeights
 from bdlearn.editing.loop import Method, Sampler
 from bdlearn.machinery.inputs import InputError
 from bdlearn.machinery.window import WindowFit
-from bdlearn.worlds.load import WORLDS
+from bdlearn.worlds.load import named_world
 from bdlearn.worlds.world import EditDefaults
 
 #: Seeds run from 0 to SEED_LIMIT - 1 (see the module docstring).
@@ -80,11 +80,13 @@ class EditSettings:
 
 
 def world_defaults(name: str) -> tuple[EditDefaults, dict]:
-    """The edit defaults and diffusion of the world called ``name`` (:data:`bdlearn.worlds.load.WORLDS`),
+    """The edit defaults and diffusion of the world called ``name`` (:func:`bdlearn.worlds.load.named_world`),
     without loading it."""
-    if name not in WORLDS:
-        raise InputError(f"unknown world {name!r}; choose {' or '.join(map(repr, WORLDS))}, or pass a ModelWorld")
-    return WORLDS[name].defaults, dict(WORLDS[name].diffusion)
+    try:
+        world = named_world(name)
+    except ValueError as err:  # the registry's own words for an unknown name, as a user's error
+        raise InputError(f"{err}, or pass a ModelWorld") from None
+    return world.defaults, dict(world.diffusion)
 
 
 def _shown(value: Any) -> str:

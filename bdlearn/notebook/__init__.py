@@ -10,9 +10,9 @@ module (and with it :func:`bdlearn.edit`) on first use, so notebooks 01-02 start
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from bdlearn._lazy import lazy_names
 from bdlearn.notebook.claims import (
     Claim,
     claim,
@@ -82,11 +82,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'bdlearn.notebook' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
