@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from bdlearn.notebook import parse_claim
+from bdlearn.notebook.claims import parse_claim
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

@@ -8,17 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bdlearn.notebook import (
-    Claim,
-    claim,
-    claim_greater,
-    difference,
-    mean_value,
-    notebook_seed,
-    parse_claim,
-    success_rate,
-)
-from bdlearn.notebook.claims import SEED_VARIABLE
+from bdlearn.notebook import claim, claim_greater, mean_value, notebook_seed, success_rate
+from bdlearn.notebook.claims import SEED_VARIABLE, Claim, difference, parse_claim
 
 
 def test_the_seed_comes_from_the_environment_when_set(monkeypatch):

@@ -48,7 +48,8 @@ def test_claim_lines_are_found_after_a_figure_in_the_same_cell():
 
 
 def test_claim_lines_are_read_as_the_claims_module_prints_them(capsys):
-    from bdlearn.notebook import Claim, claim, claim_greater, parse_claim
+    from bdlearn.notebook import claim, claim_greater
+    from bdlearn.notebook.claims import Claim, parse_claim
 
     claim("a statement", True, "1 vs 0")
     claim_greater("more with augmentations", [True] * 30 + [False] * 2, [True] * 10 + [False] * 22, scale=100,
@@ -79,7 +80,7 @@ def test_notebook_runs_from_the_wheel_and_shows_its_claims(name, elsewhere, whee
     assert Path(cell_text(done.cells[-1]).strip()).is_relative_to(wheel_dir), "the notebook imported another bdlearn"
     claims = claim_lines(done)
     print(f"\n{name}: {seconds:.0f} s, {len(claims)} claims", *claims, sep="\n  ")
-    from bdlearn.notebook import parse_claim
+    from bdlearn.notebook.claims import parse_claim
 
     malformed = [line for line in claims if parse_claim(line) is None]
     assert not malformed, f"claim lines not in the form 'claim: ... — holds|does not hold (...)': {malformed}"

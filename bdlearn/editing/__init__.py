@@ -12,21 +12,12 @@ the model edits, checking the settings and sizing the batches are :mod:`bdlearn.
 """
 from bdlearn.editing.augmentations import extending_augmentations
 from bdlearn.editing.blending import blend, noised_background
-from bdlearn.editing.guidance import (
-    GuidanceWeights,
-    GuidedPrediction,
-    background_loss,
-    clip_distance,
-    guided_prediction,
-    range_loss,
-)
-from bdlearn.editing.loop import LoopOutput, guided_edit_loop, start_step
+from bdlearn.editing.guidance import GuidanceWeights, background_loss, clip_distance, guided_prediction, range_loss
+from bdlearn.editing.loop import guided_edit_loop, start_step
 from bdlearn.editing.ranking import rank_edits
 
 __all__ = [
     "GuidanceWeights",
-    "GuidedPrediction",
-    "LoopOutput",
     "background_loss",
     "blend",
     "clip_distance",

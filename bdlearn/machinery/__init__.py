@@ -16,27 +16,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bdlearn._lazy import lazy_names
-from bdlearn.machinery.inputs import ImageLike, InputError, check_prompt, load_image, load_mask, read_image, read_mask
-from bdlearn.machinery.window import EditWindow, choose_window, paste_back, to_model
+from bdlearn.machinery.inputs import InputError, load_image, load_mask, read_image, read_mask
+from bdlearn.machinery.window import choose_window, to_model
 
 #: Names whose module needs the editing method (CLIP, kornia), imported on first use (PEP 562).
-_LAZY = {"BatchPlan": "bdlearn.machinery.cost", "guided_step_cost": "bdlearn.machinery.cost",
-         "plan_batches": "bdlearn.machinery.cost"}
+_LAZY = {"plan_batches": "bdlearn.machinery.cost"}
 
 if TYPE_CHECKING:
-    from bdlearn.machinery.cost import BatchPlan, guided_step_cost, plan_batches
+    from bdlearn.machinery.cost import plan_batches
 
 __all__ = [
-    "BatchPlan",
-    "EditWindow",
-    "ImageLike",
     "InputError",
-    "check_prompt",
     "choose_window",
-    "guided_step_cost",
     "load_image",
     "load_mask",
-    "paste_back",
     "plan_batches",
     "read_image",
     "read_mask",

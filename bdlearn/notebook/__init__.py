@@ -13,30 +13,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bdlearn._lazy import lazy_names
-from bdlearn.notebook.claims import (
-    Claim,
-    claim,
-    claim_greater,
-    difference,
-    mean_value,
-    notebook_seed,
-    parse_claim,
-    success_rate,
-)
+from bdlearn.notebook.claims import claim, claim_greater, mean_value, notebook_seed, success_rate
 from bdlearn.notebook.exercises import check
-from bdlearn.notebook.image_slider import ImageSlider, gallery_slider, trajectory_frames, trajectory_slider
+from bdlearn.notebook.image_slider import gallery_slider, trajectory_slider
 from bdlearn.notebook.mask_drawer import MaskDrawer, mask_drawer, preset_masks
-from bdlearn.notebook.pictures import figure_to_png, to_png, whole_picture_png
 from bdlearn.notebook.plotting import (
     animate_trajectory,
     edit_figure,
     equation_figure,
     mask_overlay,
-    save_image_grid,
     show_images,
     similarity_heatmap,
     to_display,
-    to_unit_range,
     trajectory_grid,
     zero_shot_bars,
 )
@@ -48,36 +36,26 @@ if TYPE_CHECKING:
     from bdlearn.notebook.editor import EditorApp
 
 __all__ = [
-    "Claim",
-    "claim",
-    "claim_greater",
-    "difference",
-    "mean_value",
-    "notebook_seed",
-    "parse_claim",
-    "success_rate",
     "EditorApp",
-    "ImageSlider",
     "MaskDrawer",
     "animate_trajectory",
     "check",
+    "claim",
+    "claim_greater",
     "edit_figure",
     "equation_figure",
-    "figure_to_png",
     "gallery_slider",
     "mask_drawer",
     "mask_overlay",
+    "mean_value",
+    "notebook_seed",
     "preset_masks",
-    "save_image_grid",
     "show_images",
     "similarity_heatmap",
+    "success_rate",
     "to_display",
-    "to_png",
-    "to_unit_range",
-    "trajectory_frames",
     "trajectory_grid",
     "trajectory_slider",
-    "whole_picture_png",
     "zero_shot_bars",
 ]
 

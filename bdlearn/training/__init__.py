@@ -5,16 +5,14 @@ Shared machinery (configs, learning-rate schedule, EMA, checkpoints, weight expo
 growing a trained UNet without changing what it computes (:mod:`.grow`).
 """
 from bdlearn.training.clip import ClipTrainConfig, train_clip, zero_shot_accuracy
-from bdlearn.training.common import TrainConfig, export_weights, make_ema
+from bdlearn.training.common import make_ema
 from bdlearn.training.ddpm import DDPMTrainConfig, export_ddpm, train_ddpm
 from bdlearn.training.grow import grow_attention, grow_res_blocks
 
 __all__ = [
     "ClipTrainConfig",
     "DDPMTrainConfig",
-    "TrainConfig",
     "export_ddpm",
-    "export_weights",
     "grow_attention",
     "grow_res_blocks",
     "make_ema",

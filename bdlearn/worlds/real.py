@@ -27,7 +27,8 @@ import open_clip
 import torch
 
 from bdlearn.clip.bundle import ClipBundle
-from bdlearn.diffusion import UNet, adm256_uncond_config
+from bdlearn.diffusion import UNet
+from bdlearn.diffusion.unet import adm256_uncond_config
 from bdlearn.worlds.checkpoint import CheckpointError, load_unet
 from bdlearn.worlds.download import CACHE_ENV, DownloadError, default_cache_dir, download, partial_path
 from bdlearn.worlds.world import EditDefaults, ModelWorld

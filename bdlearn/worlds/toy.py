@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from bdlearn.diffusion import UNetConfig
-from bdlearn.scenes import IMAGE_SIZE
+from bdlearn.scenes.render import IMAGE_SIZE
 from bdlearn.worlds.checkpoint import CheckpointError, load_unet, weight_card
 from bdlearn.worlds.package_data import DATA_DIR, shipped_file
 from bdlearn.worlds.toy_clip import load_toy_clip
