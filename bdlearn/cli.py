@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import re
@@ -17,7 +18,7 @@ import sys
 import tempfile
 import warnings
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,26 +41,41 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _edit_defaults() -> dict[str, Any]:
+    """The defaults of :func:`bdlearn.edit`'s options, read from its signature: the one place they are written."""
+    from bdlearn.pipeline import edit
+
+    return {name: parameter.default for name, parameter in inspect.signature(edit).parameters.items()
+            if parameter.default is not inspect.Parameter.empty}
+
+
 def _add_edit_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--world", choices=WORLD_NAMES, default="toy", help="model world (default: toy)")
-    parser.add_argument("--method", choices=METHODS, default="blended")
-    parser.add_argument("--respacing", help="respaced steps, e.g. 100 or ddim50 (default: the world's; "
-                                            "fewer steps than the world's default skip need --skip too)")
-    parser.add_argument("--skip", type=int, help="noisiest respaced steps to skip, from 0 to the steps less 1 "
-                                                 "(default: the world's)")
-    parser.add_argument("--sampler", choices=SAMPLERS)
-    parser.add_argument("--augmentations", type=int, help="CLIP views per image; 0 = none")
-    parser.add_argument("--repetitions", type=int, help="how many edits to make and rank (at least 1)")
-    parser.add_argument("--batch-size", type=int,
-                        help="edits run at once (at least 1; default: as many as fit in a GPU's free memory, "
-                             "on a CPU the world's)")
-    parser.add_argument("--clip-weight", type=float, help="λ_CLIP, a finite number >= 0")
-    parser.add_argument("--range-weight", type=float, help="λ_range, a finite number >= 0")
-    parser.add_argument("--lambda", dest="background_weight", type=float, default=0.0,
-                        help="background loss weight λ (local method only)")
-    parser.add_argument("--invert-mask", action="store_true", help="edit where the mask is black")
-    parser.add_argument("--seed", type=int, default=0,
-                        help=f"0 <= SEED < 2**32 = {SEED_LIMIT} (the noise generator keeps 32 bits; default: 0)")
+    """The options passed on to :func:`bdlearn.edit`, named (``dest``) as its keywords. An option left out
+    is not passed at all (``argparse.SUPPRESS``), so it takes ``edit``'s own default, shown in the help."""
+    default = _edit_defaults()
+    options = parser.add_argument_group("edit options", "passed on to bdlearn.edit(); unset ones take its defaults",
+                                        argument_default=argparse.SUPPRESS)
+    options.add_argument("--world", choices=WORLD_NAMES, help=f"model world (default: {default['world']})")
+    options.add_argument("--method", choices=METHODS, help=f"default: {default['method']}")
+    options.add_argument("--respacing", help="respaced steps, e.g. 100 or ddim50 (default: the world's; "
+                                             "fewer steps than the world's default skip need --skip too)")
+    options.add_argument("--skip", type=int, help="noisiest respaced steps to skip, from 0 to the steps less 1 "
+                                                  "(default: the world's)")
+    options.add_argument("--sampler", choices=SAMPLERS, help="default: the world's")
+    options.add_argument("--augmentations", dest="num_augmentations", metavar="N", type=int,
+                         help="CLIP views per image; 0 = none (default: the world's)")
+    options.add_argument("--repetitions", type=int, help="how many edits to make and rank (at least 1; default: "
+                                                         "the world's)")
+    options.add_argument("--batch-size", type=int,
+                         help="edits run at once (at least 1; default: as many as fit in a GPU's free memory, "
+                              "on a CPU the world's)")
+    options.add_argument("--clip-weight", type=float, help="λ_CLIP, a finite number >= 0 (default: the world's)")
+    options.add_argument("--range-weight", type=float, help="λ_range, a finite number >= 0 (default: the world's)")
+    options.add_argument("--lambda", dest="background_weight", metavar="LAMBDA", type=float,
+                         help=f"background loss weight λ (local method only; default: {default['background_weight']})")
+    options.add_argument("--invert-mask", action="store_true", help="edit where the mask is black")
+    options.add_argument("--seed", type=int, help=f"0 <= SEED < 2**32 = {SEED_LIMIT} (the noise generator keeps "
+                                                  f"32 bits; default: {default['seed']})")
     parser.add_argument("--top", type=_positive_int, default=4, help="edits shown in the figure (at least 1)")
     parser.add_argument("--force", action="store_true",
                         help="write into an existing output folder, replacing the outputs of an earlier run there "
@@ -135,13 +151,12 @@ def _output_folder(out: Path):
 
 
 def run_edit(image, mask, prompt: str, args: argparse.Namespace):
-    """The edit of ``image`` inside ``mask`` toward ``prompt`` with the command's options (checked before any work)."""
+    """The edit of ``image`` inside ``mask`` toward ``prompt`` with the options the user typed (checked before
+    any work); the others take :func:`bdlearn.edit`'s defaults."""
     from bdlearn.pipeline import edit
 
-    return edit(image, mask, prompt, args.world, method=args.method, respacing=args.respacing, skip=args.skip,
-                sampler=args.sampler, num_augmentations=args.augmentations, repetitions=args.repetitions,
-                batch_size=args.batch_size, clip_weight=args.clip_weight, range_weight=args.range_weight,
-                background_weight=args.background_weight, invert_mask=args.invert_mask, seed=args.seed)
+    options = {name: value for name, value in vars(args).items() if name in _edit_defaults()}
+    return edit(image, mask, prompt, **options)
 
 
 def write_outputs(result, out: Path, args: argparse.Namespace, written: list[Path]) -> tuple[Path, int]:
@@ -162,7 +177,8 @@ def write_outputs(result, out: Path, args: argparse.Namespace, written: list[Pat
     edit_figure(result, top=args.top).savefig(figure, dpi=100, bbox_inches="tight")
     height, width = result.source.shape[:2]
     report = {"prompt": result.prompt, "input_size": {"width": width, "height": height},
-              "model_side": result.window.model_side, "window": result.window.as_dict(), "settings": result.settings,
+              "model_side": result.window.model_side, "window": result.window.as_dict(),
+              "settings": asdict(result.settings), "run": asdict(result.run),
               "edits": files, "figure": figure.name}
     text = json.dumps(report, indent=2, allow_nan=False) + "\n"  # strict JSON: no NaN or Infinity
     written.append(out / "report.json")

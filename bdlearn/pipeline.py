@@ -9,7 +9,7 @@ of the mask replaced by the input (the final replacement, blended method), the e
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,8 +27,20 @@ from bdlearn.machinery.cost import plan_batches
 from bdlearn.machinery.inputs import ImageLike, InputError, check_prompt, read_image, read_mask
 from bdlearn.machinery.settings import EditSettings, resolve_settings, world_defaults
 from bdlearn.machinery.window import EditWindow, WindowFit, choose_window, paste_back, to_model
-from bdlearn.worlds.load import shared_world
+from bdlearn.worlds.load import WORLD_NAMES, shared_world
 from bdlearn.worlds.world import ModelWorld
+
+
+@dataclass(frozen=True)
+class EditRun:
+    """What an edit decided once its world was at hand, beside its settings (the CLI's report.json has both)."""
+
+    world: str  #: the world's name
+    denoising_steps: int  #: the steps the loop ran: the respaced steps less the skipped ones
+    batch_size: int  #: edits run at once
+    batch_size_chosen_by: str  #: who chose it (:attr:`~bdlearn.machinery.cost.BatchPlan.chosen_by`)
+    batches: tuple[int, ...]  #: the batches that ran (smaller ones after running out of GPU memory)
+    lpips: str | None  #: what the local method's background loss ran on (LPIPS or its fallback); else None
 
 
 @dataclass
@@ -40,6 +52,8 @@ class EditResult:
     model's mask). ``distances`` [N], the unaugmented CLIP distance of each masked edit to the
     prompt (lower is better); ``x_t``/``pred_xstart`` the trajectories ([K+1, N, ...] and
     [K, N, ...], ranked like the images) when asked for.
+    ``settings``, the checked settings (unset options filled from the world's defaults); ``run``,
+    what was decided with the world at hand (:class:`EditRun`: the batches, the LPIPS backend).
 
     At the photo's own size: ``source`` (HxWx3 uint8) and ``source_mask`` (HxW bool) as read, and
     ``window``, where the model's square lies in the photo. :meth:`full_size` and :meth:`to_pil`
@@ -51,7 +65,8 @@ class EditResult:
     input: Tensor
     mask: Tensor
     prompt: str
-    settings: dict[str, Any]
+    settings: EditSettings
+    run: EditRun
     source: np.ndarray
     source_mask: np.ndarray
     window: EditWindow
@@ -171,10 +186,10 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
     return EditResult(
         images=images[order].cpu(), distances=distances[order].cpu(), input=x_start[0].cpu(),
         mask=mask_tensor[0].cpu(), prompt=prompt, source=source, source_mask=source_mask, window=edit_window,
-        settings={"world": world.name, **_settings_record(settings, len(outputs[0].steps)),
-                  "batch_size": plan.batch_size, "batch_size_chosen_by": plan.chosen_by,
-                  "batches": [final.shape[0] for final, _ in batches], "lpips": lpips_backend,
-                  "window": edit_window.as_dict()},
+        settings=settings,
+        run=EditRun(world=world.name, denoising_steps=len(outputs[0].steps), batch_size=plan.batch_size,
+                    batch_size_chosen_by=plan.chosen_by, batches=tuple(final.shape[0] for final, _ in batches),
+                    lpips=lpips_backend),
         x_t=torch.cat([out.x_t for out in outputs], dim=1)[:, order.cpu()] if trajectory else None,
         pred_xstart=torch.cat([out.pred_xstart for out in outputs], dim=1)[:, order.cpu()] if trajectory else None,
         steps=outputs[0].steps)
@@ -187,7 +202,8 @@ def _checked_settings(world: ModelWorld | str, **options: Any) -> EditSettings:
     elif isinstance(world, ModelWorld):
         defaults, diffusion = world.defaults, world.diffusion
     else:
-        raise InputError(f"world must be 'toy', 'real' or a ModelWorld, got {type(world).__name__}")
+        names = ", ".join(map(repr, WORLD_NAMES))
+        raise InputError(f"world must be a ModelWorld or one of {names}, got {type(world).__name__}")
     return resolve_settings(defaults, diffusion, **options)
 
 
@@ -214,11 +230,3 @@ def _refuse_non_finite(samples: Tensor, settings: EditSettings) -> None:
             f"{settings.clip_weight:g}, range_weight {settings.range_weight:g}, respacing {settings.respacing!r}); "
             "nothing is returned. Try smaller weights or another sampler; if every setting fails, check the "
             "world's weights")
-
-
-def _settings_record(settings: EditSettings, denoising_steps: int) -> dict[str, Any]:
-    """What :attr:`EditResult.settings` records of the checked settings (the CLI writes it to report.json)."""
-    return {"method": settings.method, "respacing": settings.respacing, "skip": settings.skip,
-            "denoising_steps": denoising_steps, "sampler": settings.sampler, "eta": settings.eta,
-            "repetitions": settings.repetitions, "seed": settings.seed, "clip_denoised": settings.clip_denoised,
-            **asdict(settings.guidance_weights()), "window_fit": settings.window}

@@ -68,7 +68,7 @@ def score_edit(world, config: dict, task_seed: int, repetitions: int, edit_seed:
     return {"config": config["name"], "task": task_seed, "kind": task.kind, "ranked_success": bool(successes[0]),
             "unranked_success": float(np.mean(successes)), "background_max": float(errors.max()),
             "background_mean": float(errors.mean()), "clip_distance": float(result.distances[0]),
-            "lpips": result.settings["lpips"], "warnings": sorted({str(w.message)[:80] for w in caught})}
+            "lpips": result.run.lpips, "warnings": sorted({str(w.message)[:80] for w in caught})}
 
 
 def _run(job: tuple[dict, int, int, int]) -> dict:

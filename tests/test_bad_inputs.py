@@ -55,7 +55,7 @@ def test_respacing_as_an_int_means_the_same_string(world):
     image, mask = _case()
     as_int = edit(image, mask, "a red circle", world, **{**FAST, "respacing": 10})
     as_str = edit(image, mask, "a red circle", world, **FAST)
-    assert torch.equal(as_int.images, as_str.images) and as_int.settings["respacing"] == "10"
+    assert torch.equal(as_int.images, as_str.images) and as_int.settings.respacing == "10"
 
 
 @pytest.mark.parametrize("name, value, message", [
@@ -83,7 +83,7 @@ def test_seeds_outside_the_documented_range_are_refused(no_loading, seed, messag
 def test_the_largest_seed_and_numpy_integers_work(world):
     image, mask = _case()
     result = edit(image, mask, "a red circle", world, **FAST, seed=np.int64(2**32 - 1))
-    assert result.settings["seed"] == 2**32 - 1 and type(result.settings["seed"]) is int
+    assert result.settings.seed == 2**32 - 1 and type(result.settings.seed) is int
 
 
 def test_batch_size_zero_is_refused_not_read_as_the_default(no_loading):
@@ -503,4 +503,4 @@ def test_cli_says_in_one_line_when_it_halves_the_batch(files, tmp_path, capsys, 
     assert "bdlearn: warning: out of memory on cpu with 2 edits at once; going on with 1 at a time\n" in err
     assert "Traceback" not in err and "RuntimeWarning" not in err
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["settings"]["batches"] == [1, 1] and len(report["edits"]) == 2
+    assert report["run"]["batches"] == [1, 1] and len(report["edits"]) == 2

@@ -36,12 +36,33 @@ def test_edit_writes_ranked_pngs_figure_and_report(inputs, tmp_path, capsys):
     assert code == 0
     report = json.loads((out / "report.json").read_text())
     assert report["prompt"] == task.prompt and report["settings"]["repetitions"] == 2
+    assert report["settings"]["seed"] == 0 and report["run"]["batches"] == [2]  # edit()'s default seed
     distances = [e["clip_distance"] for e in report["edits"]]
     assert distances == sorted(distances)
     for entry in report["edits"]:
         assert Image.open(out / entry["file"]).size == (32, 32)
     assert (out / "figure.png").exists() and "figure" in capsys.readouterr().out
     assert image.read_bytes() == before
+
+
+def test_edit_options_are_edits_keywords_and_unset_ones_are_not_passed():
+    """The command passes on only the options a user typed, under edit()'s own names: the defaults live in edit()."""
+    import inspect
+
+    from bdlearn.cli import build_parser
+    from bdlearn.pipeline import edit
+
+    inputs = ["edit", "--image", "a.png", "--mask", "m.png", "--prompt", "p", "--out", "o"]
+    bare = vars(build_parser().parse_args(inputs))
+    every = vars(build_parser().parse_args(inputs + [
+        "--world", "toy", "--method", "local", "--respacing", "10", "--skip", "2", "--sampler", "ddim",
+        "--augmentations", "3", "--repetitions", "2", "--batch-size", "1", "--clip-weight", "5",
+        "--range-weight", "6", "--lambda", "7", "--invert-mask", "--seed", "9"]))
+    keywords = {name for name, each in inspect.signature(edit).parameters.items() if each.default is not each.empty}
+    passed = {name: value for name, value in every.items() if name not in bare}
+    assert len(passed) == 13 and set(passed) <= keywords, set(passed) - keywords
+    assert passed["num_augmentations"] == 3 and passed["background_weight"] == 7.0 and passed["invert_mask"] is True
+    assert not set(bare) & keywords, "an unset option was passed with a default of the CLI's own"
 
 
 def test_refuses_existing_output_without_force(inputs, tmp_path, capsys):

@@ -176,8 +176,8 @@ def test_out_of_memory_halves_an_automatic_batch(world, monkeypatch):
         result = _small_edit(world)  # the world's default batch: all 4 at once
     assert tried == [4, 2, 2]
     assert torch.equal(result.images, expected.images)
-    assert (result.settings["batch_size"], result.settings["batch_size_chosen_by"]) == (4, "the world's default")
-    assert result.settings["batches"] == [2, 2]  # what ran: enough to repeat the edits with batch_size=2
+    assert (result.run.batch_size, result.run.batch_size_chosen_by) == (4, "the world's default")
+    assert result.run.batches == (2, 2)  # what ran: enough to repeat the edits with batch_size=2
 
 
 def test_out_of_memory_with_a_chosen_batch_or_one_edit_is_an_error(world, monkeypatch):
@@ -201,7 +201,7 @@ def test_progress_says_the_cost_first(world, capsys):
 def test_out_of_memory_in_other_words_is_caught_and_other_errors_are_not(world, monkeypatch):
     _out_of_memory_above(2, monkeypatch, RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED: out of memory"))
     with pytest.warns(RuntimeWarning, match="going on with 2"):
-        assert _small_edit(world).settings["batches"] == [2, 2]
+        assert _small_edit(world).run.batches == (2, 2)
     _out_of_memory_above(2, monkeypatch, RuntimeError("an unrelated failure"))
     with pytest.raises(RuntimeError, match="an unrelated failure"):
         _small_edit(world)

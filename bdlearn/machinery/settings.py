@@ -149,14 +149,15 @@ def _schedule_steps(diffusion: dict, respacing: str) -> int:
         raise InputError(f"respacing {respacing!r}: {err}") from err
 
 
-def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any = "blended", respacing: Any = None,
-                     skip: Any = None, sampler: Any = None, eta: Any = 0.0, num_augmentations: Any = None,
-                     repetitions: Any = None, batch_size: Any = None, clip_weight: Any = None,
-                     range_weight: Any = None, background_weight: Any = 0.0, distance: Any = "spherical",
-                     clip_input: Any = "pred_xstart", clip_denoised: Any = False, invert_mask: Any = False,
-                     window: Any = "mask", seed: Any = 0, return_trajectory: Any = False,
-                     progress: Any = True) -> EditSettings:
-    """The settings of :func:`bdlearn.edit`, unset ones from ``defaults``, all checked (module docstring).
+def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any, respacing: Any, skip: Any,
+                     sampler: Any, eta: Any, num_augmentations: Any, repetitions: Any, batch_size: Any,
+                     clip_weight: Any, range_weight: Any, background_weight: Any, distance: Any, clip_input: Any,
+                     clip_denoised: Any, invert_mask: Any, window: Any, seed: Any, return_trajectory: Any,
+                     progress: Any) -> EditSettings:
+    """The settings of :func:`bdlearn.edit`, unset ones (None) from ``defaults``, all checked (module docstring).
+
+    Every option is given: its default is :func:`bdlearn.edit`'s, the one place it is written (the
+    command line passes only the options a user typed, so an unset one takes the same default).
 
     ``diffusion`` is the world's :attr:`~bdlearn.worlds.world.ModelWorld.diffusion`, which the
     respacing is checked against. Raises :class:`~bdlearn.machinery.inputs.InputError`.
