@@ -103,14 +103,17 @@ class ClipBundle:
         device = self.model.logit_scale.device
         return _at_least_float32(self.model.encode_text(self.tokenize(prompts).to(device), normalize=True))
 
-    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+    def preprocess(self, images: torch.Tensor, normalise: bool = True) -> torch.Tensor:
         """Map images in [−1, 1] to CLIP's input: resized to :attr:`image_size`, normalised.
 
-        Differentiable; downsampling uses antialiased bilinear interpolation.
+        Differentiable; downsampling uses antialiased bilinear interpolation. ``normalise=False``
+        hands CLIP the [0, 1] pixels as they are, as the official code's ranking does.
         """
         images = (images + 1) / 2
         if tuple(images.shape[-2:]) != self.image_size:
             images = F.interpolate(images, size=self.image_size, mode="bilinear", antialias=True, align_corners=False)
+        if not normalise:
+            return images.to(self.dtype)
         mean = torch.tensor(self.mean, device=images.device, dtype=images.dtype).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=images.device, dtype=images.dtype).view(1, -1, 1, 1)
         return ((images - mean) / std).to(self.dtype)
@@ -121,10 +124,10 @@ class ClipBundle:
         with open_clip's ``precision="fp16"`` (layer norms stay float32, as in OpenAI's code)."""
         return self.model.visual.conv1.weight.dtype
 
-    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+    def encode_image(self, images: torch.Tensor, normalise: bool = True) -> torch.Tensor:
         """Unit-length image embeddings [N, D] of images [N, 3, H, W] in [−1, 1] (differentiable),
-        in float32 from a float16 model."""
-        return _at_least_float32(self.model.encode_image(self.preprocess(images), normalize=True))
+        in float32 from a float16 model; ``normalise`` as in :meth:`preprocess`."""
+        return _at_least_float32(self.model.encode_image(self.preprocess(images, normalise), normalize=True))
 
     @torch.no_grad()
     def zero_shot(self, images: torch.Tensor, labels: Sequence[str]) -> torch.Tensor:

@@ -9,14 +9,21 @@ official code uses 8, the first of them left as it is.
 
 :func:`extending_augmentations` makes those copies, warping each image and its mask with the
 same transform so that the mask still marks the edited region in every view.
+
+The official code augments differently (:mod:`bdlearn.editing.variants`): it masks the image and
+pools it to CLIP's size first, then warps the copies alone. :func:`draw_warp_parameters` draws
+those warps the way its kornia modules do and :func:`warp_copies` applies them, so that warps
+recorded from the official code (:class:`WarpParameters`) replay exactly.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 from kornia.augmentation import AugmentationSequential, RandomAffine, RandomPerspective
+from kornia.geometry.transform import warp_affine, warp_perspective
 
 
 @contextmanager
@@ -89,3 +96,71 @@ def extending_augmentations(
         warped_images, warped_masks = warp(images.repeat(num_copies - 1, 1, 1, 1),
                                            masks.repeat(num_copies - 1, 1, 1, 1))
     return torch.cat([images, warped_images]), torch.cat([masks, warped_masks])
+
+
+@dataclass(frozen=True)
+class WarpParameters:
+    """The random warps of N augmented copies, as the official code's kornia modules draw them.
+
+    ``affine`` and ``perspective`` are [N, 3, 3] matrices; ``affine_applied`` and
+    ``perspective_applied`` [N] say which copies each transform touches (kornia's ``batch_prob``:
+    each is applied with probability 0.7; the others pass unchanged).
+    """
+
+    affine: torch.Tensor
+    affine_applied: torch.Tensor
+    perspective: torch.Tensor
+    perspective_applied: torch.Tensor
+
+    def to(self, like: torch.Tensor) -> WarpParameters:
+        """The same warps on ``like``'s device, the matrices in its dtype."""
+        return WarpParameters(self.affine.to(like), self.affine_applied.to(like.device).bool(),
+                              self.perspective.to(like), self.perspective_applied.to(like.device).bool())
+
+    @classmethod
+    def from_fixture(cls, tensors: dict[str, torch.Tensor], step: int) -> WarpParameters:
+        """The warps a conformance fixture recorded at step ``step`` (``aug.{step}.*``)."""
+        def get(name: str) -> torch.Tensor:
+            return tensors[f"aug.{step}.{name}"]
+
+        return cls(get("affine_matrix"), get("affine_params.batch_prob") > 0.5, get("perspective_matrix"),
+                   get("perspective_params.batch_prob") > 0.5)
+
+
+def _official_transforms() -> tuple[RandomAffine, RandomPerspective]:
+    """The official code's augmentations: affine (±15°, translation 0.1, border padding), then
+    perspective (distortion 0.7, zero padding), each with probability 0.7."""
+    return (RandomAffine(degrees=15, translate=(0.1, 0.1), p=0.7, padding_mode="border"),
+            RandomPerspective(distortion_scale=0.7, p=0.7))
+
+
+def draw_warp_parameters(count: int, size: int, seed: int | torch.Generator | None,
+                         like: torch.Tensor) -> WarpParameters:
+    """Draw the official augmentations' random warps of ``count`` copies of side ``size`` (kornia's
+    parameter draws, affine then perspective, on a private random state seeded from ``seed``)."""
+    affine, perspective = _official_transforms()
+    shape = torch.Size((count, 3, size, size))
+    probe = like.new_zeros(shape)
+    with _seeded(seed):
+        affine_params = affine.forward_parameters(shape)
+        perspective_params = perspective.forward_parameters(shape)
+    return WarpParameters(
+        affine.compute_transformation(probe, affine_params, affine.flags), affine_params["batch_prob"] > 0.5,
+        perspective.compute_transformation(probe, perspective_params, perspective.flags),
+        perspective_params["batch_prob"] > 0.5).to(like)
+
+
+def warp_copies(copies: torch.Tensor, warps: WarpParameters) -> torch.Tensor:
+    """Apply ``warps`` to ``copies`` [N, C, S, S]: the affine warp (border padding), then the
+    perspective warp (zero padding), each only on the copies it is applied to (differentiable)."""
+    size = tuple(copies.shape[-2:])
+
+    def chosen(applied: torch.Tensor, warped: torch.Tensor, unchanged: torch.Tensor) -> torch.Tensor:
+        return torch.where(applied.view(-1, 1, 1, 1), warped, unchanged)
+
+    affine = warp_affine(copies, warps.affine[:, :2], size, mode="bilinear", padding_mode="border",
+                         align_corners=False)
+    copies = chosen(warps.affine_applied, affine, copies)
+    perspective = warp_perspective(copies, warps.perspective, size, mode="bilinear", padding_mode="zeros",
+                                   align_corners=False)
+    return chosen(warps.perspective_applied, perspective, copies)

@@ -22,13 +22,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bdlearn.clip.bundle import ClipBundle, cosine_distance, spherical_distance
 from bdlearn.diffusion.forward import gather
 from bdlearn.diffusion.reverse import PMeanVariance, p_mean_variance
 from bdlearn.diffusion.schedule import DiffusionSchedule, model_timesteps
-from bdlearn.editing.augmentations import extending_augmentations
+from bdlearn.editing.augmentations import WarpParameters, extending_augmentations, warp_copies
+from bdlearn.editing.variants import VARIANTS, VariantChoices
 
 Distance = Literal["spherical", "cosine"]
 ClipInput = Literal["pred_xstart", "official_mix"]
@@ -50,6 +52,7 @@ class GuidanceWeights:
     num_augmentations: int = 16
     distance: Distance = "spherical"
     clip_input: ClipInput = "pred_xstart"
+    lpips: float = 0.0  #: λ_lpips of the official background loss (the paper's D_bg weighs both terms by λ)
 
     def __post_init__(self) -> None:
         if self.distance not in ("spherical", "cosine"):
@@ -58,7 +61,7 @@ class GuidanceWeights:
             raise ValueError(f"clip_input must be 'pred_xstart' or 'official_mix', got {self.clip_input!r}")
         if self.num_augmentations < 0:
             raise ValueError(f"num_augmentations must be at least 0, got {self.num_augmentations}")
-        for name in ("clip", "range", "background"):
+        for name in ("clip", "range", "background", "lpips"):
             if getattr(self, name) < 0:
                 raise ValueError(f"the {name} weight must be at least 0")
 
@@ -97,6 +100,40 @@ def background_loss(images: Tensor, x_start: Tensor, masks: Tensor, lpips: nn.Mo
     return 0.5 * (mse + perceptual)
 
 
+def official_clip_distance(clip: ClipBundle, images: Tensor, masks: Tensor, text_embedding: Tensor,
+                           warps: WarpParameters | None = None, distance: Distance = "spherical") -> Tensor:
+    """D_CLIP per image [B] as the official code computes it (:mod:`bdlearn.editing.variants`).
+
+    The image is masked (image ⊙ m, in [−1, 1]) and pooled to CLIP's size (adaptive average
+    pooling) first; the views are that, then its copies warped by ``warps`` (none: no augmentation),
+    copy-major; the distance is averaged over each image's views.
+    """
+    pooled = F.adaptive_avg_pool2d(images * masks, clip.image_size)
+    views = pooled
+    if warps is not None:
+        copies = pooled.repeat(warps.affine.shape[0] // pooled.shape[0], 1, 1, 1)
+        views = torch.cat([pooled, warp_copies(copies, warps)])
+    embeddings = clip.encode_image(views)
+    measure = spherical_distance if distance == "spherical" else cosine_distance
+    return measure(embeddings, text_embedding.expand_as(embeddings)).view(-1, images.shape[0]).mean(dim=0)
+
+
+def official_background_loss(images: Tensor, x_start: Tensor, masks: Tensor, lpips: nn.Module | None,
+                             l2_weight: float, lpips_weight: float) -> Tensor:
+    """The official Local CLIP-guided background loss per image [B], weights included.
+
+    ``images`` are the CLIP mix x_in; the outside of the mask, x_in ⊙ (1 − m), is compared with the
+    whole input x_0 (inside the mask the L2 term is a constant): λ_l2 · MSE over the whole batch (so
+    each image's share is its own mean divided by B) + λ_lpips · LPIPS per image.
+    """
+    background = images * (1 - masks)
+    l2 = (background - x_start).pow(2).mean(dim=(1, 2, 3)) / images.shape[0]
+    loss = l2_weight * l2
+    if lpips_weight and lpips is not None:
+        loss = loss + lpips_weight * lpips(background, x_start.expand_as(background)).flatten()
+    return loss
+
+
 @dataclass
 class GuidedPrediction:
     """One UNet evaluation at x_t: the reverse step's Gaussian, and the guidance gradient −∇_{x_t} L."""
@@ -111,14 +148,17 @@ def guided_prediction(unet: nn.Module, schedule: DiffusionSchedule, x_t: Tensor,
                       masks: Tensor | None = None, weights: GuidanceWeights = GuidanceWeights(),
                       x_start: Tensor | None = None, lpips: nn.Module | None = None,
                       clip_denoised: bool = False, seed: int | torch.Generator | None = None,
-                      autocast: bool = False) -> GuidedPrediction:
+                      autocast: bool = False, variant: VariantChoices = VARIANTS["paper"],
+                      warps: WarpParameters | None = None) -> GuidedPrediction:
     """Evaluate the UNet once at (x_t, t) and, when ``clip`` is given, the guidance gradient.
 
     Returns p_θ(x_{t−1} | x_t) (detached) and grad = −∇_{x_t} L, the direction that lowers the
     loss (module docstring), found by back-propagating through CLIP and the UNet.
     ``autocast`` runs the UNet in bfloat16 on the CPU (faster where the CPU supports it).
+    ``variant`` chooses the augmentations and the background loss (:mod:`bdlearn.editing.variants`);
+    the official augmentations warp with ``warps`` (``seed`` draws the paper's).
     """
-    guided = clip is not None and weights.clip + weights.range + weights.background > 0
+    guided = clip is not None and weights.clip + weights.range + weights.background + weights.lpips > 0
     t = torch.full((x_t.shape[0],), step, dtype=torch.long)  # on the CPU, where the schedule lives
     with torch.enable_grad() if guided else torch.no_grad():
         x_in = x_t.detach().requires_grad_(guided)
@@ -133,13 +173,20 @@ def guided_prediction(unet: nn.Module, schedule: DiffusionSchedule, x_t: Tensor,
         if weights.clip_input == "official_mix":
             fac = gather(schedule.sqrt_one_minus_alphas_cumprod, t, x_t)
             clip_image = pmv.pred_xstart * fac + x_in * (1 - fac)
-        distance = clip_distance(clip, clip_image, masks, text_embedding, weights.num_augmentations,
-                                 weights.distance, seed)
+        if variant.augmentations == "mask_pool_then_warp":
+            distance = official_clip_distance(clip, clip_image, masks, text_embedding, warps, weights.distance)
+        else:
+            distance = clip_distance(clip, clip_image, masks, text_embedding, weights.num_augmentations,
+                                     weights.distance, seed)
         loss = weights.clip * distance + weights.range * range_loss(pmv.pred_xstart)
-        if weights.background > 0:
+        if weights.background > 0 or weights.lpips > 0:
             if x_start is None:
                 raise ValueError("the background loss needs x_start, the input image")
-            loss = loss + weights.background * background_loss(pmv.pred_xstart, x_start, masks, lpips)
+            if variant.background_loss == "official":
+                loss = loss + official_background_loss(clip_image, x_start, masks, lpips, weights.background,
+                                                       weights.lpips)
+            else:
+                loss = loss + weights.background * background_loss(pmv.pred_xstart, x_start, masks, lpips)
         grad = -torch.autograd.grad(loss.sum(), x_in)[0]
     detached = PMeanVariance(*(value.detach() for value in pmv))
     return GuidedPrediction(detached, grad.detach(), distance.detach())

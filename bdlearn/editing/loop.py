@@ -29,7 +29,9 @@ from bdlearn.diffusion.reverse import ddim_step, ddpm_step
 from bdlearn.diffusion.schedule import DiffusionSchedule
 from bdlearn.diffusion.unet import UNet
 from bdlearn.editing.blending import blend, noised_background
-from bdlearn.editing.guidance import GuidanceWeights, guided_prediction
+from bdlearn.editing.guidance import GuidanceWeights, GuidedPrediction, guided_prediction
+from bdlearn.editing.noise import GeneratorNoise, NoiseSource
+from bdlearn.editing.variants import Variant, VariantChoices, variant_choices
 
 Method = Literal["blended", "local"]
 Sampler = Literal["ddpm", "ddim"]
@@ -37,13 +39,25 @@ Sampler = Literal["ddpm", "ddim"]
 
 @dataclass
 class LoopOutput:
-    """Final samples [B, 3, S, S] in [−1, 1] and, if asked, every x_t and x̂_0 (on the CPU)."""
+    """The edits [B, 3, S, S] (the variant's output, before clamping and the final replacement) and, if
+    asked, every x_t and x̂_0 (on the CPU)."""
 
-    samples: Tensor
+    samples: Tensor  #: the last step's output x_0 (blended, for Blended Diffusion)
+    edits: Tensor  #: what the variant returns: ``samples`` (paper) or the last step's x̂_0 (official)
     x_t: Tensor | None  #: [K+1, B, 3, S, S]: the start, then the sample after each step
     pred_xstart: Tensor | None  #: [K, B, 3, S, S]: x̂_0 at each step
     clip_distances: Tensor | None  #: [K, B]: D_CLIP at each step (augmented, as guided)
     steps: list[int]  #: the step index of each step, from the start down to 0
+
+
+@dataclass
+class EditStep:
+    """One step of the editing loop at step index t: what it computed and the x_{t−1} it hands on."""
+
+    prediction: GuidedPrediction  #: p_θ(x_{t−1} | x_t) and the guidance gradient
+    sample: Tensor  #: the guided sample x_{t−1}, before blending
+    background: Tensor | None  #: the noised background it was blended with (Blended Diffusion)
+    x_next: Tensor  #: what the next step starts from
 
 
 def start_step(schedule: DiffusionSchedule, skip: int) -> int:
@@ -54,58 +68,93 @@ def start_step(schedule: DiffusionSchedule, skip: int) -> int:
     return schedule.num_timesteps - 1 - skip
 
 
+def edit_step(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, x: Tensor, step: int, x_start: Tensor,
+              masks: Tensor, text_embedding: Tensor, *, weights: GuidanceWeights, noise: NoiseSource,
+              method: Method = "blended", variant: VariantChoices, sampler: Sampler = "ddpm", eta: float = 0.0,
+              generator: torch.Generator | None = None, lpips: torch.nn.Module | None = None,
+              clip_denoised: bool = False, autocast: bool = False) -> EditStep:
+    """One CLIP-guided step from x_t (``x`` [B, 3, S, S]) at step index ``step``, then blending.
+
+    The random draws come from ``noise`` in the variant's order (:mod:`bdlearn.editing.noise`):
+    the step noise before the guidance (official) or after it (paper), the warps of the official
+    augmentations inside it, the background noise last. ``generator`` seeds the paper's augmentations.
+    """
+    batch = x.shape[0]
+    t = torch.full((batch,), step, dtype=torch.long, device=x.device)
+    step_noise = noise.normal("step", tuple(x.shape), x) if variant.step_noise_first and sampler == "ddpm" else None
+    warps = None
+    if variant.augmentations == "mask_pool_then_warp" and weights.clip > 0 and weights.num_augmentations > 1:
+        warps = noise.warps((weights.num_augmentations - 1) * batch, clip.image_size[-1], x)
+    prediction = guided_prediction(unet, schedule, x, step, clip=clip, text_embedding=text_embedding, masks=masks,
+                                   weights=weights, x_start=x_start, lpips=lpips, clip_denoised=clip_denoised,
+                                   seed=generator, autocast=autocast, variant=variant, warps=warps)
+    if sampler == "ddpm":
+        if step_noise is None:
+            step_noise = noise.normal("step", tuple(x.shape), x)
+        sample = ddpm_step(prediction.pmv, t, step_noise, grad=prediction.grad).sample
+    else:
+        sample = ddim_step(schedule, prediction.pmv, x, t, noise.normal("step", tuple(x.shape), x) if eta else None,
+                           eta=eta, grad=prediction.grad).sample
+    if method != "blended":
+        return EditStep(prediction, sample, None, sample)
+    # The paper noises the background to the sample's level (step − 1: x_0 itself after the last
+    # step); the official code to the step input's level, with one noise shared by the batch.
+    level = step if variant.background_level == "step_input" else step - 1
+    shape = (1, *x.shape[1:]) if variant.shared_background_noise else tuple(x.shape)
+    background = noised_background(schedule, x_start[:shape[0]], level, noise.normal("background", shape, x))
+    return EditStep(prediction, sample, background, blend(sample, background.expand_as(sample), masks))
+
+
 def guided_edit_loop(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, x_start: Tensor,
                      mask: Tensor, text_embedding: Tensor, *, batch: int, skip: int,
                      weights: GuidanceWeights, method: Method = "blended", sampler: Sampler = "ddpm",
-                     eta: float = 0.0, generator: torch.Generator, lpips: torch.nn.Module | None = None,
+                     eta: float = 0.0, generator: torch.Generator | None = None, noise: NoiseSource | None = None,
+                     variant: Variant | VariantChoices = "paper", lpips: torch.nn.Module | None = None,
                      clip_denoised: bool = False, autocast: bool = False, keep_trajectory: bool = False,
                      progress: bool = True, on_step: Callable[[int], object] | None = None) -> LoopOutput:
     """Edit ``batch`` copies of x_0 [1, 3, S, S] inside ``mask`` [1, 1, S, S] toward ``text_embedding``.
 
     All randomness (initial noise, step noise, background noise, augmentations) comes from
-    ``generator``, so a seed gives the same edits on the CPU. ``progress`` shows a bar over the
-    steps; ``on_step(batch)`` is called after each step (for a caller's own bar).
+    ``generator``, so a seed gives the same edits on the CPU; or from ``noise``, e.g. recorded
+    draws to replay (:class:`~bdlearn.editing.noise.RecordedNoise`; ``generator`` then seeds only
+    the paper's augmentations). ``variant`` is ``"paper"`` or ``"official"``
+    (:mod:`bdlearn.editing.variants`). ``progress`` shows a bar over the steps; ``on_step(batch)``
+    is called after each step (for a caller's own bar).
     """
     if method not in get_args(Method):
         raise ValueError(f"method must be one of {get_args(Method)}, got {method!r}")
     if sampler not in get_args(Sampler):
         raise ValueError(f"sampler must be one of {get_args(Sampler)}, got {sampler!r}")
-    device = x_start.device
+    if noise is None:
+        if generator is None:
+            raise ValueError("give a generator (or recorded noise) for the edit's random draws")
+        noise = GeneratorNoise(generator)
+    choices = variant_choices(variant)
     x0 = x_start.expand(batch, -1, -1, -1)
     masks = mask.expand(batch, -1, -1, -1)
-    if method == "local":
-        weights_used = weights
-    else:  # blending keeps the background; a background loss has nothing to do
-        weights_used = replace(weights, background=0.0)
-
-    def randn() -> Tensor:
-        return torch.randn(x0.shape, generator=generator).to(device)
+    if method == "blended":  # blending keeps the background; a background loss has nothing to do
+        weights = replace(weights, background=0.0, lpips=0.0)
 
     first = start_step(schedule, skip)
     steps = list(range(first, -1, -1))
-    x = q_sample(schedule, x0, torch.full((batch,), first, dtype=torch.long, device=device), randn())
+    x = q_sample(schedule, x0, torch.full((batch,), first, dtype=torch.long, device=x0.device),
+                 noise.normal("start", tuple(x0.shape), x0))
     xs, preds, distances = [x.cpu()], [], []
     for step in tqdm(steps, desc=f"{method} diffusion", disable=not progress, leave=False):
-        prediction = guided_prediction(unet, schedule, x, step, clip=clip, text_embedding=text_embedding,
-                                       masks=masks, weights=weights_used, x_start=x0, lpips=lpips,
-                                       clip_denoised=clip_denoised, seed=generator, autocast=autocast)
-        t = torch.full((batch,), step, dtype=torch.long, device=device)
-        if sampler == "ddpm":
-            x = ddpm_step(prediction.pmv, t, randn(), grad=prediction.grad).sample
-        else:
-            x = ddim_step(schedule, prediction.pmv, x, t, randn() if eta else None, eta=eta,
-                          grad=prediction.grad).sample
-        if method == "blended":
-            x = blend(x, noised_background(schedule, x0, step - 1, randn()), masks)
+        out = edit_step(unet, clip, schedule, x, step, x0, masks, text_embedding, weights=weights, noise=noise,
+                        method=method, variant=choices, sampler=sampler, eta=eta, generator=generator, lpips=lpips,
+                        clip_denoised=clip_denoised, autocast=autocast)
+        x = out.x_next
         if keep_trajectory:
             xs.append(x.cpu())
-            preds.append(prediction.pmv.pred_xstart.cpu())
-            if prediction.clip_distance is not None:
-                distances.append(prediction.clip_distance.cpu())
+            preds.append(out.prediction.pmv.pred_xstart.cpu())
+            if out.prediction.clip_distance is not None:
+                distances.append(out.prediction.clip_distance.cpu())
         if on_step is not None:
             on_step(batch)
     return LoopOutput(
         samples=x,
+        edits=x if choices.output == "sample" else out.prediction.pmv.pred_xstart,
         x_t=torch.stack(xs) if keep_trajectory else None,
         pred_xstart=torch.stack(preds) if keep_trajectory else None,
         clip_distances=torch.stack(distances) if keep_trajectory and distances else None,

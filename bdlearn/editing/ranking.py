@@ -1,27 +1,36 @@
 """Ranking repetitions: Blended Diffusion makes many edits and shows the ones CLIP likes best.
 
 Each finished edit is scored by the CLIP distance between the prompt and the masked result
-(background zeroed, no augmentation), lower being better (paper section 4.3). The images go to
-CLIP through its usual resize-and-normalise step (:meth:`ClipBundle.encode_image`); the official
-code leaves the normalisation out when ranking, so its ranking sees images CLIP was not trained on.
+(no augmentation), lower being better (paper section 4.3). In the paper variant the images go to
+CLIP as in guidance: masked in [−1, 1] and through CLIP's resize-and-normalise step
+(:meth:`ClipBundle.encode_image`). The official code masks the [0, 1] image and leaves the
+normalisation out (:mod:`bdlearn.editing.variants`), so its ranking sees images CLIP was not
+trained on; the two can order the same edits differently.
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-from bdlearn.clip.bundle import ClipBundle
+from bdlearn.clip.bundle import ClipBundle, cosine_distance, spherical_distance
 from bdlearn.editing.guidance import Distance, clip_distance
+from bdlearn.editing.variants import Variant, VariantChoices, variant_choices
 
 
 @torch.no_grad()
 def rank_edits(clip: ClipBundle, edits: Tensor, mask: Tensor, text_embedding: Tensor,
-               distance: Distance = "spherical") -> tuple[Tensor, Tensor]:
-    """Order of ``edits`` [N, 3, S, S] from best to worst, and their distances [N] (unsorted).
+               distance: Distance = "spherical", variant: Variant | VariantChoices = "paper") -> tuple[Tensor, Tensor]:
+    """Order of ``edits`` [N, 3, S, S] in [−1, 1] from best to worst, and their distances [N] (unsorted).
 
     Ties keep the original order, so ranking is deterministic.
     """
     masks = mask.expand(edits.shape[0], -1, -1, -1)
-    distances = clip_distance(clip, edits, masks, text_embedding, num_augmentations=0, distance=distance)
+    if variant_choices(variant).ranking_normalised:
+        distances = clip_distance(clip, edits, masks, text_embedding, num_augmentations=0, distance=distance)
+    else:  # the official code: mask ⊙ the [0, 1] image, not normalised for CLIP
+        unit = masks * ((edits + 1) / 2).clamp(0, 1)
+        embeddings = clip.encode_image(unit * 2 - 1, normalise=False)
+        measure = spherical_distance if distance == "spherical" else cosine_distance
+        distances = measure(embeddings, text_embedding.expand_as(embeddings))
     order = torch.sort(distances, stable=True).indices
     return order, distances
