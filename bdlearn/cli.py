@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bdlearn.machinery.inputs import InputError
-from bdlearn.machinery.settings import METHODS, SAMPLERS, SEED_LIMIT
+from bdlearn.machinery.settings import METHODS, SAMPLERS, SEED_LIMIT, VARIANT_NAMES
 from bdlearn.training.common import resolve_preset
 from bdlearn.worlds.checkpoint import CheckpointError
 from bdlearn.worlds.download import DownloadError
@@ -57,6 +57,9 @@ def _add_edit_options(parser: argparse.ArgumentParser) -> None:
                                         argument_default=argparse.SUPPRESS)
     options.add_argument("--world", choices=WORLD_NAMES, help=f"model world (default: {default['world']})")
     options.add_argument("--method", choices=METHODS, help=f"default: {default['method']}")
+    options.add_argument("--variant", choices=VARIANT_NAMES,
+                         help=f"the method as the paper describes it or as the official code computes it "
+                              f"(DDPM only; default: {default['variant']})")
     options.add_argument("--respacing", help="respaced steps, e.g. 100 or ddim50 (default: the world's; "
                                              "fewer steps than the world's default skip need --skip too)")
     options.add_argument("--skip", type=int, help="noisiest respaced steps to skip, from 0 to the steps less 1 "

@@ -22,11 +22,12 @@ from bdlearn.editing.blending import blend
 from bdlearn.editing.guidance import ClipInput, Distance
 from bdlearn.editing.loop import LoopOutput, Method, Sampler, guided_edit_loop, start_step
 from bdlearn.editing.ranking import rank_edits
+from bdlearn.editing.variants import VARIANTS, Variant
 from bdlearn.machinery.batches import run_in_batches
 from bdlearn.machinery.cost import plan_batches
 from bdlearn.machinery.inputs import ImageLike, InputError, check_prompt, read_image, read_mask
 from bdlearn.machinery.settings import EditSettings, resolve_settings, world_defaults
-from bdlearn.machinery.window import EditWindow, WindowFit, choose_window, paste_back, to_model
+from bdlearn.machinery.window import EditWindow, WindowFit, choose_window, paste_back, to_model, to_pixels
 from bdlearn.worlds.load import WORLD_NAMES, shared_world
 from bdlearn.worlds.world import ModelWorld
 
@@ -81,7 +82,7 @@ class EditResult:
 
     def full_size(self, index: int = 0) -> np.ndarray:
         """Edit ``index`` (0 = best) at the photo's size: HxWx3 uint8, the photo's own pixels outside the mask."""
-        return paste_back(self.images[index], self.source, self.source_mask, self.window)
+        return paste_back(self.images[index], self.source, self.source_mask, self.window, self._rounding)
 
     def to_pil(self, index: int = 0) -> Image.Image:
         """Edit ``index`` (0 = best) at the photo's size, as a PIL image."""
@@ -89,15 +90,20 @@ class EditResult:
 
     def to_numpy(self) -> np.ndarray:
         """All edits at the model's side, as a uint8 array [N, S, S, 3]."""
-        return ((self.images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        return to_pixels(self.images, self._rounding).permute(0, 2, 3, 1).cpu().numpy()
+
+    @property
+    def _rounding(self) -> str:
+        """How pixels become uint8: rounded, or truncated as the official code writes its PNGs."""
+        return VARIANTS[self.settings.variant].png_rounding
 
 
 def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str = "toy", *,
-         method: Method = "blended", respacing: str | None = None, skip: int | None = None,
+         method: Method = "blended", variant: Variant = "paper", respacing: str | None = None, skip: int | None = None,
          sampler: Sampler | None = None, eta: float = 0.0, num_augmentations: int | None = None,
          repetitions: int | None = None, batch_size: int | None = None, clip_weight: float | None = None,
          range_weight: float | None = None, background_weight: float = 0.0, distance: Distance = "spherical",
-         clip_input: ClipInput = "pred_xstart", clip_denoised: bool = False, invert_mask: bool = False,
+         clip_input: ClipInput | None = None, clip_denoised: bool = False, invert_mask: bool = False,
          window: WindowFit = "mask", seed: int = 0, return_trajectory: bool = False,
          progress: bool = True) -> EditResult:
     """Edit the region of ``image`` marked by ``mask`` to match ``prompt``; returns the edits ranked.
@@ -116,6 +122,9 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
         world: a :class:`ModelWorld`, or ``"toy"`` / ``"real"`` to load one (once per process: later
             calls with the same name reuse it).
         method: ``"blended"`` (Blended Diffusion) or ``"local"`` (Local CLIP-guided diffusion).
+        variant: ``"paper"``, the method as the paper describes it, or ``"official"``, as the official
+            code computes it, choice for choice (:mod:`bdlearn.editing.variants`; DDPM sampler only):
+            its CLIP input, augmentations, blend level, output (the last x̂_0), ranking and PNG rounding.
         respacing, skip: the respaced schedule ("100") and how many of its noisiest steps to skip;
             the edit starts from the input noised to the remaining level.
         sampler, eta: ``"ddpm"`` or ``"ddim"`` (with η).
@@ -125,7 +134,8 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
             runs out of memory all the same, the batch is halved with a warning and the edit goes
             on), elsewhere the world's default. Which noise each edit draws depends on the batch.
         clip_weight, range_weight, background_weight: λ_CLIP, λ_range and λ (local method only).
-        distance, clip_input: see :class:`~bdlearn.editing.guidance.GuidanceWeights`.
+        distance, clip_input: see :class:`~bdlearn.editing.guidance.GuidanceWeights` (``clip_input``
+            None: the variant's).
         clip_denoised: clamp x̂_0 to [−1, 1] inside the step (the official code does not).
         window: which square of the image the model edits (:mod:`bdlearn.machinery.window`):
             ``"mask"``, around the mask with some context (the default), or ``"image"``, all of it.
@@ -145,7 +155,7 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
     is never returned.
     """
     settings = _checked_settings(
-        world, method=method, respacing=respacing, skip=skip, sampler=sampler, eta=eta,
+        world, method=method, variant=variant, respacing=respacing, skip=skip, sampler=sampler, eta=eta,
         num_augmentations=num_augmentations, repetitions=repetitions, batch_size=batch_size, clip_weight=clip_weight,
         range_weight=range_weight, background_weight=background_weight, distance=distance, clip_input=clip_input,
         clip_denoised=clip_denoised, invert_mask=invert_mask, window=window, seed=seed,
@@ -170,9 +180,10 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
                                skip=settings.skip, weights=weights, method=settings.method,
                                sampler=settings.sampler, eta=settings.eta, generator=generator, lpips=lpips,
                                clip_denoised=settings.clip_denoised, autocast=world.autocast,
-                               keep_trajectory=settings.return_trajectory, progress=False, on_step=on_step)
-        _refuse_non_finite(out.samples, settings)
-        final = out.samples.clamp(-1, 1)
+                               keep_trajectory=settings.return_trajectory, progress=False, on_step=on_step,
+                               variant=settings.variant)
+        _refuse_non_finite(out.edits, settings)
+        final = out.edits.clamp(-1, 1)
         if settings.method == "blended":  # the final replacement: the outside of the mask is the input, exactly
             final = blend(final, x_start.expand_as(final), mask_tensor.expand(batch, -1, -1, -1))
         return final, out
@@ -181,7 +192,7 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
                              description=f"{settings.method} diffusion")
     images = torch.cat([final for final, _ in batches])
     outputs = [out for _, out in batches]
-    order, distances = rank_edits(world.clip, images, mask_tensor, text_embedding, settings.distance)
+    order, distances = rank_edits(world.clip, images, mask_tensor, text_embedding, settings.distance, settings.variant)
     trajectory = settings.return_trajectory
     return EditResult(
         images=images[order].cpu(), distances=distances[order].cpu(), input=x_start[0].cpu(),

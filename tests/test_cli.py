@@ -55,12 +55,13 @@ def test_edit_options_are_edits_keywords_and_unset_ones_are_not_passed():
     inputs = ["edit", "--image", "a.png", "--mask", "m.png", "--prompt", "p", "--out", "o"]
     bare = vars(build_parser().parse_args(inputs))
     every = vars(build_parser().parse_args(inputs + [
-        "--world", "toy", "--method", "local", "--respacing", "10", "--skip", "2", "--sampler", "ddim",
+        "--world", "toy", "--method", "local", "--variant", "official", "--respacing", "10", "--skip", "2",
+        "--sampler", "ddim",
         "--augmentations", "3", "--repetitions", "2", "--batch-size", "1", "--clip-weight", "5",
         "--range-weight", "6", "--lambda", "7", "--invert-mask", "--seed", "9"]))
     keywords = {name for name, each in inspect.signature(edit).parameters.items() if each.default is not each.empty}
     passed = {name: value for name, value in every.items() if name not in bare}
-    assert len(passed) == 13 and set(passed) <= keywords, set(passed) - keywords
+    assert len(passed) == 14 and set(passed) <= keywords, set(passed) - keywords
     assert passed["num_augmentations"] == 3 and passed["background_weight"] == 7.0 and passed["invert_mask"] is True
     assert not set(bare) & keywords, "an unset option was passed with a default of the CLI's own"
 

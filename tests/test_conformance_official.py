@@ -1,4 +1,6 @@
-"""``variant="official"`` against the official Blended Diffusion code, step for step (../shared/reference/blended_diffusion).
+"""``variant="official"`` against the official Blended Diffusion code, step for step.
+
+The fixtures are in ../shared/reference/blended_diffusion.
 
 Each case is an edit the official code ran in float64, with every random draw recorded (the
 fixtures' README says what ran and in which order). bdlearn replays it through its own loop, fed

@@ -5,7 +5,9 @@
 * :mod:`.augmentations`: extending augmentations (section 4.1), random projective views of x̂_0 and its mask;
 * :mod:`.blending`: blending with the noised background (section 4.2, Algorithm 2), and the final replacement;
 * :mod:`.loop`: the editing loop, Blended Diffusion (Algorithm 2) and the local baseline beside it;
-* :mod:`.ranking`: ranking the repetitions by CLIP (section 4.3).
+* :mod:`.ranking`: ranking the repetitions by CLIP (section 4.3);
+* :mod:`.variants`: where the official code departs from the paper, and ``variant="official"``, which
+  follows it; :mod:`.noise`: where the loop's random draws come from (a seed, or a recording to replay).
 
 :func:`bdlearn.edit` runs this method on a user's photo of any size; reading the photo, the window
 the model edits, checking the settings and sizing the batches are :mod:`bdlearn.machinery`.

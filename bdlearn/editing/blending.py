@@ -7,8 +7,9 @@ and the outside is replaced by the input image x_0 noised to the same level:
 
 The two parts therefore share one noise level, and the model's next step smooths the seam.
 After the last step x_bg is x_0 itself, so everything outside the mask is the input, bit for bit.
-(The official code noises the background one respaced step above the sample it is mixed with;
-bdlearn noises it to exactly the sample's level, as the paper writes.) Taught in notebook 05.
+(The official code noises the background one respaced step above the sample it is mixed with, one
+noise for the whole batch; bdlearn noises it to exactly the sample's level, as the paper writes, and
+``variant="official"`` as the official code does: :mod:`bdlearn.editing.variants`.) Taught in notebook 05.
 """
 from __future__ import annotations
 

@@ -11,7 +11,10 @@ of respaced steps minus ``skip``), and take one CLIP-guided step per level down 
   with x_bg the input noised to the same level (:mod:`bdlearn.editing.blending`); after the last step
   the outside of the mask is the input, bit for bit.
 
-Repetitions run as one batch (or several, ``batch_size`` at a time). Taught in notebooks 04–07.
+Each step is :func:`edit_step`; its random draws come from a :class:`~bdlearn.editing.noise.NoiseSource`
+(a seeded generator, or recorded draws to replay). ``variant="official"`` makes the official code's
+choices instead of the paper's (:mod:`bdlearn.editing.variants`: the draw order, the blend level,
+the output). Repetitions run as one batch (or several, ``batch_size`` at a time). Taught in notebooks 04–07.
 """
 from __future__ import annotations
 

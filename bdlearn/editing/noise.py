@@ -12,7 +12,8 @@ draws them (:mod:`bdlearn.editing.variants`):
   (:class:`~bdlearn.editing.augmentations.WarpParameters`; the official variant's augmentations only).
 
 :class:`GeneratorNoise` draws them from a ``torch.Generator`` (what :func:`bdlearn.edit` does: a seed
-gives the same edits on the CPU). :class:`RecordedNoise` hands out tensors recorded elsewhere, e.g.
+gives the same edits on the CPU); :class:`RecordingNoise` keeps another source's draws as it hands
+them out. :class:`RecordedNoise` hands out tensors recorded earlier, by bdlearn or e.g.
 by the official code (the conformance fixtures), so that a run can be replayed draw for draw, and
 refuses a draw of another name or shape than the recording holds next: a replay that drifts out of
 step says so at once.
@@ -105,3 +106,22 @@ class RecordedNoise:
             if blended:
                 draws.append(("background", tensors["noise.background"][k]))
         return cls(draws)
+
+
+class RecordingNoise:
+    """Hands out ``source``'s draws and keeps them in :attr:`draws`, so that ``RecordedNoise(draws)``
+    replays the same edit (or a student replays a trajectory and changes one draw)."""
+
+    def __init__(self, source: NoiseSource) -> None:
+        self.source = source
+        self.draws: list[tuple[str, Any]] = []
+
+    def normal(self, kind: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+        value = self.source.normal(kind, shape, like)
+        self.draws.append((kind, value))
+        return value
+
+    def warps(self, count: int, size: int, like: Tensor) -> WarpParameters:
+        value = self.source.warps(count, size, like)
+        self.draws.append(("augmentation", value))
+        return value

@@ -16,6 +16,8 @@ The rules, where :func:`bdlearn.edit`'s docstring does not give them already:
   larger η takes the square root of a negative number);
 * ``seed`` lies in [0, 2**32): the CPU generator that draws all of an edit's noise keeps 32 bits
   of its seed, so a larger seed would repeat the edits of a smaller one;
+* ``variant="official"`` (:mod:`bdlearn.editing.variants`) runs with the DDPM sampler only, the one
+  its conformance fixtures prove; ``clip_input`` None takes the variant's choice;
 * ``batch_size`` None leaves the batch to :func:`bdlearn.machinery.cost.plan_batches` (what fits on
   a GPU, the world's default elsewhere); 0 is refused, not read as "unset".
 """
@@ -31,10 +33,15 @@ import numpy as np
 from bdlearn.diffusion.schedule import DiffusionSchedule
 from bdlearn.editing.guidance import ClipInput, Distance, GuidanceWeights
 from bdlearn.editing.loop import Method, Sampler
+from bdlearn.editing.variants import VARIANTS, Variant
 from bdlearn.machinery.inputs import InputError
 from bdlearn.machinery.window import WindowFit
 from bdlearn.worlds.load import named_world
 from bdlearn.worlds.world import EditDefaults
+
+#: In the official variant, λ weighs the background loss's L2 term and this share of it its LPIPS term:
+#: the official defaults' ratio (``--l2_sim_lambda 10000``, ``--lpips_sim_lambda 1000``).
+OFFICIAL_LPIPS_SHARE = 0.1
 
 #: Seeds run from 0 to SEED_LIMIT - 1 (see the module docstring).
 SEED_LIMIT = 2**32
@@ -45,6 +52,7 @@ SAMPLERS: tuple[str, ...] = get_args(Sampler)
 DISTANCES: tuple[str, ...] = get_args(Distance)
 CLIP_INPUTS: tuple[str, ...] = get_args(ClipInput)
 WINDOW_FITS: tuple[str, ...] = get_args(WindowFit)
+VARIANT_NAMES: tuple[str, ...] = get_args(Variant)
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,7 @@ class EditSettings:
     """The checked settings of one edit, every unset option filled from the world's defaults."""
 
     method: str
+    variant: str  #: "paper" or "official" (:mod:`bdlearn.editing.variants`)
     respacing: str
     skip: int
     num_steps: int  #: steps of the respaced schedule
@@ -74,7 +83,9 @@ class EditSettings:
 
     def guidance_weights(self) -> GuidanceWeights:
         """The weights and choices of the guided step (:class:`~bdlearn.editing.guidance.GuidanceWeights`)."""
+        official = VARIANTS[self.variant].background_loss == "official"
         return GuidanceWeights(clip=self.clip_weight, range=self.range_weight, background=self.background_weight,
+                               lpips=self.background_weight * OFFICIAL_LPIPS_SHARE if official else 0.0,
                                num_augmentations=self.num_augmentations, distance=self.distance,
                                clip_input=self.clip_input)
 
@@ -149,7 +160,7 @@ def _schedule_steps(diffusion: dict, respacing: str) -> int:
         raise InputError(f"respacing {respacing!r}: {err}") from err
 
 
-def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any, respacing: Any, skip: Any,
+def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any, variant: Any, respacing: Any, skip: Any,
                      sampler: Any, eta: Any, num_augmentations: Any, repetitions: Any, batch_size: Any,
                      clip_weight: Any, range_weight: Any, background_weight: Any, distance: Any, clip_input: Any,
                      clip_denoised: Any, invert_mask: Any, window: Any, seed: Any, return_trajectory: Any,
@@ -163,7 +174,11 @@ def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any, re
     respacing is checked against. Raises :class:`~bdlearn.machinery.inputs.InputError`.
     """
     method = _choice("method", method, METHODS)
+    variant = _choice("variant", variant, VARIANT_NAMES)
     sampler = _choice("sampler", defaults.sampler if sampler is None else sampler, SAMPLERS)
+    if variant == "official" and sampler != "ddpm":
+        raise InputError("the official variant is reproduced for the DDPM sampler (its fixtures); pass sampler='ddpm' "
+                         "or use variant='paper' with DDIM")
     respacing = _respacing(respacing, defaults.respacing)
     num_steps = _schedule_steps(diffusion, respacing)
     if skip is None:
@@ -190,10 +205,12 @@ def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any, re
     if background_weight and method != "local":
         raise InputError("background_weight (λ) belongs to the local method; blending keeps the background exactly")
     return EditSettings(
-        method=method, respacing=respacing, skip=skip, num_steps=num_steps, sampler=sampler, eta=eta,
+        method=method, variant=variant, respacing=respacing, skip=skip, num_steps=num_steps, sampler=sampler, eta=eta,
         num_augmentations=num_augmentations, repetitions=repetitions, batch_size=batch_size,
         clip_weight=clip_weight, range_weight=range_weight, background_weight=background_weight,
-        distance=_choice("distance", distance, DISTANCES), clip_input=_choice("clip_input", clip_input, CLIP_INPUTS),
+        distance=_choice("distance", distance, DISTANCES),
+        clip_input=_choice("clip_input", VARIANTS[variant].clip_input if clip_input is None else clip_input,
+                           CLIP_INPUTS),
         clip_denoised=_flag("clip_denoised", clip_denoised), invert_mask=_flag("invert_mask", invert_mask),
         window=_choice("window", window, WINDOW_FITS),
         seed=_integer("seed", seed, 0, SEED_LIMIT, hint=" (seeds run from 0 to 2**32 - 1)"),

@@ -132,10 +132,19 @@ def to_model(image: np.ndarray, mask: np.ndarray, window: EditWindow) -> tuple[t
     return pixels, torch.from_numpy(model_mask).to(torch.float32)[None, None]
 
 
-def paste_back(edit: torch.Tensor, image: np.ndarray, mask: np.ndarray, window: EditWindow) -> np.ndarray:
+def to_pixels(images: torch.Tensor, rounding: Literal["round", "truncate"] = "round") -> torch.Tensor:
+    """Images in [−1, 1] as uint8 pixels (same shape): ×255 rounded, as bdlearn writes them, or
+    truncated, as the official code's PNG writer does (:mod:`bdlearn.editing.variants`)."""
+    if rounding == "truncate":
+        return (((images.detach().double() + 1) / 2).clamp(0, 1) * 255).to(torch.uint8)
+    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def paste_back(edit: torch.Tensor, image: np.ndarray, mask: np.ndarray, window: EditWindow,
+               rounding: Literal["round", "truncate"] = "round") -> np.ndarray:
     """The photo with the edited window (``edit``, [3, S, S] in [−1, 1]) inside ``mask``: HxWx3 uint8,
-    equal to ``image`` wherever ``mask`` is False."""
-    pixels = ((edit.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    equal to ``image`` wherever ``mask`` is False; ``rounding`` as in :func:`to_pixels`."""
+    pixels = to_pixels(edit, rounding).permute(1, 2, 0).cpu().numpy()
     square = Image.fromarray(pixels, "RGB")
     if square.size != (window.side, window.side):
         square = square.resize((window.side, window.side), Image.Resampling.BILINEAR)
