@@ -39,7 +39,7 @@ class EditorApp(widgets.VBox):
         prompt: the starting prompt.
         judge: optional ``judge(edit_hxwx3_in_01, mask) -> str``, shown under the results (the
             toy world's rule-based judge, say).
-        settings: starting values of the controls (``method``, ``background_weight``,
+        settings: starting values of the controls (``method``, ``variant``, ``background_weight``,
             ``respacing``, ``skip``, ``num_augmentations``, ``repetitions``, ``seed``).
 
     :meth:`run` does what the Run button does and returns the :class:`~bdlearn.pipeline.EditResult`,
@@ -68,6 +68,10 @@ class EditorApp(widgets.VBox):
                                                 ("Local CLIP-guided (background loss λ)", "local")],
                                        value=settings.get("method", "blended"), description="method", style=style,
                                        layout=wide)
+        self.variant = widgets.Dropdown(options=[("as the paper describes it", "paper"),
+                                                 ("as the official code computes it", "official")],
+                                        value=settings.get("variant", "paper"), description="variant", style=style,
+                                        layout=wide)
         self.background_weight = widgets.SelectionSlider(options=list(self.LAMBDA_CHOICES),
                                                          value=settings.get("background_weight", 1000),
                                                          description="λ (local only)", style=style,
@@ -94,7 +98,7 @@ class EditorApp(widgets.VBox):
         self.steps.observe(self._steps_changed, names="value")
         self.run_button.on_click(lambda _: self.run())
         self._method_changed()
-        controls = widgets.VBox([self.prompt, self.method, self.background_weight, self.steps, self.skip,
+        controls = widgets.VBox([self.prompt, self.method, self.variant, self.background_weight, self.steps, self.skip,
                                  self.augmentations, self.repetitions,
                                  widgets.HBox([self.seed, self.run_button], layout=wraps)])
         super().__init__([controls, widgets.HBox([self.progress, self.status], layout=wraps), self.results,
@@ -114,6 +118,7 @@ class EditorApp(widgets.VBox):
         local = self.method.value == "local"
         return {
             "method": self.method.value,
+            "variant": self.variant.value,
             "background_weight": float(self.background_weight.value) if local else 0.0,
             "respacing": str(self.steps.value),
             "skip": int(self.skip.value),
