@@ -6,6 +6,7 @@ Each case is an edit the official code ran in float64, with every random draw re
 fixtures' README says what ran and in which order). bdlearn replays it through its own loop, fed
 the recorded noise (:class:`~bdlearn.editing.noise.RecordedNoise`) and kornia's recorded warps:
 
+* kornia's recorded warps of the augmented copies, replayed to the last bit;
 * teacher-forced, each step from the recorded x_t: the guidance gradient, the step's mean,
   variance and x̂_0, the sample, the noised background and the blended x_{t−1} (atol 1e-10), the
   CLIP distances (1e-12);
@@ -29,6 +30,7 @@ from safetensors.torch import load_file
 
 from bdlearn.diffusion.schedule import DiffusionSchedule
 from bdlearn.diffusion.unet import UNetConfig
+from bdlearn.editing.augmentations import WarpParameters, warp_copies
 from bdlearn.editing.blending import blend
 from bdlearn.editing.guidance import GuidanceWeights
 from bdlearn.editing.loop import edit_step, guided_edit_loop
@@ -127,6 +129,23 @@ def test_each_step_teacher_forced(path):
             _close(out.background, tensors["step.background"][k], STEP_ATOL, f"{where}: the noised background")
         _close(out.x_next, tensors["x_t"][k + 1], STEP_ATOL, f"{where}: x_(t-1)")
         assert noise.used == len(noise.draws), f"{where}: not every recorded draw was used"
+
+
+@needs_fixtures
+@pytest.mark.parametrize("path", [path for path in CASES if "aug.0.affine_matrix" in _case(path)[1]],
+                         ids=lambda path: path.stem)
+def test_kornias_recorded_warps_replay_exactly(path):
+    """The official augmentations' copies, from the recorded CLIP mix and warps, equal kornia's to the last bit."""
+    card, tensors = _case(path)
+    batch = tensors["x_t"].shape[1]
+    masks = tensors["input.mask"].expand(batch, -1, -1, -1)
+    for k in range(tensors["step.t"].shape[0]):
+        fac = tensors["step.fac"][k]
+        x_in = tensors["step.pred_xstart"][k] * fac + tensors["x_t"][k] * (1 - fac)  # the official CLIP input
+        pooled = torch.nn.functional.adaptive_avg_pool2d(x_in * masks, card["settings"]["clip_input_resolution"])
+        copies = pooled.repeat(card["settings"]["aug_num"] - 1, 1, 1, 1)
+        warped = warp_copies(copies, WarpParameters.from_fixture(tensors, k))
+        assert torch.equal(warped, tensors[f"aug.{k}.perspective_output"]), f"{path.stem} step {k}"
 
 
 @needs_fixtures

@@ -104,12 +104,13 @@ def test_editor_app_runs_counts_steps_and_reports_errors(world, picture):
                 seed=1, progress=False)
     assert torch.equal(result.images, same.images)  # the app's run is edit() with its settings
 
-    app.method.value = "local"
-    assert not app.background_weight.disabled
-    assert app.settings()["background_weight"] == 1000.0
     assert app.settings()["variant"] == "paper"
     app.variant.value = "official"
     assert app.run().settings.variant == "official"  # the dropdown reaches edit()
+
+    app.method.value = "local"
+    assert not app.background_weight.disabled
+    assert app.settings()["background_weight"] == 1000.0
     app.steps.value = 20  # the skipped steps keep their share of the schedule
     assert app.skip.max == 19 and app.skip.value == 12
 
