@@ -166,7 +166,9 @@ def test_a_short_training_run_lowers_the_contrastive_loss() -> None:
 def test_train_clip_exports_weights_a_card_and_resumes(tmp_path: Path) -> None:
     config = replace(PRESETS["quick"], steps=2, warmup_steps=1, checkpoint_every=1, eval_every=100,
                      final_eval_size=28, scenes_per_batch=4)
+    caller_state = torch.get_rng_state()
     summary = train_clip(tmp_path, config, progress=False)
+    assert torch.equal(torch.get_rng_state(), caller_state), "training moved the caller's random generator"
     card = json.loads((tmp_path / "toy_clip.json").read_text())
     assert summary["steps"] == card["steps"] == 2
     assert card["storage_dtype"] == "float16"

@@ -24,8 +24,10 @@ def test_world_batch_is_deterministic_and_in_range():
 
 def test_train_resume_and_export(tmp_path):
     config = replace(PRESETS["quick"], steps=4, checkpoint_every=2, sample_every=4, warmup_steps=2, unet=TINY)
+    caller_state = torch.get_rng_state()
     first = train_ddpm(tmp_path, config, progress=False)
     assert first["steps"] == 4
+    assert torch.equal(torch.get_rng_state(), caller_state), "training moved the caller's random generator"
     assert (tmp_path / "checkpoint.pt").exists() and (tmp_path / "samples_000004.png").exists()
     assert (tmp_path / "toy_ddpm.safetensors").exists() and (tmp_path / "toy_ddpm.json").exists()
 

@@ -44,6 +44,7 @@ from bdlearn.training.common import (
     machine_description,
     make_ema,
     optimisation_step,
+    private_random_state,
     resolve_preset,
     save_checkpoint,
 )
@@ -201,6 +202,7 @@ def zero_shot_accuracy(bundle: ClipBundle, n: int = 1_000, seed: int = 0, view: 
     return correct / n
 
 
+@private_random_state
 def train_clip(out_dir: str | Path, config: ClipTrainConfig | str = "quick", resume: bool = True,
                progress: bool = True) -> dict:
     """Train (or resume training) the toy CLIP; returns a summary with the loss and accuracy history.
@@ -211,7 +213,7 @@ def train_clip(out_dir: str | Path, config: ClipTrainConfig | str = "quick", res
     config = resolve_preset(config, PRESETS)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed)
+    torch.default_generator.manual_seed(config.seed)  # a private copy: private_random_state
     bundle = build_toy_clip()
     model = bundle.model.train()
     ema = make_ema(model, config.ema_decay) if config.ema_decay is not None else None

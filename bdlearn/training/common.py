@@ -12,14 +12,33 @@ import math
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 from pathlib import Path
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 import torch
 from safetensors.torch import save_file
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+Params = ParamSpec("Params")
+Returned = TypeVar("Returned")
+
+
+def private_random_state(trainer: Callable[Params, Returned]) -> Callable[Params, Returned]:
+    """Run ``trainer`` on a private copy of torch's CPU random state (:func:`torch.random.fork_rng`).
+
+    A trainer seeds that copy (``torch.default_generator.manual_seed(config.seed)``) for its
+    initialisation and its augmentations; the caller's random numbers are as they were afterwards.
+    """
+    @wraps(trainer)
+    def run(*args: Params.args, **kwargs: Params.kwargs) -> Returned:
+        with torch.random.fork_rng(devices=[]):
+            return trainer(*args, **kwargs)
+
+    return run
 
 
 @dataclass

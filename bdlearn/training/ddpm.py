@@ -28,6 +28,7 @@ from bdlearn.training.common import (
     machine_description,
     make_ema,
     optimisation_step,
+    private_random_state,
     resolve_preset,
     save_checkpoint,
 )
@@ -113,6 +114,7 @@ def save_sample_grid(model: torch.nn.Module, path: Path, num_images: int = 16, s
     save_image_grid(images, path, nrow=4)
 
 
+@private_random_state
 def train_ddpm(out_dir: str | Path, config: DDPMTrainConfig | str = "quick", resume: bool = True,
                progress: bool = True) -> dict:
     """Train (or resume training) the toy DDPM; returns a summary with the loss history.
@@ -123,7 +125,7 @@ def train_ddpm(out_dir: str | Path, config: DDPMTrainConfig | str = "quick", res
     config = resolve_preset(config, PRESETS)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed)
+    torch.default_generator.manual_seed(config.seed)  # a private copy: private_random_state
     generator = torch.Generator().manual_seed(config.seed)
     schedule = DiffusionSchedule.create(**TOY_DIFFUSION)
     if config.requires_init_weights and not config.init_weights:
