@@ -90,11 +90,19 @@ _EDIT_NAME = re.compile(r"edit_\d{2,}\.png")
 _OUTPUT_NAMES = ("figure.png", "report.json")
 
 
+def _resolved(path: Path) -> Path:
+    """``path`` made absolute with its links followed; a link that loops is a user's error."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as err:  # RuntimeError: a symlink loop, before Python 3.13
+        raise InputError(f"{path}: its symbolic links loop or cannot be followed ({err})") from None
+
+
 def _check_out(out: Path, inputs: list[Path], force: bool) -> None:
     """Refuse an output folder the run could not write, or should not, before any work is done."""
-    resolved = out.resolve()
+    resolved = _resolved(out)
     for path in inputs:
-        if path.resolve() == resolved or resolved in path.resolve().parents:
+        if _resolved(path) == resolved or resolved in _resolved(path).parents:
             raise InputError(f"--out {out} would overwrite the input {path}; choose another folder")
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; name a folder (it is created if missing)")
@@ -182,6 +190,9 @@ def write_outputs(result, out: Path, args: argparse.Namespace, written: list[Pat
     report = {"prompt": result.prompt, "input_size": {"width": width, "height": height},
               "model_side": result.window.model_side, "window": result.window.as_dict(),
               "settings": asdict(result.settings), "run": asdict(result.run),
+              "outside_the_mask": ("the input, exactly (Blended Diffusion's final replacement)"
+                                   if result.settings.method == "blended" else
+                                   "the model's whole window (Local CLIP-guided diffusion has no final replacement)"),
               "edits": files, "figure": figure.name}
     text = json.dumps(report, indent=2, allow_nan=False) + "\n"  # strict JSON: no NaN or Infinity
     written.append(out / "report.json")
@@ -229,6 +240,22 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; name a run folder (it is created if missing)")
+    if args.init_weights and not Path(args.init_weights).is_file():
+        raise InputError(f"--init-weights {args.init_weights} does not exist; give the .safetensors weights "
+                         "that bdlearn train or bdlearn grow wrote (with their .json card beside them)")
+    created = not out.exists()
+    try:
+        return _run_training(args)
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):  # a run that failed before writing anything
+            out.rmdir()
+        raise
+
+
+def _run_training(args: argparse.Namespace) -> int:
     if args.model == "ddpm":
         from bdlearn.training.ddpm import PRESETS
         from bdlearn.training.ddpm import train_ddpm as train
@@ -253,6 +280,9 @@ def _train(args: argparse.Namespace) -> int:
 def _grow(args: argparse.Namespace) -> int:
     from bdlearn.training.grow import grow_attention, grow_res_blocks
 
+    if Path(args.out).is_dir():
+        raise InputError(f"--out {args.out} is a folder; name the weights file to write, "
+                         f"e.g. {Path(args.out) / 'grown.safetensors'}")
     if Path(args.out).exists() and not args.force:
         raise InputError(f"{args.out} exists; pass --force to overwrite it")
     if args.attention:
@@ -335,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
         message = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
         print(f"bdlearn: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: the output folder was already cleaned up on the way out
+        print(f"bdlearn: interrupted; {args.command} stopped and left no half-written files", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

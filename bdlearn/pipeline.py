@@ -81,8 +81,18 @@ class EditResult:
         return self.images[0]
 
     def full_size(self, index: int = 0) -> np.ndarray:
-        """Edit ``index`` (0 = best) at the photo's size: HxWx3 uint8, the photo's own pixels outside the mask."""
-        return paste_back(self.images[index], self.source, self.source_mask, self.window, self._rounding)
+        """Edit ``index`` (0 = best) at the photo's size, HxWx3 uint8.
+
+        Blended Diffusion: the photo's own pixels outside the mask (its final replacement). The Local
+        CLIP-guided baseline has no final replacement: the model's whole window goes into the photo,
+        background drift included, which is what the paper compares against.
+        """
+        count = self.images.shape[0]
+        if not -count <= index < count:
+            raise IndexError(f"edit {index} does not exist: this result holds {count} edits, "
+                             f"0 (the best) to {count - 1}")
+        region = self.source_mask if self.settings.method == "blended" else self.window.area()
+        return paste_back(self.images[index], self.source, region, self.window, self._rounding)
 
     def to_pil(self, index: int = 0) -> Image.Image:
         """Edit ``index`` (0 = best) at the photo's size, as a PIL image."""

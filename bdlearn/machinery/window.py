@@ -61,6 +61,12 @@ class EditWindow:
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
+    def area(self) -> np.ndarray:
+        """The photo's pixels inside the window: an HxW bool array."""
+        inside = np.zeros((self.image_height, self.image_width), bool)
+        inside[max(self.top, 0):self.top + self.side, max(self.left, 0):self.left + self.side] = True
+        return inside
+
 
 def _place(centre: float, side: int, length: int) -> int:
     """Where a window of ``side`` starts along an axis of ``length``: centred on ``centre``, moved
