@@ -140,7 +140,8 @@ def _earlier_outputs(out: Path) -> list[Path]:
 @contextmanager
 def _output_folder(out: Path):
     """Create ``out`` (and missing parents) for writing; if the body fails, remove what it wrote
-    (paths it adds to the yielded list) and the folders created here, so no empty folder is left."""
+    (paths it adds to the yielded list: new files, and unfinished ones) and the folders created
+    here, so no empty folder is left."""
     created = []
     folder = out.resolve()
     while not folder.exists():
@@ -161,6 +162,49 @@ def _output_folder(out: Path):
         raise
 
 
+#: The lock file a command holds in its output folder while it runs there.
+_LOCK_NAME = ".bdlearn-lock"
+
+
+@contextmanager
+def _locked(out: Path):
+    """Hold ``out``'s lock for the body: a second command writing into the same folder fails at once,
+    instead of both reporting success over files only one of them wrote. The lock is the operating
+    system's (flock), so it ends with the process, even one killed with kill -9."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; the folder is not locked
+        yield
+        return
+    lock = out / _LOCK_NAME
+    with open(lock, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise InputError(f"another bdlearn command is writing into {out} now; wait for it to finish, "
+                             "or choose another --out") from None
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+
+
+@contextmanager
+def _atomic(path: Path, written: list[Path]):
+    """Write to a hidden temporary name beside ``path`` (the body gets that name), then rename it into
+    place: a crash or kill leaves the old file or the new one, never half of one. ``written`` gets
+    the temporary name and, where no file was there before, ``path``: what a failed run removes."""
+    partial = path.with_name(f".{path.name}.partial")
+    written.append(partial)
+    try:
+        yield partial
+        if not path.exists():
+            written.append(path)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def run_edit(image, mask, prompt: str, args: argparse.Namespace):
     """The edit of ``image`` inside ``mask`` toward ``prompt`` with the options the user typed (checked before
     any work); the others take :func:`bdlearn.edit`'s defaults."""
@@ -172,20 +216,20 @@ def run_edit(image, mask, prompt: str, args: argparse.Namespace):
 
 def write_outputs(result, out: Path, args: argparse.Namespace, written: list[Path]) -> tuple[Path, int]:
     """Write the ranked PNGs, a figure and ``report.json`` to ``out`` (which must exist); return the
-    figure and the number of edits. The outputs of an earlier run there are removed first."""
+    figure and the number of edits. Each file replaces its namesake of an earlier run whole; the
+    earlier run's other outputs (more edits than now) are removed once all the new ones are written."""
     from bdlearn.notebook.plotting import edit_figure
 
-    for path in _earlier_outputs(out):
-        path.unlink()
+    earlier = _earlier_outputs(out)
     files = []
     for rank in range(result.images.shape[0]):
         name = f"edit_{rank:02d}.png"
-        written.append(out / name)
-        result.to_pil(rank).save(out / name)
+        with _atomic(out / name, written) as partial:
+            result.to_pil(rank).save(partial, format="PNG")
         files.append({"file": name, "rank": rank, "clip_distance": round(float(result.distances[rank]), 6)})
     figure = out / "figure.png"
-    written.append(figure)
-    edit_figure(result, top=args.top).savefig(figure, dpi=100, bbox_inches="tight")
+    with _atomic(figure, written) as partial:
+        edit_figure(result, top=args.top).savefig(partial, format="png", dpi=100, bbox_inches="tight")
     height, width = result.source.shape[:2]
     report = {"prompt": result.prompt, "input_size": {"width": width, "height": height},
               "model_side": result.window.model_side, "window": result.window.as_dict(),
@@ -195,16 +239,18 @@ def write_outputs(result, out: Path, args: argparse.Namespace, written: list[Pat
                                    "the model's whole window (Local CLIP-guided diffusion has no final replacement)"),
               "edits": files, "figure": figure.name}
     text = json.dumps(report, indent=2, allow_nan=False) + "\n"  # strict JSON: no NaN or Infinity
-    written.append(out / "report.json")
-    (out / "report.json").write_text(text)
+    with _atomic(out / "report.json", written) as partial:
+        partial.write_text(text)
+    for path in set(earlier) - {out / entry["file"] for entry in files} - {figure, out / "report.json"}:
+        path.unlink(missing_ok=True)
     return figure, len(files)
 
 
 def _edit(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_out(out, [Path(args.image), Path(args.mask)], args.force)
-    result = run_edit(args.image, args.mask, args.prompt, args)
-    with _output_folder(out) as written:
+    with _output_folder(out) as written, _locked(out):
+        result = run_edit(args.image, args.mask, args.prompt, args)
         figure, count = write_outputs(result, out, args, written)
     print(f"wrote {count} ranked edits, {out / 'report.json'} and the figure {figure}")
     return 0
@@ -225,11 +271,11 @@ def _demo(args: argparse.Namespace) -> int:
     mask = task.mask.astype(np.uint8) * 255
     image_path, mask_path = out / "input.png", out / "mask.png"
     print(f"demo task: edit the masked region of {image_path} into {task.prompt!r}")
-    result = run_edit(image, mask, task.prompt, args)
-    with _output_folder(out) as written:
-        written += [image_path, mask_path]
-        Image.fromarray(image).save(image_path)
-        Image.fromarray(mask).save(mask_path)
+    with _output_folder(out) as written, _locked(out):
+        result = run_edit(image, mask, task.prompt, args)
+        for path, pixels in ((image_path, image), (mask_path, mask)):
+            with _atomic(path, written) as partial:
+                Image.fromarray(pixels).save(partial, format="PNG")
         figure, _ = write_outputs(result, out, args, written)
     verdict = judge_region(result.full_size(0).astype(np.float32) / 255, task.mask)
     found = f"a {verdict.colour} {verdict.shape}" if verdict.has_object else "no object"

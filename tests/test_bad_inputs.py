@@ -647,3 +647,33 @@ def test_a_mask_that_looks_like_a_photo_is_refused(tmp_path, capsys):
     assert main(["edit", "--image", same, "--mask", same, "--prompt", "a red circle", "--out", str(tmp_path / "o"),
                  *CLI_FAST]) == 2
     _one_error_line(capsys, "like a photo")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="flock locks on POSIX systems only")
+def test_a_second_command_writing_into_the_same_folder_fails_clearly(files, tmp_path, capsys, no_edit):
+    import fcntl
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    with open(out / ".bdlearn-lock", "w") as held:  # another bdlearn edit is running there
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert main(["edit", *files, "--out", str(out), *CLI_FAST, "--force"]) == 2
+    _one_error_line(capsys, "another bdlearn command is writing into", "busy")
+
+
+@needs_toy
+def test_outputs_appear_whole_or_not_at_all(files, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    assert main(["edit", *files, "--out", str(out), *CLI_FAST, "--repetitions", "2"]) == 0
+    assert sorted(path.name for path in out.iterdir()) == ["edit_00.png", "edit_01.png", "figure.png", "report.json"]
+    before = (out / "edit_00.png").read_bytes()
+
+    def dies_half_way(self, fp, format=None, **params):  # a crash after half a file was written
+        __import__("pathlib").Path(fp).write_bytes(b"\x89PNG half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", dies_half_way)
+    assert main(["edit", *files, "--out", str(out), *CLI_FAST, "--repetitions", "2", "--force"]) == 2
+    _one_error_line(capsys, "No space left on device")
+    assert not [path.name for path in out.iterdir() if "partial" in path.name or path.stat().st_size < 20]
+    assert not (out / "edit_00.png").exists() or (out / "edit_00.png").read_bytes() == before
