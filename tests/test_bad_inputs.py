@@ -677,3 +677,14 @@ def test_outputs_appear_whole_or_not_at_all(files, tmp_path, capsys, monkeypatch
     _one_error_line(capsys, "No space left on device")
     assert not [path.name for path in out.iterdir() if "partial" in path.name or path.stat().st_size < 20]
     assert not (out / "edit_00.png").exists() or (out / "edit_00.png").read_bytes() == before
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".tiff"])
+def test_an_animation_or_a_multi_page_file_is_refused(tmp_path, suffix):
+    frames = [Image.fromarray(np.full((16, 16, 3), level, np.uint8)) for level in (0, 120, 240)]
+    path = tmp_path / f"three{suffix}"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    with pytest.raises(InputError, match="holds 3 frames .* save the frame you want as a PNG"):
+        read_image(path)
+    with pytest.raises(InputError, match="holds 3 frames"):
+        read_mask(path)

@@ -97,6 +97,9 @@ def _open(path: str | Path, what: str = "image") -> Image.Image:
         raise InputError(f"{path} is not an image PIL can read: {err}") from err
     with image:
         _check_size(image.height, image.width, f"{what} {path}")
+        if getattr(image, "n_frames", 1) > 1:  # an animation, or a multi-page file
+            raise InputError(f"{what} {path} holds {image.n_frames} frames (an animation or pages); bdlearn edits "
+                             "one still picture: save the frame you want as a PNG")
         try:
             image.load()
         except Exception as err:
