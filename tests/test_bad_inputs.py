@@ -688,3 +688,13 @@ def test_an_animation_or_a_multi_page_file_is_refused(tmp_path, suffix):
         read_image(path)
     with pytest.raises(InputError, match="holds 3 frames"):
         read_mask(path)
+
+
+@needs_toy
+def test_a_cpu_batch_larger_than_the_memory_holds_is_refused_before_any_work(world, monkeypatch):
+    monkeypatch.setattr("bdlearn.machinery.cost.available_cpu_memory", lambda: 200 * 2**20)  # 200 MiB free
+    image, mask = _case()
+    with pytest.raises(InputError, match=r"a batch of 1000 edits needs about [\d.]+ GB .* at most \d+"):
+        edit(image, mask, "a red circle", world, **{**FAST, "repetitions": 1000, "batch_size": 1000})
+    fits = edit(image, mask, "a red circle", world, **{**FAST, "repetitions": 2, "batch_size": 2})
+    assert fits.run.batches == (2,)  # the world's default or less is not counted, and runs
