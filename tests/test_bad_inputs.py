@@ -698,3 +698,16 @@ def test_a_cpu_batch_larger_than_the_memory_holds_is_refused_before_any_work(wor
         edit(image, mask, "a red circle", world, **{**FAST, "repetitions": 1000, "batch_size": 1000})
     fits = edit(image, mask, "a red circle", world, **{**FAST, "repetitions": 2, "batch_size": 2})
     assert fits.run.batches == (2,)  # the world's default or less is not counted, and runs
+
+
+def test_transparent_pixels_are_shown_on_white_in_every_form(tmp_path):
+    palette = Image.new("P", (8, 8), 0)
+    palette.putpalette([0, 0, 0, 200, 30, 30] + [0] * 762)  # index 0 black (transparent), 1 red
+    palette.paste(1, (0, 0, 4, 8))
+    palette.info["transparency"] = 0
+    palette.save(tmp_path / "palette.png", transparency=0)
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[:, :4] = (200, 30, 30, 255)  # left half opaque red, right half transparent black
+    for image in (palette, tmp_path / "palette.png", rgba, Image.fromarray(rgba), torch.from_numpy(rgba)):
+        read = read_image(image)
+        assert (read[:, :4] == (200, 30, 30)).all() and (read[:, 4:] == 255).all(), type(image)

@@ -18,8 +18,10 @@ How pixels are read, the same for images and masks:
 * arrays and tensors: bools; uint16 over 0..65535; other integers over 0..255; floats (float16,
   bfloat16, float32, float64) in [0, 1]. Values outside the scale, NaN and infinities are errors;
   floats in [−1, 1] (bdlearn's model format) are refused with the conversion, (x + 1) / 2;
-* an empty image and one over :data:`MAX_PIXELS` are errors; a file's size is checked before its
-  pixels are decoded (so a "decompression bomb" costs nothing).
+* an image's transparent pixels are shown on white (a mask's alpha is read as :func:`read_mask` says);
+* an empty image, one over :data:`MAX_PIXELS` and a file of several frames (an animation, pages)
+  are errors; a file's size is checked before its pixels are decoded (so a "decompression bomb"
+  costs nothing).
 """
 from __future__ import annotations
 
@@ -255,7 +257,8 @@ def read_image(image: ImageLike) -> np.ndarray:
 
     Accepts PIL images of any mode, paths, and arrays or tensors shaped HxW, HxWx3, HxWx4 or
     CxHxW, read as the module docstring says (integers over 0..255, uint16 over 0..65535, floats
-    in [0, 1]; EXIF orientation applied). Alpha is dropped; greyscale is repeated to RGB. Raises
+    in [0, 1]; EXIF orientation applied). Transparent pixels (alpha, or a palette's transparent
+    colour) are shown on white, as most viewers show them; greyscale is repeated to RGB. Raises
     :class:`InputError` for anything else.
     """
     if isinstance(image, (str, Path)):
@@ -263,10 +266,15 @@ def read_image(image: ImageLike) -> np.ndarray:
     # 8 bits: no float copy
     if isinstance(image, Image.Image) and image.mode in _RGB_MODES + ("LA", "PA", "RGBA", "RGBa"):
         _check_size(image.height, image.width, "image")
-        return np.asarray(_upright(image, "image").convert("RGB")).copy()
+        image = _upright(image, "image")
+        if "A" in image.mode or "a" in image.mode or "transparency" in image.info:
+            white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(white, image.convert("RGBA"))
+        return np.asarray(image.convert("RGB")).copy()
     pixels = _pixels(image, "image")
-    if pixels.shape[-1] in (2, 4):
-        pixels = pixels[..., :-1]
+    if pixels.shape[-1] in (2, 4):  # on white
+        alpha = pixels[..., -1:]
+        pixels = pixels[..., :-1] * alpha + (1 - alpha)
     if pixels.shape[-1] == 1:
         pixels = np.repeat(pixels, 3, axis=-1)
     return np.round(pixels * 255).astype(np.uint8)
