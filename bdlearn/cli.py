@@ -10,7 +10,8 @@
 from __future__ import annotations
 
 import argparse
-import inspect
+import ast
+import importlib.util
 import json
 import os
 import re
@@ -20,14 +21,10 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from bdlearn.machinery.inputs import InputError
-from bdlearn.machinery.settings import METHODS, SAMPLERS, SEED_LIMIT, VARIANT_NAMES
-from bdlearn.training.common import resolve_preset
-from bdlearn.worlds.checkpoint import CheckpointError
-from bdlearn.worlds.download import DownloadError
-from bdlearn.worlds.load import WORLD_NAMES
+from bdlearn.choices import SEED_LIMIT, Method, Sampler, Variant, WorldName
+from bdlearn.errors import CheckpointError, DownloadError, InputError
 
 
 def _positive_int(text: str) -> int:
@@ -42,11 +39,16 @@ def _positive_int(text: str) -> int:
 
 
 def _edit_defaults() -> dict[str, Any]:
-    """The defaults of :func:`bdlearn.edit`'s options, read from its signature: the one place they are written."""
-    from bdlearn.pipeline import edit
-
-    return {name: parameter.default for name, parameter in inspect.signature(edit).parameters.items()
-            if parameter.default is not inspect.Parameter.empty}
+    """The defaults of :func:`bdlearn.edit`'s options, read from its signature, the one place they are
+    written; read from the source of :mod:`bdlearn.pipeline`, not by importing it (and with it torch),
+    so that ``--help`` and argument errors answer at once."""
+    source = Path(importlib.util.find_spec("bdlearn.pipeline").origin).read_text(encoding="utf-8")
+    edit = next(node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef) and node.name == "edit")
+    arguments = edit.args
+    given = list(zip(arguments.args[len(arguments.args) - len(arguments.defaults):], arguments.defaults))
+    given += [(argument, default) for argument, default in zip(arguments.kwonlyargs, arguments.kw_defaults)
+              if default is not None]
+    return {argument.arg: ast.literal_eval(default) for argument, default in given}
 
 
 def _add_edit_options(parser: argparse.ArgumentParser) -> None:
@@ -55,16 +57,16 @@ def _add_edit_options(parser: argparse.ArgumentParser) -> None:
     default = _edit_defaults()
     options = parser.add_argument_group("edit options", "passed on to bdlearn.edit(); unset ones take its defaults",
                                         argument_default=argparse.SUPPRESS)
-    options.add_argument("--world", choices=WORLD_NAMES, help=f"model world (default: {default['world']})")
-    options.add_argument("--method", choices=METHODS, help=f"default: {default['method']}")
-    options.add_argument("--variant", choices=VARIANT_NAMES,
+    options.add_argument("--world", choices=get_args(WorldName), help=f"model world (default: {default['world']})")
+    options.add_argument("--method", choices=get_args(Method), help=f"default: {default['method']}")
+    options.add_argument("--variant", choices=get_args(Variant),
                          help=f"the method as the paper describes it or as the official code computes it "
                               f"(DDPM only; default: {default['variant']})")
     options.add_argument("--respacing", help="respaced steps, e.g. 100 or ddim50 (default: the world's; "
                                              "fewer steps than the world's default skip need --skip too)")
     options.add_argument("--skip", type=int, help="noisiest respaced steps to skip, from 0 to the steps less 1 "
                                                   "(default: the world's)")
-    options.add_argument("--sampler", choices=SAMPLERS, help="default: the world's")
+    options.add_argument("--sampler", choices=get_args(Sampler), help="default: the world's")
     options.add_argument("--augmentations", dest="num_augmentations", metavar="N", type=int,
                          help="CLIP views per image; 0 = none (default: the world's)")
     options.add_argument("--repetitions", type=int, help="how many edits to make and rank (at least 1; default: "
@@ -303,6 +305,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _run_training(args: argparse.Namespace) -> int:
     if args.model == "ddpm":
+        from bdlearn.training.common import resolve_preset
         from bdlearn.training.ddpm import PRESETS
         from bdlearn.training.ddpm import train_ddpm as train
         from bdlearn.worlds.toy import toy_unet_config

@@ -17,17 +17,17 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from bdlearn.choices import ClipInput, Distance, Method, Sampler, Variant, WindowFit
 from bdlearn.clip.perceptual import load_lpips
 from bdlearn.editing.blending import blend
-from bdlearn.editing.guidance import ClipInput, Distance
-from bdlearn.editing.loop import LoopOutput, Method, Sampler, guided_edit_loop, start_step
+from bdlearn.editing.loop import LoopOutput, guided_edit_loop, start_step
 from bdlearn.editing.ranking import rank_edits
-from bdlearn.editing.variants import VARIANTS, Variant
+from bdlearn.editing.variants import VARIANTS
 from bdlearn.machinery.batches import run_in_batches
 from bdlearn.machinery.cost import plan_batches
 from bdlearn.machinery.inputs import ImageLike, InputError, check_prompt, read_image, read_mask
 from bdlearn.machinery.settings import EditSettings, resolve_settings, world_defaults
-from bdlearn.machinery.window import EditWindow, WindowFit, choose_window, paste_back, to_model, to_pixels
+from bdlearn.machinery.window import EditWindow, choose_window, paste_back, to_model, to_pixels
 from bdlearn.worlds.load import WORLD_NAMES, shared_world
 from bdlearn.worlds.world import ModelWorld
 

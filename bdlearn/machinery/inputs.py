@@ -35,6 +35,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from bdlearn.errors import InputError
+
 ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, str, Path]
 
 #: The most pixels an image or mask may have: 50 megapixels (8660x5773, more than a 48-megapixel
@@ -46,9 +48,6 @@ _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
 _RGB_MODES = ("1", "L", "P", "RGB", "RGBX", "CMYK", "YCbCr", "LAB", "HSV")
 _RGBA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
 
-
-class InputError(ValueError):
-    """An image, mask or prompt that bdlearn cannot use, with what to do about it."""
 
 
 def _check_size(height: int, width: int, what: str) -> None:

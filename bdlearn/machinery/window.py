@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-WindowFit = Literal["mask", "image"]
+from bdlearn.choices import WindowFit
 
 #: Context around the mask's bounding box, on each side, as a fraction of the box's longer side.
 CONTEXT = 0.5

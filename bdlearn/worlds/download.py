@@ -27,13 +27,11 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from bdlearn.errors import DownloadError
+
 CACHE_ENV = "BDLEARN_CACHE"
 _CHUNK = 1 << 20
 _USER_AGENT = "bdlearn (urllib)"
-
-
-class DownloadError(RuntimeError):
-    """A download that could not be completed, or whose result failed its size or checksum test."""
 
 
 class _Retryable(Exception):
