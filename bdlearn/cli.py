@@ -10,7 +10,8 @@
 from __future__ import annotations
 
 import argparse
-import inspect
+import ast
+import importlib.util
 import json
 import os
 import re
@@ -20,14 +21,10 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from bdlearn.machinery.inputs import InputError
-from bdlearn.machinery.settings import METHODS, SAMPLERS, SEED_LIMIT, VARIANT_NAMES
-from bdlearn.training.common import resolve_preset
-from bdlearn.worlds.checkpoint import CheckpointError
-from bdlearn.worlds.download import DownloadError
-from bdlearn.worlds.load import WORLD_NAMES
+from bdlearn.choices import SEED_LIMIT, Method, Sampler, Variant, WorldName
+from bdlearn.errors import CheckpointError, DownloadError, InputError
 
 
 def _positive_int(text: str) -> int:
@@ -42,11 +39,16 @@ def _positive_int(text: str) -> int:
 
 
 def _edit_defaults() -> dict[str, Any]:
-    """The defaults of :func:`bdlearn.edit`'s options, read from its signature: the one place they are written."""
-    from bdlearn.pipeline import edit
-
-    return {name: parameter.default for name, parameter in inspect.signature(edit).parameters.items()
-            if parameter.default is not inspect.Parameter.empty}
+    """The defaults of :func:`bdlearn.edit`'s options, read from its signature, the one place they are
+    written; read from the source of :mod:`bdlearn.pipeline`, not by importing it (and with it torch),
+    so that ``--help`` and argument errors answer at once."""
+    source = Path(importlib.util.find_spec("bdlearn.pipeline").origin).read_text(encoding="utf-8")
+    edit = next(node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef) and node.name == "edit")
+    arguments = edit.args
+    given = list(zip(arguments.args[len(arguments.args) - len(arguments.defaults):], arguments.defaults))
+    given += [(argument, default) for argument, default in zip(arguments.kwonlyargs, arguments.kw_defaults)
+              if default is not None]
+    return {argument.arg: ast.literal_eval(default) for argument, default in given}
 
 
 def _add_edit_options(parser: argparse.ArgumentParser) -> None:
@@ -55,16 +57,16 @@ def _add_edit_options(parser: argparse.ArgumentParser) -> None:
     default = _edit_defaults()
     options = parser.add_argument_group("edit options", "passed on to bdlearn.edit(); unset ones take its defaults",
                                         argument_default=argparse.SUPPRESS)
-    options.add_argument("--world", choices=WORLD_NAMES, help=f"model world (default: {default['world']})")
-    options.add_argument("--method", choices=METHODS, help=f"default: {default['method']}")
-    options.add_argument("--variant", choices=VARIANT_NAMES,
+    options.add_argument("--world", choices=get_args(WorldName), help=f"model world (default: {default['world']})")
+    options.add_argument("--method", choices=get_args(Method), help=f"default: {default['method']}")
+    options.add_argument("--variant", choices=get_args(Variant),
                          help=f"the method as the paper describes it or as the official code computes it "
                               f"(DDPM only; default: {default['variant']})")
     options.add_argument("--respacing", help="respaced steps, e.g. 100 or ddim50 (default: the world's; "
                                              "fewer steps than the world's default skip need --skip too)")
     options.add_argument("--skip", type=int, help="noisiest respaced steps to skip, from 0 to the steps less 1 "
                                                   "(default: the world's)")
-    options.add_argument("--sampler", choices=SAMPLERS, help="default: the world's")
+    options.add_argument("--sampler", choices=get_args(Sampler), help="default: the world's")
     options.add_argument("--augmentations", dest="num_augmentations", metavar="N", type=int,
                          help="CLIP views per image; 0 = none (default: the world's)")
     options.add_argument("--repetitions", type=int, help="how many edits to make and rank (at least 1; default: "
@@ -90,11 +92,19 @@ _EDIT_NAME = re.compile(r"edit_\d{2,}\.png")
 _OUTPUT_NAMES = ("figure.png", "report.json")
 
 
+def _resolved(path: Path) -> Path:
+    """``path`` made absolute with its links followed; a link that loops is a user's error."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as err:  # RuntimeError: a symlink loop, before Python 3.13
+        raise InputError(f"{path}: its symbolic links loop or cannot be followed ({err})") from None
+
+
 def _check_out(out: Path, inputs: list[Path], force: bool) -> None:
     """Refuse an output folder the run could not write, or should not, before any work is done."""
-    resolved = out.resolve()
+    resolved = _resolved(out)
     for path in inputs:
-        if path.resolve() == resolved or resolved in path.resolve().parents:
+        if _resolved(path) == resolved or resolved in _resolved(path).parents:
             raise InputError(f"--out {out} would overwrite the input {path}; choose another folder")
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; name a folder (it is created if missing)")
@@ -132,7 +142,8 @@ def _earlier_outputs(out: Path) -> list[Path]:
 @contextmanager
 def _output_folder(out: Path):
     """Create ``out`` (and missing parents) for writing; if the body fails, remove what it wrote
-    (paths it adds to the yielded list) and the folders created here, so no empty folder is left."""
+    (paths it adds to the yielded list: new files, and unfinished ones) and the folders created
+    here, so no empty folder is left."""
     created = []
     folder = out.resolve()
     while not folder.exists():
@@ -153,6 +164,49 @@ def _output_folder(out: Path):
         raise
 
 
+#: The lock file a command holds in its output folder while it runs there.
+_LOCK_NAME = ".bdlearn-lock"
+
+
+@contextmanager
+def _locked(out: Path):
+    """Hold ``out``'s lock for the body: a second command writing into the same folder fails at once,
+    instead of both reporting success over files only one of them wrote. The lock is the operating
+    system's (flock), so it ends with the process, even one killed with kill -9."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; the folder is not locked
+        yield
+        return
+    lock = out / _LOCK_NAME
+    with open(lock, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise InputError(f"another bdlearn command is writing into {out} now; wait for it to finish, "
+                             "or choose another --out") from None
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+
+
+@contextmanager
+def _atomic(path: Path, written: list[Path]):
+    """Write to a hidden temporary name beside ``path`` (the body gets that name), then rename it into
+    place: a crash or kill leaves the old file or the new one, never half of one. ``written`` gets
+    the temporary name and, where no file was there before, ``path``: what a failed run removes."""
+    partial = path.with_name(f".{path.name}.partial")
+    written.append(partial)
+    try:
+        yield partial
+        if not path.exists():
+            written.append(path)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def run_edit(image, mask, prompt: str, args: argparse.Namespace):
     """The edit of ``image`` inside ``mask`` toward ``prompt`` with the options the user typed (checked before
     any work); the others take :func:`bdlearn.edit`'s defaults."""
@@ -164,36 +218,41 @@ def run_edit(image, mask, prompt: str, args: argparse.Namespace):
 
 def write_outputs(result, out: Path, args: argparse.Namespace, written: list[Path]) -> tuple[Path, int]:
     """Write the ranked PNGs, a figure and ``report.json`` to ``out`` (which must exist); return the
-    figure and the number of edits. The outputs of an earlier run there are removed first."""
+    figure and the number of edits. Each file replaces its namesake of an earlier run whole; the
+    earlier run's other outputs (more edits than now) are removed once all the new ones are written."""
     from bdlearn.notebook.plotting import edit_figure
 
-    for path in _earlier_outputs(out):
-        path.unlink()
+    earlier = _earlier_outputs(out)
     files = []
     for rank in range(result.images.shape[0]):
         name = f"edit_{rank:02d}.png"
-        written.append(out / name)
-        result.to_pil(rank).save(out / name)
+        with _atomic(out / name, written) as partial:
+            result.to_pil(rank).save(partial, format="PNG")
         files.append({"file": name, "rank": rank, "clip_distance": round(float(result.distances[rank]), 6)})
     figure = out / "figure.png"
-    written.append(figure)
-    edit_figure(result, top=args.top).savefig(figure, dpi=100, bbox_inches="tight")
+    with _atomic(figure, written) as partial:
+        edit_figure(result, top=args.top).savefig(partial, format="png", dpi=100, bbox_inches="tight")
     height, width = result.source.shape[:2]
     report = {"prompt": result.prompt, "input_size": {"width": width, "height": height},
               "model_side": result.window.model_side, "window": result.window.as_dict(),
               "settings": asdict(result.settings), "run": asdict(result.run),
+              "outside_the_mask": ("the input, exactly (Blended Diffusion's final replacement)"
+                                   if result.settings.method == "blended" else
+                                   "the model's whole window (Local CLIP-guided diffusion has no final replacement)"),
               "edits": files, "figure": figure.name}
     text = json.dumps(report, indent=2, allow_nan=False) + "\n"  # strict JSON: no NaN or Infinity
-    written.append(out / "report.json")
-    (out / "report.json").write_text(text)
+    with _atomic(out / "report.json", written) as partial:
+        partial.write_text(text)
+    for path in set(earlier) - {out / entry["file"] for entry in files} - {figure, out / "report.json"}:
+        path.unlink(missing_ok=True)
     return figure, len(files)
 
 
 def _edit(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_out(out, [Path(args.image), Path(args.mask)], args.force)
-    result = run_edit(args.image, args.mask, args.prompt, args)
-    with _output_folder(out) as written:
+    with _output_folder(out) as written, _locked(out):
+        result = run_edit(args.image, args.mask, args.prompt, args)
         figure, count = write_outputs(result, out, args, written)
     print(f"wrote {count} ranked edits, {out / 'report.json'} and the figure {figure}")
     return 0
@@ -214,11 +273,11 @@ def _demo(args: argparse.Namespace) -> int:
     mask = task.mask.astype(np.uint8) * 255
     image_path, mask_path = out / "input.png", out / "mask.png"
     print(f"demo task: edit the masked region of {image_path} into {task.prompt!r}")
-    result = run_edit(image, mask, task.prompt, args)
-    with _output_folder(out) as written:
-        written += [image_path, mask_path]
-        Image.fromarray(image).save(image_path)
-        Image.fromarray(mask).save(mask_path)
+    with _output_folder(out) as written, _locked(out):
+        result = run_edit(image, mask, task.prompt, args)
+        for path, pixels in ((image_path, image), (mask_path, mask)):
+            with _atomic(path, written) as partial:
+                Image.fromarray(pixels).save(partial, format="PNG")
         figure, _ = write_outputs(result, out, args, written)
     verdict = judge_region(result.full_size(0).astype(np.float32) / 255, task.mask)
     found = f"a {verdict.colour} {verdict.shape}" if verdict.has_object else "no object"
@@ -229,7 +288,24 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; name a run folder (it is created if missing)")
+    if args.init_weights and not Path(args.init_weights).is_file():
+        raise InputError(f"--init-weights {args.init_weights} does not exist; give the .safetensors weights "
+                         "that bdlearn train or bdlearn grow wrote (with their .json card beside them)")
+    created = not out.exists()
+    try:
+        return _run_training(args)
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):  # a run that failed before writing anything
+            out.rmdir()
+        raise
+
+
+def _run_training(args: argparse.Namespace) -> int:
     if args.model == "ddpm":
+        from bdlearn.training.common import resolve_preset
         from bdlearn.training.ddpm import PRESETS
         from bdlearn.training.ddpm import train_ddpm as train
         from bdlearn.worlds.toy import toy_unet_config
@@ -253,6 +329,9 @@ def _train(args: argparse.Namespace) -> int:
 def _grow(args: argparse.Namespace) -> int:
     from bdlearn.training.grow import grow_attention, grow_res_blocks
 
+    if Path(args.out).is_dir():
+        raise InputError(f"--out {args.out} is a folder; name the weights file to write, "
+                         f"e.g. {Path(args.out) / 'grown.safetensors'}")
     if Path(args.out).exists() and not args.force:
         raise InputError(f"{args.out} exists; pass --force to overwrite it")
     if args.attention:
@@ -335,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
         message = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
         print(f"bdlearn: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: the output folder was already cleaned up on the way out
+        print(f"bdlearn: interrupted; {args.command} stopped and left no half-written files", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -17,17 +17,17 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from bdlearn.choices import ClipInput, Distance, Method, Sampler, Variant, WindowFit
 from bdlearn.clip.perceptual import load_lpips
 from bdlearn.editing.blending import blend
-from bdlearn.editing.guidance import ClipInput, Distance
-from bdlearn.editing.loop import LoopOutput, Method, Sampler, guided_edit_loop, start_step
+from bdlearn.editing.loop import LoopOutput, guided_edit_loop, start_step
 from bdlearn.editing.ranking import rank_edits
-from bdlearn.editing.variants import VARIANTS, Variant
+from bdlearn.editing.variants import VARIANTS
 from bdlearn.machinery.batches import run_in_batches
 from bdlearn.machinery.cost import plan_batches
 from bdlearn.machinery.inputs import ImageLike, InputError, check_prompt, read_image, read_mask
 from bdlearn.machinery.settings import EditSettings, resolve_settings, world_defaults
-from bdlearn.machinery.window import EditWindow, WindowFit, choose_window, paste_back, to_model, to_pixels
+from bdlearn.machinery.window import EditWindow, choose_window, paste_back, to_model, to_pixels
 from bdlearn.worlds.load import WORLD_NAMES, shared_world
 from bdlearn.worlds.world import ModelWorld
 
@@ -81,8 +81,18 @@ class EditResult:
         return self.images[0]
 
     def full_size(self, index: int = 0) -> np.ndarray:
-        """Edit ``index`` (0 = best) at the photo's size: HxWx3 uint8, the photo's own pixels outside the mask."""
-        return paste_back(self.images[index], self.source, self.source_mask, self.window, self._rounding)
+        """Edit ``index`` (0 = best) at the photo's size, HxWx3 uint8.
+
+        Blended Diffusion: the photo's own pixels outside the mask (its final replacement). The Local
+        CLIP-guided baseline has no final replacement: the model's whole window goes into the photo,
+        background drift included, which is what the paper compares against.
+        """
+        count = self.images.shape[0]
+        if not -count <= index < count:
+            raise IndexError(f"edit {index} does not exist: this result holds {count} edits, "
+                             f"0 (the best) to {count - 1}")
+        region = self.source_mask if self.settings.method == "blended" else self.window.area()
+        return paste_back(self.images[index], self.source, region, self.window, self._rounding)
 
     def to_pil(self, index: int = 0) -> Image.Image:
         """Edit ``index`` (0 = best) at the photo's size, as a PIL image."""

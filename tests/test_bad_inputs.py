@@ -22,7 +22,7 @@ from bdlearn.diffusion.unet import UNet
 from bdlearn.machinery.inputs import InputError, read_image, read_mask
 from bdlearn.pipeline import edit
 from bdlearn.worlds.checkpoint import CheckpointError, load_unet, read_state_dict
-from bdlearn.worlds.download import DownloadError
+from bdlearn.worlds.download import DownloadError, download
 from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS, TOY_DIFFUSION
 from bdlearn.worlds.toy_clip import TOY_CLIP_WEIGHTS
 from bdlearn.worlds.world import ModelWorld
@@ -504,3 +504,210 @@ def test_cli_says_in_one_line_when_it_halves_the_batch(files, tmp_path, capsys, 
     assert "Traceback" not in err and "RuntimeWarning" not in err
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["run"]["batches"] == [1, 1] and len(report["edits"]) == 2
+
+
+# --- the second battery: links, pipes, folders, factors, Ctrl-C, indices ---------------------------------------
+
+def _loop(tmp_path) -> str:
+    first, second = tmp_path / "loop_a.png", tmp_path / "loop_b.png"
+    first.symlink_to(second)
+    second.symlink_to(first)
+    return str(first)
+
+
+def test_an_image_path_that_loops_is_one_error_line(files, tmp_path, capsys, no_edit):
+    looping = _loop(tmp_path)
+    arguments = ["--mask", files[3], "--prompt", "a red circle", "--out", str(tmp_path / "out"), *CLI_FAST]
+    assert main(["edit", "--image", looping, *arguments]) == 2
+    _one_error_line(capsys, "loop_a.png", "symbolic links loop")
+    with pytest.raises(InputError, match="symbolic link to nothing"):
+        read_image(looping)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_is_not_a_file_not_found(tmp_path):
+    import os
+
+    pipe = tmp_path / "pipe.png"
+    os.mkfifo(pipe)
+    with pytest.raises(InputError, match="not a regular file"):
+        read_image(pipe)
+
+
+@needs_toy
+def test_grow_refuses_a_folder_as_out_and_factors_the_unet_lacks(tmp_path, capsys):
+    grow = ["grow", "--weights", str(TOY_DDPM_WEIGHTS)]
+    assert main([*grow, "--attention", "2", "--out", str(tmp_path), "--force"]) == 2
+    _one_error_line(capsys, "is a folder", "grown.safetensors")
+    for factor in ("0", "99"):
+        assert main([*grow, "--attention", factor, "--out", str(tmp_path / "grown.safetensors")]) == 2
+        _one_error_line(capsys, f"no downsample factor [{factor}]", "1, 2, 4")
+        assert not (tmp_path / "grown.safetensors").exists()
+
+
+def test_ctrl_c_is_one_line_exit_130_and_leaves_nothing(files, tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("bdlearn.cli.run_edit", interrupted)
+    out = tmp_path / "new"
+    assert main(["edit", *files, "--out", str(out), *CLI_FAST]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("bdlearn: interrupted") and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+@needs_toy
+def test_asking_for_an_edit_that_does_not_exist_says_how_many_there_are(world):
+    image, mask = _case()
+    result = edit(image, mask, "a red circle", world, respacing="10", skip=7, num_augmentations=0, repetitions=2,
+                  progress=False)
+    with pytest.raises(IndexError, match=r"this result holds 2 edits, 0 \(the best\) to 1"):
+        result.to_pil(5)
+    assert result.to_pil(-1).size == (32, 32)  # Python's negative indices still work
+
+
+def test_a_meta_tensor_and_a_closed_pil_image_are_clear_errors():
+    with pytest.raises(InputError, match="meta device has a shape but no values"):
+        read_image(torch.zeros(3, 8, 8, device="meta"))
+    with pytest.raises(InputError, match="meta device"):
+        read_mask(torch.ones(8, 8, device="meta"))
+    closed = Image.fromarray(np.zeros((8, 8, 3), np.uint8))
+    closed.close()
+    with pytest.raises(InputError, match="the PIL image was closed"):
+        read_image(closed)
+
+
+def test_a_numpy_channels_first_array_is_read_as_a_tensor_is():
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 8, 9)).astype(np.uint8)
+    assert np.array_equal(read_image(pixels), read_image(pixels.transpose(1, 2, 0)))
+    assert np.array_equal(read_image(pixels), read_image(torch.from_numpy(pixels)))
+
+
+def test_a_uint16_array_of_8_bit_values_warns_at_the_callers_line():
+    with pytest.warns(UserWarning, match=r"nearly black; .* pass array.astype\(np.uint8\)") as seen:
+        read_image(np.full((8, 8, 3), 200, np.uint16))
+    assert seen[0].filename == __file__
+
+
+@needs_toy
+def test_a_500_word_prompt_is_refused_in_one_short_line(files, tmp_path, capsys):
+    prompt = " ".join(["a very red circle"] * 125)
+    arguments = ["--image", files[1], "--mask", files[3], "--prompt", prompt, "--out", str(tmp_path / "o"), *CLI_FAST]
+    assert main(["edit", *arguments]) == 2
+    err = _one_error_line(capsys, "this CLIP takes at most 20", "shorten it", "a very red circle a very")
+    assert len(err) < 250, err
+
+
+def test_train_names_a_file_out_and_missing_init_weights(tmp_path, capsys):
+    (tmp_path / "taken").write_text("mine")
+    assert main(["train", "ddpm", "--out", str(tmp_path / "taken")]) == 2
+    _one_error_line(capsys, "is a file; name a run folder")
+    assert main(["train", "ddpm", "--preset", "anneal", "--init-weights", str(tmp_path / "nowhere.safetensors"),
+                 "--out", str(tmp_path / "run")]) == 2
+    _one_error_line(capsys, "nowhere.safetensors does not exist")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_failed_training_run_leaves_no_empty_run_folder(tmp_path, capsys, monkeypatch):
+    def fails_after_making_its_folder(out_dir, config, resume=True, progress=True):
+        out_dir = __import__("pathlib").Path(out_dir)
+        out_dir.mkdir(parents=True)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("bdlearn.training.clip.train_clip", fails_after_making_its_folder)
+    assert main(["train", "clip", "--out", str(tmp_path / "run")]) == 2
+    _one_error_line(capsys, "No space left on device")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_cache_folder_that_cannot_be_made_names_the_variable(tmp_path):
+    (tmp_path / "a file").write_text("")
+    with pytest.raises(DownloadError, match="cannot make the folder .* point BDLEARN_CACHE at a folder you can write"):
+        download("https://example.invalid/w.bin", tmp_path / "a file" / "w.bin", progress=False)
+
+
+def test_strokes_of_any_bright_colour_count_in_a_mask():
+    mask = np.zeros((40, 40, 3), np.uint8)
+    mask[5:10, 5:30] = (255, 0, 0)  # red: its mean, 85, is under half scale
+    mask[20:25, 5:30] = (255, 255, 0)  # yellow
+    selected = read_mask(mask)
+    assert selected[5:10, 5:30].all() and selected[20:25, 5:30].all() and selected.sum() == 2 * 5 * 25
+
+
+def test_a_mask_that_looks_like_a_photo_is_refused(tmp_path, capsys):
+    photo = np.random.default_rng(0).integers(0, 256, (64, 64, 3)).astype(np.uint8)
+    painted = photo.copy()
+    painted[20:40, 20:40] = (255, 0, 0)  # a red stroke on the photo itself
+    for mask in (photo, painted):
+        with pytest.raises(InputError, match=r"the mask has [\d,]+ distinct colours, like a photo"):
+            read_mask(mask)
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    same = str(tmp_path / "photo.png")
+    assert main(["edit", "--image", same, "--mask", same, "--prompt", "a red circle", "--out", str(tmp_path / "o"),
+                 *CLI_FAST]) == 2
+    _one_error_line(capsys, "like a photo")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="flock locks on POSIX systems only")
+def test_a_second_command_writing_into_the_same_folder_fails_clearly(files, tmp_path, capsys, no_edit):
+    import fcntl
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    with open(out / ".bdlearn-lock", "w") as held:  # another bdlearn edit is running there
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert main(["edit", *files, "--out", str(out), *CLI_FAST, "--force"]) == 2
+    _one_error_line(capsys, "another bdlearn command is writing into", "busy")
+
+
+@needs_toy
+def test_outputs_appear_whole_or_not_at_all(files, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    assert main(["edit", *files, "--out", str(out), *CLI_FAST, "--repetitions", "2"]) == 0
+    assert sorted(path.name for path in out.iterdir()) == ["edit_00.png", "edit_01.png", "figure.png", "report.json"]
+    before = (out / "edit_00.png").read_bytes()
+
+    def dies_half_way(self, fp, format=None, **params):  # a crash after half a file was written
+        __import__("pathlib").Path(fp).write_bytes(b"\x89PNG half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", dies_half_way)
+    assert main(["edit", *files, "--out", str(out), *CLI_FAST, "--repetitions", "2", "--force"]) == 2
+    _one_error_line(capsys, "No space left on device")
+    assert not [path.name for path in out.iterdir() if "partial" in path.name or path.stat().st_size < 20]
+    assert not (out / "edit_00.png").exists() or (out / "edit_00.png").read_bytes() == before
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".tiff"])
+def test_an_animation_or_a_multi_page_file_is_refused(tmp_path, suffix):
+    frames = [Image.fromarray(np.full((16, 16, 3), level, np.uint8)) for level in (0, 120, 240)]
+    path = tmp_path / f"three{suffix}"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    with pytest.raises(InputError, match="holds 3 frames .* save the frame you want as a PNG"):
+        read_image(path)
+    with pytest.raises(InputError, match="holds 3 frames"):
+        read_mask(path)
+
+
+@needs_toy
+def test_a_cpu_batch_larger_than_the_memory_holds_is_refused_before_any_work(world, monkeypatch):
+    monkeypatch.setattr("bdlearn.machinery.cost.available_cpu_memory", lambda: 200 * 2**20)  # 200 MiB free
+    image, mask = _case()
+    with pytest.raises(InputError, match=r"a batch of 1000 edits needs about [\d.]+ GB .* at most \d+"):
+        edit(image, mask, "a red circle", world, **{**FAST, "repetitions": 1000, "batch_size": 1000})
+    fits = edit(image, mask, "a red circle", world, **{**FAST, "repetitions": 2, "batch_size": 2})
+    assert fits.run.batches == (2,)  # the world's default or less is not counted, and runs
+
+
+def test_transparent_pixels_are_shown_on_white_in_every_form(tmp_path):
+    palette = Image.new("P", (8, 8), 0)
+    palette.putpalette([0, 0, 0, 200, 30, 30] + [0] * 762)  # index 0 black (transparent), 1 red
+    palette.paste(1, (0, 0, 4, 8))
+    palette.info["transparency"] = 0
+    palette.save(tmp_path / "palette.png", transparency=0)
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[:, :4] = (200, 30, 30, 255)  # left half opaque red, right half transparent black
+    for image in (palette, tmp_path / "palette.png", rgba, Image.fromarray(rgba), torch.from_numpy(rgba)):
+        read = read_image(image)
+        assert (read[:, :4] == (200, 30, 30)).all() and (read[:, 4:] == 255).all(), type(image)

@@ -144,3 +144,14 @@ def test_python_m_bdlearn_is_the_bdlearn_command(tmp_path):
                            "--prompt", "a red circle", "--out", str(tmp_path / "out")], capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.startswith("bdlearn: error:") and len(done.stderr.splitlines()) == 1, done.stderr
+
+
+def test_the_defaults_the_command_line_shows_are_edits():
+    """Read from pipeline.py's source (no torch), they are the signature's own."""
+    import inspect
+
+    from bdlearn.cli import _edit_defaults
+    from bdlearn.pipeline import edit
+
+    signature = inspect.signature(edit).parameters.items()
+    assert _edit_defaults() == {name: each.default for name, each in signature if each.default is not each.empty}

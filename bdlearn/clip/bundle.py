@@ -94,8 +94,9 @@ class ClipBundle:
                 raise ValueError("a prompt is empty")
             count = len(self.tokenizer.encode(prompt)) + 2  # + start and end of text
             if count > self.context_length:
-                raise ValueError(f"prompt {prompt!r} has {count} tokens with start and end; this CLIP "
-                                 f"takes at most {self.context_length}")
+                shown = prompt if len(prompt) <= 60 else f"{prompt[:57]}..."
+                raise ValueError(f"the prompt {shown!r} has {count} tokens with start and end; this CLIP takes at "
+                                 f"most {self.context_length}: shorten it")
         return self.tokenizer(list(prompts))
 
     def encode_text(self, prompts: Sequence[str]) -> torch.Tensor:

@@ -3,7 +3,8 @@
 In the order the course teaches it: the noise schedules and their respacing (:mod:`.schedule`),
 the forward process q (:mod:`.forward`), the reverse step p_θ with DDPM and DDIM updates
 (:mod:`.reverse`), sampling loops (:mod:`.sampling`), the training losses (:mod:`.losses`) and the
-ADM UNet that predicts the noise (:mod:`.unet`). It imports nothing else from bdlearn, nor CLIP.
+ADM UNet that predicts the noise (:mod:`.unet`). It imports nothing else from bdlearn (but the names of
+the samplers, :mod:`bdlearn.choices`), nor CLIP.
 """
 from bdlearn.diffusion.forward import q_posterior_mean_variance, q_sample
 from bdlearn.diffusion.losses import diffusion_training_loss

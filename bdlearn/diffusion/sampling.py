@@ -6,16 +6,14 @@ plain loop it extends. Taught in notebook 02.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from bdlearn.choices import Sampler
 from bdlearn.diffusion.reverse import ddim_step, ddpm_step, p_mean_variance
 from bdlearn.diffusion.schedule import DiffusionSchedule, model_timesteps
-
-Sampler = Literal["ddpm", "ddim"]
 
 
 @dataclass

@@ -19,21 +19,18 @@ Taught in notebooks 04 and 06.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from bdlearn.choices import ClipInput, Distance
 from bdlearn.clip.bundle import ClipBundle, cosine_distance, spherical_distance
 from bdlearn.diffusion.forward import gather
 from bdlearn.diffusion.reverse import PMeanVariance, p_mean_variance
 from bdlearn.diffusion.schedule import DiffusionSchedule, model_timesteps
 from bdlearn.editing.augmentations import WarpParameters, extending_augmentations, warp_copies
 from bdlearn.editing.variants import VARIANTS, VariantChoices
-
-Distance = Literal["spherical", "cosine"]
-ClipInput = Literal["pred_xstart", "official_mix"]
 
 
 @dataclass(frozen=True)

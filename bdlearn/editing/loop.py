@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Literal, get_args
+from typing import get_args
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from bdlearn.choices import Method, Sampler, Variant
 from bdlearn.clip.bundle import ClipBundle
 from bdlearn.diffusion.forward import q_sample
 from bdlearn.diffusion.reverse import ddim_step, ddpm_step
@@ -34,10 +35,7 @@ from bdlearn.diffusion.unet import UNet
 from bdlearn.editing.blending import blend, noised_background
 from bdlearn.editing.guidance import GuidanceWeights, GuidedPrediction, guided_prediction
 from bdlearn.editing.noise import GeneratorNoise, NoiseSource
-from bdlearn.editing.variants import Variant, VariantChoices, variant_choices
-
-Method = Literal["blended", "local"]
-Sampler = Literal["ddpm", "ddim"]
+from bdlearn.editing.variants import VariantChoices, variant_choices
 
 
 @dataclass

@@ -12,9 +12,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from bdlearn.choices import Distance, Variant
 from bdlearn.clip.bundle import ClipBundle, cosine_distance, spherical_distance
-from bdlearn.editing.guidance import Distance, clip_distance
-from bdlearn.editing.variants import Variant, VariantChoices, variant_choices
+from bdlearn.editing.guidance import clip_distance
+from bdlearn.editing.variants import VariantChoices, variant_choices
 
 
 @torch.no_grad()

@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-Variant = Literal["paper", "official"]
+from bdlearn.choices import Variant
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,14 @@ twins of the world's models (same layers and dtypes, no memory, no arithmetic):
 
 :func:`plan_batches` turns the memory count into the batch: on a GPU as many edits as
 ``torch.cuda.mem_get_info`` says fit, with :data:`BACKWARD_HEADROOM` for the backward pass's
-temporaries; elsewhere the world's default.
+temporaries; on the CPU the world's default, and a larger batch that you chose but that the
+available memory cannot hold is refused before any work.
 """
 from __future__ import annotations
 
 import copy
 import itertools
+import os
 import warnings
 from dataclasses import dataclass
 
@@ -34,6 +36,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from bdlearn.clip.bundle import ClipBundle
 from bdlearn.editing.guidance import GuidanceWeights, guided_prediction
+from bdlearn.machinery.inputs import InputError
 from bdlearn.worlds.world import ModelWorld
 
 #: Memory a batch needs beyond the saved activations: the backward pass's gradients and
@@ -122,6 +125,14 @@ def edits_that_fit(free_bytes: int, saved_bytes_per_edit: int) -> int:
     return max(1, int(usable // (saved_bytes_per_edit * BACKWARD_HEADROOM)))
 
 
+def available_cpu_memory() -> int | None:
+    """Bytes of memory this machine has available now (Linux, macOS: ``os.sysconf``); None where unknown."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 @dataclass(frozen=True)
 class BatchPlan:
     """How an edit's repetitions run: ``batch_size`` at a time, chosen by ``chosen_by``."""
@@ -157,6 +168,8 @@ def plan_batches(world: ModelWorld, repetitions: int, steps: int, num_augmentati
     ``repetitions``. Where the GPU's memory cannot be read or the step cannot be counted, a warning
     says so and the world's default is used."""
     device = world.device
+    if device.type == "cpu":
+        return _cpu_plan(world, repetitions, steps, num_augmentations, batch_size)
     if batch_size is not None:
         return BatchPlan(repetitions, steps, min(batch_size, repetitions), "you", str(device))
     if device.type == "cuda":
@@ -173,3 +186,25 @@ def plan_batches(world: ModelWorld, repetitions: int, steps: int, num_augmentati
                              free)
     return BatchPlan(repetitions, steps, min(world.defaults.batch_size, repetitions), "the world's default",
                      str(device))
+
+
+def _cpu_plan(world: ModelWorld, repetitions: int, steps: int, num_augmentations: int,
+              batch_size: int | None) -> BatchPlan:
+    """On the CPU: the world's default batch, or ``batch_size``. A batch larger than the default is
+    counted first (:func:`guided_step_cost`) and refused, before any work, if the memory available
+    now cannot hold it: the kernel would otherwise stop the process without a word."""
+    if batch_size is None or batch_size <= world.defaults.batch_size:
+        chosen_by = "the world's default" if batch_size is None else "you"
+        return BatchPlan(repetitions, steps, min(batch_size or world.defaults.batch_size, repetitions), chosen_by,
+                         "cpu")
+    wanted = min(batch_size, repetitions)
+    available = available_cpu_memory()
+    if available is None:
+        return BatchPlan(repetitions, steps, wanted, "you", "cpu")
+    per_edit = guided_step_cost(world, num_augmentations).saved_bytes
+    fit = max(1, int(available // (per_edit * BACKWARD_HEADROOM)))
+    if wanted > fit:
+        needed = wanted * per_edit * BACKWARD_HEADROOM
+        raise InputError(f"a batch of {wanted} edits needs about {needed / 1e9:.1f} GB of memory on the CPU and "
+                         f"{available / 1e9:.1f} GB are available now: choose a batch size of at most {fit}")
+    return BatchPlan(repetitions, steps, wanted, "you", "cpu", per_edit, available)

@@ -18,18 +18,24 @@ How pixels are read, the same for images and masks:
 * arrays and tensors: bools; uint16 over 0..65535; other integers over 0..255; floats (float16,
   bfloat16, float32, float64) in [0, 1]. Values outside the scale, NaN and infinities are errors;
   floats in [−1, 1] (bdlearn's model format) are refused with the conversion, (x + 1) / 2;
-* an empty image and one over :data:`MAX_PIXELS` are errors; a file's size is checked before its
-  pixels are decoded (so a "decompression bomb" costs nothing).
+* an image's transparent pixels are shown on white (a mask's alpha is read as :func:`read_mask` says);
+* an empty image, one over :data:`MAX_PIXELS` and a file of several frames (an animation, pages)
+  are errors; a file's size is checked before its pixels are decoded (so a "decompression bomb"
+  costs nothing).
 """
 from __future__ import annotations
 
 import re
+import sys
+import warnings
 from pathlib import Path
 from typing import Union
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
+
+from bdlearn.errors import InputError
 
 ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, str, Path]
 
@@ -43,15 +49,23 @@ _RGB_MODES = ("1", "L", "P", "RGB", "RGBX", "CMYK", "YCbCr", "LAB", "HSV")
 _RGBA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
 
 
-class InputError(ValueError):
-    """An image, mask or prompt that bdlearn cannot use, with what to do about it."""
-
 
 def _check_size(height: int, width: int, what: str) -> None:
     if height == 0 or width == 0:
         raise InputError(f"{what} is empty ({width}x{height} pixels)")
     if height * width > MAX_PIXELS:
         raise _too_large(what, f"{width}x{height} pixels ({height * width / 1e6:.0f} megapixels)")
+
+
+_PACKAGE = str(Path(__file__).resolve().parents[1])
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` at which a warning points at the first caller outside bdlearn (the user's line)."""
+    level, frame = 1, sys._getframe(1)  # level 1: the function that warns
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        level, frame = level + 1, frame.f_back
+    return level
 
 
 def _too_large(what: str, size: str) -> InputError:
@@ -65,6 +79,10 @@ def _open(path: str | Path, what: str = "image") -> Image.Image:
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{what} {path} is a folder, not an image file")
+    if path.is_symlink() and not path.exists():
+        raise InputError(f"{what} {path} is a symbolic link to nothing (broken, or looping)")
+    if path.exists() and not path.is_file():
+        raise InputError(f"{what} {path} is not a regular file (a pipe, device or socket): save it to a file first")
     if not path.is_file():
         raise InputError(f"file not found: {path}")
     # Image.open reads only the header; bdlearn's limit, MAX_PIXELS, stricter than PIL's
@@ -80,6 +98,9 @@ def _open(path: str | Path, what: str = "image") -> Image.Image:
         raise InputError(f"{path} is not an image PIL can read: {err}") from err
     with image:
         _check_size(image.height, image.width, f"{what} {path}")
+        if getattr(image, "n_frames", 1) > 1:  # an animation, or a multi-page file
+            raise InputError(f"{what} {path} holds {image.n_frames} frames (an animation or pages); bdlearn edits "
+                             "one still picture: save the frame you want as a PNG")
         try:
             image.load()
         except Exception as err:
@@ -90,6 +111,11 @@ def _open(path: str | Path, what: str = "image") -> Image.Image:
 
 def _upright(image: Image.Image, what: str) -> Image.Image:
     """``image`` turned as its EXIF orientation says: a new image, or ``image`` itself where it has none."""
+    try:
+        image.load()
+    except ValueError as err:  # PIL: "Operation on closed image"
+        raise InputError(f"{what}: the PIL image was closed ({err}); pass it before closing it (or after a "
+                         "`with Image.open(...)` block, pass image.copy() made inside it), or pass the path") from None
     try:
         orientation = image.getexif().get(0x0112, 1)
         if orientation in (None, 1):
@@ -138,6 +164,8 @@ def _pil_pixels(image: Image.Image, what: str) -> tuple[np.ndarray, np.ndarray]:
 def _array_pixels(value, what: str) -> tuple[np.ndarray, np.ndarray]:
     """An array or tensor as :func:`_pil_pixels` gives a PIL image (HxWxC and the channels' scales)."""
     if isinstance(value, torch.Tensor):
+        if value.device.type == "meta":
+            raise InputError(f"{what}: a tensor on the meta device has a shape but no values; pass a real tensor")
         value = value.detach().cpu()
         if value.is_complex():
             raise InputError(f"{what}: complex tensors are not images (dtype {value.dtype})")
@@ -151,6 +179,10 @@ def _array_pixels(value, what: str) -> tuple[np.ndarray, np.ndarray]:
     elif not isinstance(value, (np.ndarray, list, tuple)):
         raise InputError(f"{what}: expected a PIL image, a path, or an array or tensor; got {type(value).__name__}")
     array = np.asarray(value)
+    if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[-1] not in (1, 3, 4):
+        array = array.transpose(1, 2, 0)  # CxHxW -> HxWxC, as for tensors
+    elif array.ndim == 4 and array.shape[1] in (1, 3, 4) and array.shape[-1] not in (1, 3, 4):
+        array = array.transpose(0, 2, 3, 1)
     if array.ndim == 4:
         if array.shape[0] != 1:
             raise InputError(f"{what}: pass one {what} at a time, got a batch of {array.shape[0]}")
@@ -169,6 +201,10 @@ def _array_pixels(value, what: str) -> tuple[np.ndarray, np.ndarray]:
         if low < 0 or high > full:
             hint = " (pass 16-bit data as a uint16 array)" if full == 255 and 0 <= low and high <= 65535 else ""
             raise InputError(f"{what}: {array.dtype} values must lie in 0..{full}; got {low}..{high}{hint}")
+        if array.dtype == np.uint16 and high <= 255:
+            warnings.warn(f"{what}: a uint16 array is read over 0..65535, and this one's values all lie in 0..{high}, "
+                          "so it comes out nearly black; if it holds 8-bit data, pass array.astype(np.uint8)",
+                          UserWarning, stacklevel=_caller_level())
         return array.astype(np.float32), np.full(channels, float(full), np.float32)
     if not np.issubdtype(array.dtype, np.floating):
         raise InputError(f"{what}: unsupported dtype {array.dtype}; pass integers in 0..255 or floats in [0, 1]")
@@ -220,7 +256,8 @@ def read_image(image: ImageLike) -> np.ndarray:
 
     Accepts PIL images of any mode, paths, and arrays or tensors shaped HxW, HxWx3, HxWx4 or
     CxHxW, read as the module docstring says (integers over 0..255, uint16 over 0..65535, floats
-    in [0, 1]; EXIF orientation applied). Alpha is dropped; greyscale is repeated to RGB. Raises
+    in [0, 1]; EXIF orientation applied). Transparent pixels (alpha, or a palette's transparent
+    colour) are shown on white, as most viewers show them; greyscale is repeated to RGB. Raises
     :class:`InputError` for anything else.
     """
     if isinstance(image, (str, Path)):
@@ -228,10 +265,15 @@ def read_image(image: ImageLike) -> np.ndarray:
     # 8 bits: no float copy
     if isinstance(image, Image.Image) and image.mode in _RGB_MODES + ("LA", "PA", "RGBA", "RGBa"):
         _check_size(image.height, image.width, "image")
-        return np.asarray(_upright(image, "image").convert("RGB")).copy()
+        image = _upright(image, "image")
+        if "A" in image.mode or "a" in image.mode or "transparency" in image.info:
+            white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(white, image.convert("RGBA"))
+        return np.asarray(image.convert("RGB")).copy()
     pixels = _pixels(image, "image")
-    if pixels.shape[-1] in (2, 4):
-        pixels = pixels[..., :-1]
+    if pixels.shape[-1] in (2, 4):  # on white
+        alpha = pixels[..., -1:]
+        pixels = pixels[..., :-1] * alpha + (1 - alpha)
     if pixels.shape[-1] == 1:
         pixels = np.repeat(pixels, 3, axis=-1)
     return np.round(pixels * 255).astype(np.uint8)
@@ -247,12 +289,31 @@ def load_image(image: ImageLike, size: int) -> torch.Tensor:
     return torch.from_numpy(array.copy()).permute(2, 0, 1)[None]
 
 
+#: A colour mask with more distinct colours than this is a photo, not a mask (an anti-aliased
+#: mask of a few colours has a few hundred at most).
+MAX_MASK_COLOURS = 1024
+
+
+def _refuse_a_photo(colour: np.ndarray) -> None:
+    """Refuse a colour mask [H, W, 3] in [0, 1] whose many distinct colours say it is a photo."""
+    levels = np.round(colour * 255).astype(np.uint32)
+    codes = (levels[..., 0] << 16) | (levels[..., 1] << 8) | levels[..., 2]
+    count = np.unique(codes).size
+    if count > MAX_MASK_COLOURS:
+        raise InputError(f"the mask has {count:,} distinct colours, like a photo: a mask is white (or any bright "
+                         "colour) where the edit goes and black elsewhere, in a file of its own, not strokes on the "
+                         "photo itself (see bdlearn.notebook.mask_drawer to draw one)")
+
+
 def read_mask(mask: ImageLike, image_shape: tuple[int, int] | None = None, invert: bool = False) -> np.ndarray:
     """Any mask as an HxW bool array at the image's size ``image_shape`` (H, W; None: the mask's own);
     True marks the edit.
 
     Read as images are (module docstring), then binarised at half of full scale (> 127.5 of 255,
-    > 0.5 of 1); colour masks are averaged over channels. Integer masks whose largest value is 1
+    > 0.5 of 1): a pixel is selected when any of its channels is, so strokes of any bright colour
+    on black count (red as well as white). A colour mask with more than
+    :data:`MAX_MASK_COLOURS` distinct colours looks like a photo, not a mask (a stroke painted on
+    the photo itself, or the image given as its own mask), and is refused. Integer masks whose largest value is 1
     (0/1 masks, in 8 or 16 bits, files or arrays) are read as 0/1. A mask with alpha (LA, RGBA,
     HxWx4) whose colour is the same everywhere while its alpha varies is an alpha mask: the alpha
     is the mask (opaque = edit); otherwise the colour is the mask and alpha is ignored. A mask of
@@ -266,7 +327,9 @@ def read_mask(mask: ImageLike, image_shape: tuple[int, int] | None = None, inver
         colour, alpha = pixels[..., :-1], pixels[..., -1]
         colour_constant = bool(np.all(colour.max(axis=(0, 1)) == colour.min(axis=(0, 1))))
         pixels = alpha[..., None] if colour_constant and alpha.max() != alpha.min() else colour
-    binary = pixels.mean(axis=-1) > 0.5
+    if pixels.shape[-1] == 3:
+        _refuse_a_photo(pixels)
+    binary = pixels.max(axis=-1) > 0.5
     if image_shape is not None:
         binary = _resized_to(binary, image_shape)
     if invert:

@@ -30,21 +30,17 @@ from typing import Any, get_args
 
 import numpy as np
 
+from bdlearn.choices import SEED_LIMIT, ClipInput, Distance, Method, Sampler, Variant, WindowFit
 from bdlearn.diffusion.schedule import DiffusionSchedule
-from bdlearn.editing.guidance import ClipInput, Distance, GuidanceWeights
-from bdlearn.editing.loop import Method, Sampler
-from bdlearn.editing.variants import VARIANTS, Variant
+from bdlearn.editing.guidance import GuidanceWeights
+from bdlearn.editing.variants import VARIANTS
 from bdlearn.machinery.inputs import InputError
-from bdlearn.machinery.window import WindowFit
 from bdlearn.worlds.load import named_world
 from bdlearn.worlds.world import EditDefaults
 
 #: In the official variant, λ weighs the background loss's L2 term and this share of it its LPIPS term:
 #: the official defaults' ratio (``--l2_sim_lambda 10000``, ``--lpips_sim_lambda 1000``).
 OFFICIAL_LPIPS_SHARE = 0.1
-
-#: Seeds run from 0 to SEED_LIMIT - 1 (see the module docstring).
-SEED_LIMIT = 2**32
 
 #: The choices of each option, read from the type the code that takes it declares (one source of truth).
 METHODS: tuple[str, ...] = get_args(Method)

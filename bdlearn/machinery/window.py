@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-WindowFit = Literal["mask", "image"]
+from bdlearn.choices import WindowFit
 
 #: Context around the mask's bounding box, on each side, as a fraction of the box's longer side.
 CONTEXT = 0.5
@@ -60,6 +60,12 @@ class EditWindow:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+    def area(self) -> np.ndarray:
+        """The photo's pixels inside the window: an HxW bool array."""
+        inside = np.zeros((self.image_height, self.image_width), bool)
+        inside[max(self.top, 0):self.top + self.side, max(self.left, 0):self.left + self.side] = True
+        return inside
 
 
 def _place(centre: float, side: int, length: int) -> int:

@@ -107,12 +107,21 @@ def make_ema(model: nn.Module, decay: float) -> AveragedModel:
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
+def write_whole(path: Path, write: Callable[[Path], object]) -> None:
+    """``write(partial)`` to a temporary name beside ``path``, then rename it into place: a crash
+    leaves the old file or the new one, never a torn file (and no temporary one after an error)."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        write(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def save_checkpoint(path: Path, **state) -> None:
-    """Write a resumable checkpoint atomically (a crash mid-write never leaves a torn file)."""
+    """Write a resumable checkpoint whole (:func:`write_whole`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    write_whole(path, lambda partial: torch.save(state, partial))
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -138,9 +147,13 @@ def machine_description(threads: int | None = None) -> str:
 
 def export_weights(path: Path, state_dict: dict[str, torch.Tensor], card: dict,
                    dtype: torch.dtype = torch.float32) -> None:
-    """Save ``state_dict`` as safetensors (cast to ``dtype``) and ``card`` as JSON beside it."""
+    """Save ``state_dict`` as safetensors (cast to ``dtype``) and ``card`` as JSON beside it.
+
+    Each file is written whole (:func:`write_whole`), the card last.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to(dtype).contiguous() for k, v in state_dict.items()}
-    save_file(tensors, str(path), metadata={"format": "pt", "bdlearn_card": path.with_suffix(".json").name})
+    metadata = {"format": "pt", "bdlearn_card": path.with_suffix(".json").name}
+    write_whole(path, lambda partial: save_file(tensors, str(partial), metadata=metadata))
     card = {**card, "exported": time.strftime("%Y-%m-%d %H:%M:%S"), "storage_dtype": str(dtype).replace("torch.", "")}
-    path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    write_whole(path.with_suffix(".json"), lambda partial: partial.write_text(json.dumps(card, indent=2) + "\n"))

@@ -36,6 +36,10 @@ def grow_attention(weights: str | Path, dest: str | Path, add_resolutions: tuple
     (``init_weights``). Returns the grown config.
     """
     old_config = _card_config(weights)
+    factors = [2**level for level in range(len(old_config.channel_mult))]  # one per resolution level
+    if unknown := sorted(set(add_resolutions) - set(factors)):
+        raise ValueError(f"the UNet of {weights} has no downsample factor {unknown}: its levels have factors "
+                         f"{factors} (1 = {old_config.image_size} px, 2 = {old_config.image_size // 2} px, ...)")
     new_factors = set(add_resolutions) - set(old_config.attention_resolutions)
     if not new_factors:
         raise ValueError(f"{weights} already has attention at {sorted(old_config.attention_resolutions)}: "

@@ -18,10 +18,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from bdlearn.diffusion import UNet, UNetConfig
-
-
-class CheckpointError(ValueError):
-    """A weights file that is missing, unreadable, not a state dict, or does not fit the model."""
+from bdlearn.errors import CheckpointError
 
 
 def _show(keys: list[str], limit: int = 5) -> str:

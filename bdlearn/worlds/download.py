@@ -27,13 +27,11 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from bdlearn.errors import DownloadError
+
 CACHE_ENV = "BDLEARN_CACHE"
 _CHUNK = 1 << 20
 _USER_AGENT = "bdlearn (urllib)"
-
-
-class DownloadError(RuntimeError):
-    """A download that could not be completed, or whose result failed its size or checksum test."""
 
 
 class _Retryable(Exception):
@@ -158,7 +156,11 @@ def download(url: str, dest: str | Path, sha256: str | None = None, size: int | 
             raise DownloadError(f"{dest} exists but has {dest.stat().st_size:,} bytes, expected {size:,}; "
                                 "delete it to download it again")
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a file in the way, a read-only home, ...
+        raise DownloadError(f"cannot make the folder {dest.parent} for {dest.name} ({err.strerror or err}); "
+                            f"point {CACHE_ENV} at a folder you can write") from None
     part = partial_path(dest)
     failures = []
     for source in (url, *mirrors):

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import get_args
 
 import torch
 
+from bdlearn.choices import WorldName
 from bdlearn.worlds.real import REAL_DEFAULTS, REAL_DIFFUSION, load_real_world
 from bdlearn.worlds.toy import TOY_DEFAULTS, TOY_DIFFUSION, load_toy_world
 from bdlearn.worlds.world import EditDefaults, ModelWorld
@@ -34,6 +36,7 @@ WORLDS: dict[str, NamedWorld] = {
                        REAL_DEFAULTS, REAL_DIFFUSION, lambda device: load_real_world(device=device)),
 }
 WORLD_NAMES = tuple(WORLDS)
+assert set(WORLD_NAMES) == set(get_args(WorldName)), "bdlearn.choices.WorldName names the worlds of this table"
 
 #: Worlds :func:`shared_world` has loaded, kept for the rest of the process.
 _LOADED: dict[str, ModelWorld] = {}
