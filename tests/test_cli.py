@@ -108,7 +108,8 @@ def test_train_anneal_needs_init_weights(tmp_path, capsys):
 
 
 def test_train_from_weights_without_a_card_is_a_clear_error(tmp_path, capsys):
-    code = main(["train", "ddpm", "--preset", "anneal", "--init-weights", str(tmp_path / "missing.safetensors"),
+    (tmp_path / "cardless.safetensors").write_bytes(b"weights")  # the file is there, its .json card is not
+    code = main(["train", "ddpm", "--preset", "anneal", "--init-weights", str(tmp_path / "cardless.safetensors"),
                  "--out", str(tmp_path / "run")])
     assert code == 2 and "has no card" in capsys.readouterr().err
 
