@@ -123,3 +123,10 @@ def test_colab_rehearsal(built_wheel, colab_runtime, colab_stub, tmp_path, monke
     printed = cell_text(done.cells[1])
     assert "ERROR" not in printed and "error" not in printed.lower(), f"pip complained:\n{printed}"
     assert (tmp_path / "widget-manager-enabled").exists(), "the cell did not enable Colab's widget manager"
+
+
+def test_the_cell_writer_needs_only_the_standard_library():
+    """A teacher runs tools/colab_cell.py with a bare python3: -S leaves every installed package out."""
+    done = subprocess.run([sys.executable, "-S", str(REPO_ROOT / "tools" / "colab_cell.py"), "--check"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "0 notebook(s) differ" in done.stdout, done.stdout + done.stderr

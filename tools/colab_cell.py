@@ -9,17 +9,17 @@ from somewhere else (a wheel's URL, say). A teacher changes that one setting and
 
 The cell installs bdlearn with its declared dependencies while pinning pip to the runtime's own torch and
 torchvision, so Colab's CUDA builds are never replaced. ``BDLEARN_SOURCE`` in the environment overrides
-the source for one session (the Colab rehearsal test points it at a freshly built wheel).
+the source for one session (the Colab rehearsal test points it at a freshly built wheel). It needs only
+Python's standard library (a bare ``python3``, no environment), and writes notebooks as nbformat does.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import tomllib
 from pathlib import Path
-
-import nbformat
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -68,14 +68,29 @@ def badge_url(notebook: str) -> str:
     return f"https://colab.research.google.com/github/{github}/blob/{config['ref']}/notebooks/{notebook}"
 
 
-def updated(path: Path) -> nbformat.NotebookNode:
+def _read(path: Path) -> dict:
+    """A notebook as the JSON object it is (nbformat 4)."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _write(notebook: dict, path: Path) -> None:
+    """Write ``notebook`` as nbformat does: one space of indent, characters as they are, a final newline."""
+    path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _text(cell: dict) -> str:
+    """A cell's source as one string (notebooks store it as a list of lines)."""
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def updated(path: Path) -> dict:
     """The notebook at ``path`` with its badge and install cell rewritten."""
-    notebook = nbformat.read(path, as_version=4)
-    intro, cell = notebook.cells[0], notebook.cells[1]
-    if intro.cell_type != "markdown" or not BADGE_URL.search(intro.source) or cell.cell_type != "code":
+    notebook = _read(path)
+    intro, cell = notebook["cells"][0], notebook["cells"][1]
+    if intro["cell_type"] != "markdown" or not BADGE_URL.search(_text(intro)) or cell["cell_type"] != "code":
         raise SystemExit(f"{path}: expected a markdown cell with a Colab badge, then the install cell")
-    intro.source = BADGE_URL.sub(badge_url(path.name), intro.source)
-    cell.source = colab_cell()
+    intro["source"] = BADGE_URL.sub(badge_url(path.name), _text(intro)).splitlines(keepends=True)
+    cell["source"] = colab_cell().splitlines(keepends=True)
     return notebook
 
 
@@ -86,10 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     stale = []
     for path in sorted(NOTEBOOK_DIR.glob("*.ipynb")):
         notebook = updated(path)
-        if notebook != nbformat.read(path, as_version=4):
+        if notebook != _read(path):
             stale.append(path.name)
             if not args.check:
-                nbformat.write(notebook, path)
+                _write(notebook, path)
     verb = "differ" if args.check else "rewritten"
     print(f"{len(stale)} notebook(s) {verb}" + (f": {', '.join(stale)}" if stale else ""))
     return 1 if args.check and stale else 0
