@@ -19,7 +19,7 @@ import sys
 import tempfile
 import warnings
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, get_args
 
@@ -108,7 +108,7 @@ def _check_out(out: Path, inputs: list[Path], force: bool) -> None:
             raise InputError(f"--out {out} would overwrite the input {path}; choose another folder")
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; name a folder (it is created if missing)")
-    if out.is_dir() and any(out.iterdir()) and not force:
+    if out.is_dir() and any(path.name != _LOCK_NAME for path in out.iterdir()) and not force:  # a killed run's lock
         raise InputError(f"{out} exists and is not empty; pass --force to write into it")
     folder = resolved
     while not folder.exists():  # the folder that the missing ones would be created in
@@ -139,29 +139,51 @@ def _earlier_outputs(out: Path) -> list[Path]:
     return sorted(found)
 
 
+@dataclass
+class _Writes:
+    """What a command wrote into its output folder: new files, and the earlier files it replaced
+    (kept aside under a hidden name until the command succeeds)."""
+
+    new: list[Path] = field(default_factory=list)
+    replaced: list[tuple[Path, Path]] = field(default_factory=list)  #: (the file, its earlier version aside)
+
+    def undo(self) -> None:
+        """Put the folder back as it was: new files removed, earlier ones restored."""
+        for path in self.new:
+            path.unlink(missing_ok=True)
+        for path, earlier in reversed(self.replaced):
+            os.replace(earlier, path)
+
+    def keep(self) -> None:
+        """The command succeeded: drop the earlier versions."""
+        for _, earlier in self.replaced:
+            earlier.unlink(missing_ok=True)
+
+
 @contextmanager
 def _output_folder(out: Path):
-    """Create ``out`` (and missing parents) for writing; if the body fails, remove what it wrote
-    (paths it adds to the yielded list: new files, and unfinished ones) and the folders created
-    here, so no empty folder is left."""
+    """Create ``out`` (and missing parents) for writing and yield a :class:`_Writes`. If the body fails
+    (an error, Ctrl-C), the folder is put back as it was: new files removed, replaced ones restored,
+    the folders created here removed, so a failed run leaves neither an empty folder nor a mix of
+    two runs' files."""
     created = []
     folder = out.resolve()
     while not folder.exists():
         created.append(folder)
         folder = folder.parent
     out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    writes = _Writes()
     try:
-        yield written
+        yield writes
     except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
+        writes.undo()
         for folder in created:  # deepest first; only empty ones
             try:
                 folder.rmdir()
             except OSError:
                 break
         raise
+    writes.keep()
 
 
 #: The lock file a command holds in its output folder while it runs there.
@@ -192,16 +214,19 @@ def _locked(out: Path):
 
 
 @contextmanager
-def _atomic(path: Path, written: list[Path]):
+def _atomic(path: Path, writes: _Writes):
     """Write to a hidden temporary name beside ``path`` (the body gets that name), then rename it into
-    place: a crash or kill leaves the old file or the new one, never half of one. ``written`` gets
-    the temporary name and, where no file was there before, ``path``: what a failed run removes."""
+    place: even a kill leaves the old file or the new one, never half of one. An earlier ``path`` is
+    kept aside in ``writes`` until the command succeeds."""
     partial = path.with_name(f".{path.name}.partial")
-    written.append(partial)
     try:
         yield partial
-        if not path.exists():
-            written.append(path)
+        if path.exists():
+            earlier = path.with_name(f".{path.name}.earlier")
+            os.replace(path, earlier)
+            writes.replaced.append((path, earlier))
+        else:
+            writes.new.append(path)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
@@ -216,7 +241,7 @@ def run_edit(image, mask, prompt: str, args: argparse.Namespace):
     return edit(image, mask, prompt, **options)
 
 
-def write_outputs(result, out: Path, args: argparse.Namespace, written: list[Path]) -> tuple[Path, int]:
+def write_outputs(result, out: Path, args: argparse.Namespace, writes: _Writes) -> tuple[Path, int]:
     """Write the ranked PNGs, a figure and ``report.json`` to ``out`` (which must exist); return the
     figure and the number of edits. Each file replaces its namesake of an earlier run whole; the
     earlier run's other outputs (more edits than now) are removed once all the new ones are written."""
@@ -226,11 +251,11 @@ def write_outputs(result, out: Path, args: argparse.Namespace, written: list[Pat
     files = []
     for rank in range(result.images.shape[0]):
         name = f"edit_{rank:02d}.png"
-        with _atomic(out / name, written) as partial:
+        with _atomic(out / name, writes) as partial:
             result.to_pil(rank).save(partial, format="PNG")
         files.append({"file": name, "rank": rank, "clip_distance": round(float(result.distances[rank]), 6)})
     figure = out / "figure.png"
-    with _atomic(figure, written) as partial:
+    with _atomic(figure, writes) as partial:
         edit_figure(result, top=args.top).savefig(partial, format="png", dpi=100, bbox_inches="tight")
     height, width = result.source.shape[:2]
     report = {"prompt": result.prompt, "input_size": {"width": width, "height": height},
@@ -241,19 +266,21 @@ def write_outputs(result, out: Path, args: argparse.Namespace, written: list[Pat
                                    "the model's whole window (Local CLIP-guided diffusion has no final replacement)"),
               "edits": files, "figure": figure.name}
     text = json.dumps(report, indent=2, allow_nan=False) + "\n"  # strict JSON: no NaN or Infinity
-    with _atomic(out / "report.json", written) as partial:
+    with _atomic(out / "report.json", writes) as partial:
         partial.write_text(text)
-    for path in set(earlier) - {out / entry["file"] for entry in files} - {figure, out / "report.json"}:
-        path.unlink(missing_ok=True)
+    for path in sorted(set(earlier) - {out / entry["file"] for entry in files} - {figure, out / "report.json"}):
+        aside = path.with_name(f".{path.name}.earlier")  # an earlier run's extra edit: gone once this one succeeds
+        os.replace(path, aside)
+        writes.replaced.append((path, aside))
     return figure, len(files)
 
 
 def _edit(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_out(out, [Path(args.image), Path(args.mask)], args.force)
-    with _output_folder(out) as written, _locked(out):
+    with _output_folder(out) as writes, _locked(out):
         result = run_edit(args.image, args.mask, args.prompt, args)
-        figure, count = write_outputs(result, out, args, written)
+        figure, count = write_outputs(result, out, args, writes)
     print(f"wrote {count} ranked edits, {out / 'report.json'} and the figure {figure}")
     return 0
 
@@ -273,12 +300,12 @@ def _demo(args: argparse.Namespace) -> int:
     mask = task.mask.astype(np.uint8) * 255
     image_path, mask_path = out / "input.png", out / "mask.png"
     print(f"demo task: edit the masked region of {image_path} into {task.prompt!r}")
-    with _output_folder(out) as written, _locked(out):
+    with _output_folder(out) as writes, _locked(out):
         result = run_edit(image, mask, task.prompt, args)
         for path, pixels in ((image_path, image), (mask_path, mask)):
-            with _atomic(path, written) as partial:
+            with _atomic(path, writes) as partial:
                 Image.fromarray(pixels).save(partial, format="PNG")
-        figure, _ = write_outputs(result, out, args, written)
+        figure, _ = write_outputs(result, out, args, writes)
     verdict = judge_region(result.full_size(0).astype(np.float32) / 255, task.mask)
     found = f"a {verdict.colour} {verdict.shape}" if verdict.has_object else "no object"
     print(f"the judge finds {found} in the mask of the best edit "
@@ -415,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bdlearn: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: the output folder was already cleaned up on the way out
-        print(f"bdlearn: interrupted; {args.command} stopped and left no half-written files", file=sys.stderr)
+        print(f"bdlearn: interrupted; {args.command} stopped and left nothing half-written", file=sys.stderr)
         return 130
 
 

@@ -8,6 +8,7 @@ of the mask replaced by the input (the final replacement, blended method), the e
 """
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +89,8 @@ class EditResult:
         background drift included, which is what the paper compares against.
         """
         count = self.images.shape[0]
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+            raise TypeError(f"an edit's index is an int, 0 (the best) to {count - 1}; got {index!r}")
         if not -count <= index < count:
             raise IndexError(f"edit {index} does not exist: this result holds {count} edits, "
                              f"0 (the best) to {count - 1}")

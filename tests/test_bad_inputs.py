@@ -21,6 +21,7 @@ from bdlearn.cli import main
 from bdlearn.diffusion.unet import UNet
 from bdlearn.machinery.inputs import InputError, read_image, read_mask
 from bdlearn.pipeline import edit
+from bdlearn.scenes.tasks import make_edit_task
 from bdlearn.worlds.checkpoint import CheckpointError, load_unet, read_state_dict
 from bdlearn.worlds.download import DownloadError, download
 from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS, TOY_DIFFUSION
@@ -61,7 +62,7 @@ def test_respacing_as_an_int_means_the_same_string(world):
 @pytest.mark.parametrize("name, value, message", [
     ("repetitions", 2.5, "repetitions must be an integer"),
     ("repetitions", 0, "repetitions must be at least 1"),
-    ("num_augmentations", -1, "num_augmentations must be at least 0"),
+    ("num_augmentations", -1, r"num_augmentations must be in \[0, 256\]"),
     ("skip", 3.0, "skip must be an integer"),
 ])
 def test_integer_settings_are_ints_in_range(no_loading, name, value, message):
@@ -640,13 +641,16 @@ def test_a_mask_that_looks_like_a_photo_is_refused(tmp_path, capsys):
     painted = photo.copy()
     painted[20:40, 20:40] = (255, 0, 0)  # a red stroke on the photo itself
     for mask in (photo, painted):
-        with pytest.raises(InputError, match=r"the mask has [\d,]+ distinct colours, like a photo"):
+        with pytest.raises(InputError, match=r"the mask looks like a picture \([\d,]+ colours"):
             read_mask(mask)
     Image.fromarray(photo).save(tmp_path / "photo.png")
     same = str(tmp_path / "photo.png")
     assert main(["edit", "--image", same, "--mask", same, "--prompt", "a red circle", "--out", str(tmp_path / "o"),
                  *CLI_FAST]) == 2
-    _one_error_line(capsys, "like a photo")
+    _one_error_line(capsys, "looks like a picture")
+    task = make_edit_task(3)  # a toy scene, 32x32: 1,024 pixels, so few colours, but mostly mid-tones
+    with pytest.raises(InputError, match="looks like a picture"):
+        read_mask(np.round(task.image * 255).astype(np.uint8))
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="flock locks on POSIX systems only")
@@ -711,3 +715,44 @@ def test_transparent_pixels_are_shown_on_white_in_every_form(tmp_path):
     for image in (palette, tmp_path / "palette.png", rgba, Image.fromarray(rgba), torch.from_numpy(rgba)):
         read = read_image(image)
         assert (read[:, :4] == (200, 30, 30)).all() and (read[:, 4:] == 255).all(), type(image)
+
+
+@needs_toy
+def test_ctrl_c_during_a_forced_rerun_puts_the_folder_back_as_it_was(files, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    assert main(["edit", *files, "--out", str(out), *CLI_FAST, "--repetitions", "3"]) == 0
+    (out / "notes.txt").write_text("mine")
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    from bdlearn.notebook import plotting
+
+    def interrupted_while_writing(*args, **kwargs):  # after the new edit PNGs, before the figure and report
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plotting, "edit_figure", interrupted_while_writing)
+    assert main(["edit", *files, "--out", str(out), *CLI_FAST, "--repetitions", "2", "--seed", "5", "--force"]) == 130
+    assert capsys.readouterr().err.rsplit("\r", 1)[-1].startswith("bdlearn: interrupted")  # after the progress bar
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before  # the earlier run, whole
+
+
+def test_asking_for_an_edit_by_a_bool_or_a_float_is_a_type_error(world):
+    image, mask = _case()
+    result = edit(image, mask, "a red circle", world, **{**FAST, "repetitions": 2})
+    for index in (True, 1.0, "0"):
+        with pytest.raises(TypeError, match="an edit's index is an int"):
+            result.full_size(index)
+
+
+def test_absurd_numbers_of_augmentations_are_refused_before_any_work(no_loading):
+    image, mask = _case()
+    for count in (257, 10**11):
+        with pytest.raises(InputError, match=r"num_augmentations must be in \[0, 256\].*the paper uses 16"):
+            edit(image, mask, "a red circle", "toy", **{**FAST, "num_augmentations": count})
+
+
+@needs_toy
+def test_the_lock_a_killed_run_left_does_not_block_the_next(files, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".bdlearn-lock").write_text("")  # left by a run the kernel killed: nobody holds it
+    assert main(["edit", *files, "--out", str(out), *CLI_FAST, "--repetitions", "1"]) == 0
+    assert not (out / ".bdlearn-lock").exists()

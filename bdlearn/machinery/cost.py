@@ -19,8 +19,9 @@ twins of the world's models (same layers and dtypes, no memory, no arithmetic):
 
 :func:`plan_batches` turns the memory count into the batch: on a GPU as many edits as
 ``torch.cuda.mem_get_info`` says fit, with :data:`BACKWARD_HEADROOM` for the backward pass's
-temporaries; on the CPU the world's default, and a larger batch that you chose but that the
-available memory cannot hold is refused before any work.
+temporaries; on the CPU the world's default (fewer where an edit heavier than the defaults does not
+fit), and a larger batch that you chose but that the available memory cannot hold is refused
+before any work.
 """
 from __future__ import annotations
 
@@ -140,7 +141,7 @@ class BatchPlan:
     repetitions: int
     steps: int
     batch_size: int
-    chosen_by: str  #: "you", "free GPU memory" or "the world's default"
+    chosen_by: str  #: "you", "free GPU memory", "available memory" or "the world's default"
     device: str
     saved_bytes_per_edit: int | None = None
     free_bytes: int | None = None
@@ -190,21 +191,22 @@ def plan_batches(world: ModelWorld, repetitions: int, steps: int, num_augmentati
 
 def _cpu_plan(world: ModelWorld, repetitions: int, steps: int, num_augmentations: int,
               batch_size: int | None) -> BatchPlan:
-    """On the CPU: the world's default batch, or ``batch_size``. A batch larger than the default is
-    counted first (:func:`guided_step_cost`) and refused, before any work, if the memory available
-    now cannot hold it: the kernel would otherwise stop the process without a word."""
-    if batch_size is None or batch_size <= world.defaults.batch_size:
-        chosen_by = "the world's default" if batch_size is None else "you"
-        return BatchPlan(repetitions, steps, min(batch_size or world.defaults.batch_size, repetitions), chosen_by,
-                         "cpu")
-    wanted = min(batch_size, repetitions)
+    """On the CPU: the world's default batch, or ``batch_size``. An edit heavier than the world's
+    defaults (a larger batch, more CLIP views) is counted first (:func:`guided_step_cost`): the default
+    batch shrinks to what the memory available now holds, and a batch you chose that it cannot hold
+    is refused before any work (the kernel would otherwise stop the process without a word)."""
+    defaults = world.defaults
+    wanted = min(batch_size or defaults.batch_size, repetitions)
+    chosen_by = "you" if batch_size is not None else "the world's default"
     available = available_cpu_memory()
-    if available is None:
-        return BatchPlan(repetitions, steps, wanted, "you", "cpu")
+    if (wanted <= defaults.batch_size and num_augmentations <= defaults.num_augmentations) or available is None:
+        return BatchPlan(repetitions, steps, wanted, chosen_by, "cpu")
     per_edit = guided_step_cost(world, num_augmentations).saved_bytes
     fit = max(1, int(available // (per_edit * BACKWARD_HEADROOM)))
-    if wanted > fit:
-        needed = wanted * per_edit * BACKWARD_HEADROOM
-        raise InputError(f"a batch of {wanted} edits needs about {needed / 1e9:.1f} GB of memory on the CPU and "
-                         f"{available / 1e9:.1f} GB are available now: choose a batch size of at most {fit}")
-    return BatchPlan(repetitions, steps, wanted, "you", "cpu", per_edit, available)
+    if wanted <= fit:
+        return BatchPlan(repetitions, steps, wanted, chosen_by, "cpu", per_edit, available)
+    if batch_size is None:
+        return BatchPlan(repetitions, steps, fit, "available memory", "cpu", per_edit, available)
+    needed = wanted * per_edit * BACKWARD_HEADROOM
+    raise InputError(f"a batch of {wanted} edits needs about {needed / 1e9:.1f} GB of memory on the CPU and "
+                     f"{available / 1e9:.1f} GB are available now: choose a batch size of at most {fit}")

@@ -294,15 +294,24 @@ def load_image(image: ImageLike, size: int) -> torch.Tensor:
 MAX_MASK_COLOURS = 1024
 
 
+#: A colourful mask with more than this share of mid-tone pixels (brightest channel between 0.2 and
+#: 0.8) is a picture, not a mask: a mask's pixels are dark or bright, but for its anti-aliased edges.
+MAX_MID_TONES = 0.25
+
+
 def _refuse_a_photo(colour: np.ndarray) -> None:
-    """Refuse a colour mask [H, W, 3] in [0, 1] whose many distinct colours say it is a photo."""
+    """Refuse a colour mask [H, W, 3] in [0, 1] that is a picture: many distinct colours, or (if
+    colourful) mostly mid-tones, like a photo or a toy scene given as its own mask."""
     levels = np.round(colour * 255).astype(np.uint32)
     codes = (levels[..., 0] << 16) | (levels[..., 1] << 8) | levels[..., 2]
     count = np.unique(codes).size
-    if count > MAX_MASK_COLOURS:
-        raise InputError(f"the mask has {count:,} distinct colours, like a photo: a mask is white (or any bright "
-                         "colour) where the edit goes and black elsewhere, in a file of its own, not strokes on the "
-                         "photo itself (see bdlearn.notebook.mask_drawer to draw one)")
+    brightest = colour.max(axis=-1)
+    mid_tones = float(((brightest > 0.2) & (brightest < 0.8)).mean())
+    colourful = float(np.ptp(colour, axis=-1).max()) > 0.1
+    if count > MAX_MASK_COLOURS or (colourful and mid_tones > MAX_MID_TONES):
+        raise InputError(f"the mask looks like a picture ({count:,} colours, {100 * mid_tones:.0f}% mid-tones): a "
+                         "mask is white (or any bright colour) where the edit goes and black elsewhere, in a file "
+                         "of its own, not strokes on the photo itself (see bdlearn.notebook.mask_drawer to draw one)")
 
 
 def read_mask(mask: ImageLike, image_shape: tuple[int, int] | None = None, invert: bool = False) -> np.ndarray:
@@ -311,9 +320,10 @@ def read_mask(mask: ImageLike, image_shape: tuple[int, int] | None = None, inver
 
     Read as images are (module docstring), then binarised at half of full scale (> 127.5 of 255,
     > 0.5 of 1): a pixel is selected when any of its channels is, so strokes of any bright colour
-    on black count (red as well as white). A colour mask with more than
-    :data:`MAX_MASK_COLOURS` distinct colours looks like a photo, not a mask (a stroke painted on
-    the photo itself, or the image given as its own mask), and is refused. Integer masks whose largest value is 1
+    on black count (red as well as white). A colour mask that looks like a picture (more than
+    :data:`MAX_MASK_COLOURS` distinct colours, or colourful and more than :data:`MAX_MID_TONES`
+    mid-tones: a stroke painted on the photo itself, or the image given as its own mask) is
+    refused. Integer masks whose largest value is 1
     (0/1 masks, in 8 or 16 bits, files or arrays) are read as 0/1. A mask with alpha (LA, RGBA,
     HxWx4) whose colour is the same everywhere while its alpha varies is an alpha mask: the alpha
     is the mask (opaque = edit); otherwise the colour is the mask and alpha is ignored. A mask of

@@ -42,6 +42,9 @@ from bdlearn.worlds.world import EditDefaults
 #: the official defaults' ratio (``--l2_sim_lambda 10000``, ``--lpips_sim_lambda 1000``).
 OFFICIAL_LPIPS_SHARE = 0.1
 
+#: The most CLIP views an edit may ask for: each costs a CLIP pass per step; past this, memory runs out first.
+MAX_AUGMENTATIONS = 256
+
 #: The choices of each option, read from the type the code that takes it declares (one source of truth).
 METHODS: tuple[str, ...] = get_args(Method)
 SAMPLERS: tuple[str, ...] = get_args(Sampler)
@@ -191,7 +194,8 @@ def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any, va
     if eta and sampler != "ddim":
         raise InputError(f"eta (η = {eta:g}) belongs to the DDIM sampler; pass sampler='ddim' or leave eta at 0")
     num_augmentations = _integer("num_augmentations", defaults.num_augmentations if num_augmentations is None
-                                 else num_augmentations, 0)
+                                 else num_augmentations, 0, MAX_AUGMENTATIONS + 1,
+                                 hint=" (the paper uses 16 views, the official code 8)")
     repetitions = _integer("repetitions", defaults.repetitions if repetitions is None else repetitions, 1)
     if batch_size is not None:
         batch_size = min(_integer("batch_size", batch_size, 1), repetitions)
