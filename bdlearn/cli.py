@@ -18,6 +18,7 @@ import re
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -27,15 +28,18 @@ from bdlearn.choices import SEED_LIMIT, Method, Sampler, Variant, WorldName
 from bdlearn.errors import CheckpointError, DownloadError, InputError
 
 
-def _positive_int(text: str) -> int:
-    """An argparse type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``low``."""
+    def integer(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    return integer
 
 
 def _edit_defaults() -> dict[str, Any]:
@@ -81,7 +85,7 @@ def _add_edit_options(parser: argparse.ArgumentParser) -> None:
     options.add_argument("--invert-mask", action="store_true", help="edit where the mask is black")
     options.add_argument("--seed", type=int, help=f"0 <= SEED < 2**32 = {SEED_LIMIT} (the noise generator keeps "
                                                   f"32 bits; default: {default['seed']})")
-    parser.add_argument("--top", type=_positive_int, default=4, help="edits shown in the figure (at least 1)")
+    parser.add_argument("--top", type=_at_least(1), default=4, help="edits shown in the figure (at least 1)")
     parser.add_argument("--force", action="store_true",
                         help="write into an existing output folder, replacing the outputs of an earlier run there "
                              "(edit_NN.png, figure.png, report.json); other files are kept")
@@ -102,6 +106,8 @@ def _resolved(path: Path) -> Path:
 
 def _check_out(out: Path, inputs: list[Path], force: bool) -> None:
     """Refuse an output folder the run could not write, or should not, before any work is done."""
+    if out.is_symlink() and not out.exists():
+        raise InputError(f"--out {out} is a symbolic link to nothing; remove it or choose another folder")
     resolved = _resolved(out)
     for path in inputs:
         if _resolved(path) == resolved or resolved in _resolved(path).parents:
@@ -361,6 +367,8 @@ def _grow(args: argparse.Namespace) -> int:
                          f"e.g. {Path(args.out) / 'grown.safetensors'}")
     if Path(args.out).exists() and not args.force:
         raise InputError(f"{args.out} exists; pass --force to overwrite it")
+    if any(parent.exists() and not parent.is_dir() for parent in Path(args.out).parents):
+        raise InputError(f"--out {args.out}: a part of that path is a file, not a folder")
     if args.attention:
         config = grow_attention(args.weights, args.out, tuple(args.attention), seed=args.seed)
         grown = f"attention at downsample factors {config.attention_resolutions}"
@@ -394,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo_parser = commands.add_parser("demo", help="edit a toy-world scene and save a figure")
     demo_parser.add_argument("--out", default="demo_output")
-    demo_parser.add_argument("--task-seed", type=int, default=3)
+    demo_parser.add_argument("--task-seed", type=_at_least(0), default=3, help="which toy task (at least 0)")
     _add_edit_options(demo_parser)
     demo_parser.set_defaults(run=_demo)
 

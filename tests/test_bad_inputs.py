@@ -756,3 +756,26 @@ def test_the_lock_a_killed_run_left_does_not_block_the_next(files, tmp_path, cap
     (out / ".bdlearn-lock").write_text("")  # left by a run the kernel killed: nobody holds it
     assert main(["edit", *files, "--out", str(out), *CLI_FAST, "--repetitions", "1"]) == 0
     assert not (out / ".bdlearn-lock").exists()
+
+
+def test_demo_names_a_negative_task_seed_and_grow_a_broken_card(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["demo", "--task-seed", "-1", "--out", str(tmp_path / "demo")])
+    assert stopped.value.code == 2
+    _one_error_line(capsys, "--task-seed", "must be at least 0, got -1")
+    weights = tmp_path / "w.safetensors"
+    save_file({"a": torch.zeros(1)}, str(weights))
+    weights.with_suffix(".json").write_text("{not json")
+    assert main(["grow", "--weights", str(weights), "--res-blocks", "2", "--out", str(tmp_path / "g.safetensors")]) == 2
+    _one_error_line(capsys, "w.json is not valid JSON", "write it again")
+
+
+@needs_toy
+def test_an_out_that_is_a_dangling_link_or_under_a_file_is_named(files, tmp_path, capsys, no_edit):
+    (tmp_path / "nowhere").symlink_to(tmp_path / "missing")
+    assert main(["edit", *files, "--out", str(tmp_path / "nowhere"), *CLI_FAST]) == 2
+    _one_error_line(capsys, "is a symbolic link to nothing")
+    (tmp_path / "a file").write_text("")
+    grow = ["grow", "--weights", str(TOY_DDPM_WEIGHTS), "--res-blocks", "2", "1", "1"]
+    assert main([*grow, "--out", str(tmp_path / "a file" / "g.safetensors")]) == 2
+    _one_error_line(capsys, "a part of that path is a file")

@@ -123,4 +123,11 @@ def weight_card(path: str | Path) -> dict:
     if not card_path.is_file():
         raise CheckpointError(f"{path} has no card beside it ({card_path.name}): it records the UNet architecture "
                               "and the training behind the weights")
-    return json.loads(card_path.read_text())
+    try:
+        card = json.loads(card_path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"the card {card_path} is not valid JSON ({err}); write it again (bdlearn train or "
+                              "bdlearn grow writes it beside the weights)") from None
+    if not isinstance(card, dict):
+        raise CheckpointError(f"the card {card_path} holds {type(card).__name__}, not a JSON object")
+    return card
