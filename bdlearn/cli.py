@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any, get_args
 
@@ -42,6 +43,7 @@ def _at_least(low: int) -> Callable[[str], int]:
     return integer
 
 
+@cache
 def _edit_defaults() -> dict[str, Any]:
     """The defaults of :func:`bdlearn.edit`'s options, read from its signature, the one place they are
     written; read from the source of :mod:`bdlearn.pipeline`, not by importing it (and with it torch),
@@ -243,7 +245,8 @@ def run_edit(image, mask, prompt: str, args: argparse.Namespace):
     any work); the others take :func:`bdlearn.edit`'s defaults."""
     from bdlearn.pipeline import edit
 
-    options = {name: value for name, value in vars(args).items() if name in _edit_defaults()}
+    keywords = _edit_defaults()
+    options = {name: value for name, value in vars(args).items() if name in keywords}
     return edit(image, mask, prompt, **options)
 
 

@@ -28,7 +28,7 @@ from bdlearn.machinery.batches import run_in_batches
 from bdlearn.machinery.cost import plan_batches
 from bdlearn.machinery.inputs import ImageLike, InputError, check_prompt, read_image, read_mask
 from bdlearn.machinery.settings import EditSettings, resolve_settings, world_defaults
-from bdlearn.machinery.window import EditWindow, choose_window, paste_back, to_model, to_pixels
+from bdlearn.machinery.window import EditWindow, Rounding, choose_window, paste_back, to_model, to_pixels
 from bdlearn.worlds.load import WORLD_NAMES, shared_world
 from bdlearn.worlds.world import ModelWorld
 
@@ -106,7 +106,7 @@ class EditResult:
         return to_pixels(self.images, self._rounding).permute(0, 2, 3, 1).cpu().numpy()
 
     @property
-    def _rounding(self) -> str:
+    def _rounding(self) -> Rounding:
         """How pixels become uint8: rounded, or truncated as the official code writes its PNGs."""
         return VARIANTS[self.settings.variant].png_rounding
 

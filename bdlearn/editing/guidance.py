@@ -63,6 +63,12 @@ class GuidanceWeights:
                 raise ValueError(f"the {name} weight must be at least 0")
 
 
+def embedding_distance(embeddings: Tensor, text_embedding: Tensor, distance: Distance = "spherical") -> Tensor:
+    """The distance of each image embedding [N, D] to the prompt's [1, D]: spherical or cosine."""
+    measure = spherical_distance if distance == "spherical" else cosine_distance
+    return measure(embeddings, text_embedding.expand_as(embeddings))
+
+
 def clip_distance(clip: ClipBundle, images: Tensor, masks: Tensor, text_embedding: Tensor,
                   num_augmentations: int = 0, distance: Distance = "spherical",
                   seed: int | torch.Generator | None = None) -> Tensor:
@@ -73,9 +79,7 @@ def clip_distance(clip: ClipBundle, images: Tensor, masks: Tensor, text_embeddin
     the background is zeroed (image ⊙ mask), and CLIP embeds the result.
     """
     views, view_masks = extending_augmentations(images, masks, num_augmentations, seed=seed)
-    embeddings = clip.encode_image(views * view_masks)
-    measure = spherical_distance if distance == "spherical" else cosine_distance
-    per_view = measure(embeddings, text_embedding.expand_as(embeddings))
+    per_view = embedding_distance(clip.encode_image(views * view_masks), text_embedding, distance)
     return per_view.view(-1, images.shape[0]).mean(dim=0)
 
 
@@ -110,9 +114,8 @@ def official_clip_distance(clip: ClipBundle, images: Tensor, masks: Tensor, text
     if warps is not None:
         copies = pooled.repeat(warps.affine.shape[0] // pooled.shape[0], 1, 1, 1)
         views = torch.cat([pooled, warp_copies(copies, warps)])
-    embeddings = clip.encode_image(views)
-    measure = spherical_distance if distance == "spherical" else cosine_distance
-    return measure(embeddings, text_embedding.expand_as(embeddings)).view(-1, images.shape[0]).mean(dim=0)
+    per_view = embedding_distance(clip.encode_image(views), text_embedding, distance)
+    return per_view.view(-1, images.shape[0]).mean(dim=0)
 
 
 def official_background_loss(images: Tensor, x_start: Tensor, masks: Tensor, lpips: nn.Module | None,

@@ -20,7 +20,7 @@ step says so at once.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 import torch
@@ -63,14 +63,12 @@ class RecordedNoise:
 
     def __init__(self, draws: Iterable[tuple[str, Any]]) -> None:
         self.draws = list(draws)
-        self._next_draws: Iterator[tuple[str, Any]] = iter(self.draws)
         self.used = 0  #: how many draws were handed out
 
     def _next(self, kind: str) -> Any:
-        try:
-            recorded_kind, value = next(self._next_draws)
-        except StopIteration:
-            raise ValueError(f"the recording has no more draws; draw {self.used} asked for {kind!r}") from None
+        if self.used == len(self.draws):
+            raise ValueError(f"the recording has no more draws; draw {self.used} asked for {kind!r}")
+        recorded_kind, value = self.draws[self.used]
         if recorded_kind != kind:
             raise ValueError(f"draw {self.used}: the loop asked for {kind!r} but the recording holds {recorded_kind!r} "
                              "(another variant's draw order, or another number of steps)")

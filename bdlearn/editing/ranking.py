@@ -13,8 +13,8 @@ import torch
 from torch import Tensor
 
 from bdlearn.choices import Distance, Variant
-from bdlearn.clip.bundle import ClipBundle, cosine_distance, spherical_distance
-from bdlearn.editing.guidance import clip_distance
+from bdlearn.clip.bundle import ClipBundle
+from bdlearn.editing.guidance import clip_distance, embedding_distance
 from bdlearn.editing.variants import VariantChoices, variant_choices
 
 
@@ -28,10 +28,8 @@ def rank_edits(clip: ClipBundle, edits: Tensor, mask: Tensor, text_embedding: Te
     masks = mask.expand(edits.shape[0], -1, -1, -1)
     if variant_choices(variant).ranking_normalised:
         distances = clip_distance(clip, edits, masks, text_embedding, num_augmentations=0, distance=distance)
-    else:  # the official code: mask ⊙ the [0, 1] image, not normalised for CLIP
-        unit = masks * ((edits + 1) / 2).clamp(0, 1)
-        embeddings = clip.encode_image(unit * 2 - 1, normalise=False)
-        measure = spherical_distance if distance == "spherical" else cosine_distance
-        distances = measure(embeddings, text_embedding.expand_as(embeddings))
+    else:  # the official code: the [0, 1] image times the mask (black outside), not normalised for CLIP
+        blacked = torch.where(masks.bool(), edits.clamp(-1, 1), -1.0)
+        distances = embedding_distance(clip.encode_image(blacked, normalise=False), text_embedding, distance)
     order = torch.sort(distances, stable=True).indices
     return order, distances

@@ -138,7 +138,11 @@ def to_model(image: np.ndarray, mask: np.ndarray, window: EditWindow) -> tuple[t
     return pixels, torch.from_numpy(model_mask).to(torch.float32)[None, None]
 
 
-def to_pixels(images: torch.Tensor, rounding: Literal["round", "truncate"] = "round") -> torch.Tensor:
+#: How pixels in [−1, 1] become uint8: rounded (bdlearn), or truncated (the official code's PNGs).
+Rounding = Literal["round", "truncate"]
+
+
+def to_pixels(images: torch.Tensor, rounding: Rounding = "round") -> torch.Tensor:
     """Images in [−1, 1] as uint8 pixels (same shape): ×255 rounded, as bdlearn writes them, or
     truncated, as the official code's PNG writer does (:mod:`bdlearn.editing.variants`)."""
     if rounding == "truncate":
@@ -147,7 +151,7 @@ def to_pixels(images: torch.Tensor, rounding: Literal["round", "truncate"] = "ro
 
 
 def paste_back(edit: torch.Tensor, image: np.ndarray, mask: np.ndarray, window: EditWindow,
-               rounding: Literal["round", "truncate"] = "round") -> np.ndarray:
+               rounding: Rounding = "round") -> np.ndarray:
     """The photo with the edited window (``edit``, [3, S, S] in [−1, 1]) inside ``mask``: HxWx3 uint8,
     equal to ``image`` wherever ``mask`` is False; ``rounding`` as in :func:`to_pixels`."""
     pixels = to_pixels(edit, rounding).permute(1, 2, 0).cpu().numpy()
