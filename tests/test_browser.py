@@ -11,7 +11,10 @@ checks that the picture changes, and checks that every control of the mask drawe
 editor (text boxes, dropdowns, sliders, buttons, progress bar, pictures, the canvas) lies inside
 the window's width and the notebook's visible area, with JupyterLab's left side panel as it opens
 and again with it toggled; a control that sticks out fails the test by name. Screenshots are kept
-in ``$BDLEARN_SCREENSHOT_DIR`` (or pytest's temporary folder); their paths are printed.
+in ``$BDLEARN_SCREENSHOT_DIR`` (or pytest's temporary folder); their paths are printed. The test runs
+twice: with this environment's ipywidgets 8, and with a kernel holding Colab's ipywidgets 7.7.1 shown
+by the JupyterLab widget manager that speaks it (jupyterlab_widgets 1.1; JupyterLab 4's own manager
+cannot show ipywidgets 7), both from the package index (skipped, saying so, where it is unreachable).
 
 The course notebooks themselves run once in the suite, in tests/test_course.py. A person checking
 the course in a real browser can set ``BDLEARN_BROWSER_NOTEBOOKS`` ("04 05", or "all"): each
@@ -32,11 +35,13 @@ import time
 import urllib.request
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import CLAIMS_PER_NOTEBOOK, REAL_WORLD_NOTEBOOKS, REPO_ROOT
+from tests.runtimes import IPYWIDGETS_7_FRONT_END, IPYWIDGETS_7_KERNEL, make_runtime, pip_install
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -60,6 +65,7 @@ USER_SETTINGS = {
 #: slider, cell 3 the mask drawer, cell 4 the editor (as notebook 07 builds them).
 WIDGET_CELLS = [
     "import bdlearn\n"
+    "import ipywidgets\n"
     "from bdlearn import edit\n"
     "from bdlearn.notebook import EditorApp, mask_drawer, preset_masks, trajectory_slider\n"
     "from bdlearn.scenes import make_edit_task\n"
@@ -67,7 +73,7 @@ WIDGET_CELLS = [
     "\n"
     "world = load_toy_world()\n"
     "task = make_edit_task(3)\n"
-    "print(f\"bdlearn {bdlearn.__version__}; task: {task.prompt!r}\")",
+    "print(f\"bdlearn {bdlearn.__version__}, ipywidgets {ipywidgets.__version__}; task: {task.prompt!r}\")",
     "result = edit(task.image, task.mask, task.prompt, world, respacing=\"10\", skip=3, repetitions=2,\n"
     "              num_augmentations=0, seed=0, return_trajectory=True, progress=False)\n"
     "trajectory_slider(result, value=0)  # starts at the noisiest step",
@@ -123,8 +129,9 @@ def _get_json(url: str):
         return json.loads(response.read())
 
 
-def _start_jupyterlab(root: Path, work: Path) -> tuple[subprocess.Popen, str, str]:
-    """JupyterLab on a free port of 127.0.0.1 serving ``root``; returns (process, base URL, token)."""
+def _start_jupyterlab(root: Path, work: Path, kernel: OtherKernel | None) -> tuple[subprocess.Popen, str, str]:
+    """JupyterLab on a free port of 127.0.0.1 serving ``root``, its notebooks' kernel and widget front end
+    those of ``kernel`` (this environment's when None); returns (process, base URL, token)."""
     settings = work / "user-settings"
     for name, values in USER_SETTINGS.items():
         path = settings / name
@@ -137,6 +144,12 @@ def _start_jupyterlab(root: Path, work: Path) -> tuple[subprocess.Popen, str, st
                       ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "mpl")):
         env[name] = str(work / sub)
     env.setdefault("HF_HUB_OFFLINE", "1")
+    if kernel is not None:  # JUPYTER_PATH comes first: its kernel and widget manager stand in for this one's
+        spec = work / "kernel-path" / "kernels" / "python3" / "kernel.json"
+        spec.parent.mkdir(parents=True)
+        spec.write_text(json.dumps({"argv": [str(kernel.python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                                    "display_name": "Python 3", "language": "python"}))
+        env["JUPYTER_PATH"] = os.pathsep.join([str(work / "kernel-path"), str(kernel.jupyter_path)])
     log = open(work / "jupyterlab.log", "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
@@ -236,12 +249,12 @@ def _need_a_browser():
 
 
 @contextmanager
-def _notebook_page(sync_api, root: Path, name: str, work: Path):
+def _notebook_page(sync_api, root: Path, name: str, work: Path, kernel: OtherKernel | None = None):
     """A 1280×800 Chromium page showing ``root/name`` in a fresh JupyterLab whose kernel is idle.
 
     Whatever happens inside, the browser, the kernels and the server are stopped afterwards.
     """
-    process, base, token = _start_jupyterlab(root, work)
+    process, base, token = _start_jupyterlab(root, work, kernel)
     browser = None
     try:
         with sync_api.sync_playwright() as playwright:
@@ -343,17 +356,42 @@ def _screenshot(page, directory: Path, name: str) -> Path:
     return shot
 
 
-def test_slider_moves_and_widgets_fit_1280_px_in_jupyterlab(tmp_path):
+@dataclass(frozen=True)
+class OtherKernel:
+    """A kernel from another environment and the JupyterLab widget manager that speaks its ipywidgets."""
+    python: Path
+    jupyter_path: Path  # holds share/jupyter/labextensions/@jupyter-widgets/jupyterlab-manager
+
+
+@pytest.fixture(scope="module")
+def ipywidgets_7(tmp_path_factory: pytest.TempPathFactory) -> OtherKernel:
+    """A kernel like this environment's but with Colab's ipywidgets 7.7.1, and the widget manager ipywidgets 7
+    pairs with in JupyterLab (jupyterlab_widgets 1.1, whose front end also runs in JupyterLab 4), both from
+    the package index. JupyterLab 4's own manager (jupyterlab_widgets 3) cannot show ipywidgets 7's widgets."""
+    where = tmp_path_factory.mktemp("ipywidgets-7")
+    runtime = make_runtime(where, hide=r"ipywidgets.*")
+    pip_install(runtime, "--no-deps", *IPYWIDGETS_7_KERNEL)
+    pip_install(runtime, "--no-deps", "--target", str(where / "front-end"), IPYWIDGETS_7_FRONT_END)
+    return OtherKernel(runtime / "bin" / "python", where / "front-end" / "share" / "jupyter")
+
+
+@pytest.mark.parametrize("ipywidgets_version", ["8", "7.7.1"], ids=["ipywidgets-8", "ipywidgets-7"])
+def test_slider_moves_and_widgets_fit_1280_px_in_jupyterlab(ipywidgets_version, request, tmp_path):
+    """The same widgets, the kernel with ipywidgets 8 (this environment's) or with 7.7.1 (what Colab ships);
+    JupyterLab's widget manager renders both."""
     sync_api = _need_a_browser()
+    kernel = None if ipywidgets_version == "8" else request.getfixturevalue("ipywidgets_7")
     screenshots = Path(os.environ.get("BDLEARN_SCREENSHOT_DIR") or tmp_path)
     screenshots.mkdir(parents=True, exist_ok=True)
     root = tmp_path / "notebooks"
     root.mkdir()
     _write_widget_notebook(root / "widgets.ipynb")
 
-    with _notebook_page(sync_api, root, "widgets.ipynb", tmp_path) as (page, base, token):
+    with _notebook_page(sync_api, root, "widgets.ipynb", tmp_path, kernel) as (page, base, token):
         _run_all(page, base, token, RUN_ALL_S)
-        print()
+        first = _cell_output(page, 0).inner_text()
+        assert re.search(rf"ipywidgets {re.escape(ipywidgets_version)}\b", first), f"the kernel says: {first}"
+        print(f"\n{first.strip()}")
 
         # the trajectory slider: ArrowRight on its handle changes the picture
         viewer = _cell_output(page, SLIDER_CELL).locator(".widget-vbox").filter(
@@ -365,7 +403,7 @@ def test_slider_moves_and_widgets_fit_1280_px_in_jupyterlab(tmp_path):
         readout = slider.locator(".widget-readout")
         before_value, before_src = readout.inner_text(), image.get_attribute("src")
         before_pixels = image.screenshot()
-        handle = slider.locator(".noUi-handle").first
+        handle = slider.locator(".noUi-handle, .ui-slider-handle").first  # ipywidgets 8 and 7 draw it differently
         handle.focus()
         handle.press("ArrowRight")
         deadline = time.monotonic() + 15
@@ -374,7 +412,7 @@ def test_slider_moves_and_widgets_fit_1280_px_in_jupyterlab(tmp_path):
         time.sleep(0.3)  # let the new picture decode before comparing pixels
         after_value, after_src = readout.inner_text(), image.get_attribute("src")
         after_pixels = image.screenshot()
-        _screenshot(page, screenshots, "browser_slider.png")
+        _screenshot(page, screenshots, f"browser_slider_ipywidgets_{ipywidgets_version}.png")
         assert after_value != before_value, f"the slider did not move (readout {before_value!r})"
         assert after_src != before_src, "the picture's source did not change when the slider moved"
         assert after_pixels != before_pixels, "the picture on screen did not change when the slider moved"
@@ -397,9 +435,9 @@ def test_slider_moves_and_widgets_fit_1280_px_in_jupyterlab(tmp_path):
                 problems += [f"{line} ({panel})" for line in found]
             slug = "open" if "open" in panel else "closed"
             page.evaluate("(el) => el.scrollIntoView({block: 'start'})", widgets["mask drawer"].element_handle())
-            _screenshot(page, screenshots, f"browser_mask_drawer_panel_{slug}.png")
+            _screenshot(page, screenshots, f"browser_mask_drawer_panel_{slug}_ipywidgets_{ipywidgets_version}.png")
             page.evaluate("(el) => el.scrollIntoView({block: 'start'})", widgets["editor"].element_handle())
-            _screenshot(page, screenshots, f"browser_editor_panel_{slug}.png")
+            _screenshot(page, screenshots, f"browser_editor_panel_{slug}_ipywidgets_{ipywidgets_version}.png")
         assert not problems, "controls stick out of a 1280 px window:\n" + "\n".join(problems)
 
 

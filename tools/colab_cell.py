@@ -7,8 +7,10 @@ from somewhere else (a wheel's URL, say). A teacher changes that one setting and
     python tools/colab_cell.py            # rewrite every notebook
     python tools/colab_cell.py --check    # exit 1 if a notebook differs (tests/test_colab.py checks the same)
 
-The cell installs bdlearn with its declared dependencies while pinning pip to the runtime's own torch and
-torchvision, so Colab's CUDA builds are never replaced. ``BDLEARN_SOURCE`` in the environment overrides
+The cell installs bdlearn with its declared dependencies while pinning every package the runtime already has,
+so nothing Colab ships is replaced (its CUDA torch, its ipywidgets 7); only when a preinstalled package is
+too old for bdlearn does pip update it (torch and torchvision still pinned), and the cell then says, in one
+line, to restart the runtime if that package was already imported. ``BDLEARN_SOURCE`` in the environment overrides
 the source for one session (the Colab rehearsal test points it at a freshly built wheel). It needs only
 Python's standard library (a bare ``python3``, no environment), and writes notebooks as nbformat does.
 """
@@ -26,9 +28,10 @@ NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 BADGE_URL = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]+")
 
 CELL_TEMPLATE = '''\
-# Colab only: install bdlearn and its dependencies, keeping Colab's own torch and torchvision.
+# Colab only: install bdlearn and what it needs, keeping every package Colab ships that suits it (CUDA torch too).
 # Elsewhere this cell does nothing. (Every notebook opens with this same cell: tools/colab_cell.py.)
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -38,12 +41,33 @@ try:
 except ImportError:
     output = None
 if output is not None:
-    from importlib.metadata import version
+    from importlib.metadata import distributions, packages_distributions
+
+    def installed():
+        """The version of every installed distribution, by its normalised name (the first one found wins)."""
+        versions = {}
+        for dist in distributions():
+            name = re.sub(r"[-_.]+", "-", dist.metadata["Name"] or "").lower()
+            if name:
+                versions.setdefault(name, dist.version)
+        return versions
+
     source = os.environ.get("BDLEARN_SOURCE", "{source}")
-    keep = os.path.join(tempfile.gettempdir(), "keep-runtime-torch.txt")
-    with open(keep, "w") as constraints:  # pip must not replace the runtime's CUDA builds
-        constraints.write(f"torch=={{version('torch')}}\\ntorchvision=={{version('torchvision')}}\\n")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", keep, source], check=True)
+    before = installed()
+    pins = os.path.join(tempfile.gettempdir(), "colab-preinstalled.txt")
+    install = [sys.executable, "-m", "pip", "install", "-q", "-c", pins, source]
+    with open(pins, "w") as constraints:  # first, pip may add packages but change none
+        constraints.writelines(f"{name}=={version}\\n" for name, version in sorted(before.items()))
+    if subprocess.run(install, capture_output=True).returncode != 0:  # a package Colab ships is too old for bdlearn
+        with open(pins, "w") as constraints:  # then pip may update it, but never the runtime's torch
+            constraints.writelines(f"{name}=={before[name]}\\n" for name in ("torch", "torchvision") if name in before)
+        subprocess.run(install, check=True)
+    changed = {name for name, version in installed().items() if before.get(name, version) != version}
+    imported = {re.sub(r"[-_.]+", "-", name).lower() for module, names in packages_distributions().items()
+                if module in sys.modules for name in names}
+    if changed & imported:
+        print(f"pip updated {', '.join(sorted(changed & imported))}, already imported here: "
+              "restart the runtime (Runtime > Restart session), then run the notebook again.")
     output.enable_custom_widget_manager()  # lets Colab show third-party widgets (the ipycanvas canvas)'''
 
 
@@ -58,7 +82,7 @@ def settings() -> dict[str, str]:
 
 def colab_cell() -> str:
     """The source of the install cell every notebook opens with."""
-    return CELL_TEMPLATE.format(source=settings()["source"])
+    return CELL_TEMPLATE.replace("{source}", settings()["source"], 1)
 
 
 def badge_url(notebook: str) -> str:
