@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import errno
 import importlib.util
 import json
 import os
@@ -116,18 +117,24 @@ def _check_out(out: Path, inputs: list[Path], force: bool) -> None:
             raise InputError(f"--out {out} would overwrite the input {path}; choose another folder")
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; name a folder (it is created if missing)")
-    if out.is_dir() and any(path.name != _LOCK_NAME for path in out.iterdir()) and not force:  # a killed run's lock
+    if out.is_dir() and not force and any(not _left_by_a_killed_run(path) for path in out.iterdir()):
         raise InputError(f"{out} exists and is not empty; pass --force to write into it")
-    folder = resolved
+    _check_writable(f"--out {out}", out)
+
+
+def _check_writable(option: str, folder: Path) -> None:
+    """Refuse an output (``option`` names it in the message) whose ``folder`` cannot be written, or
+    could not be created: a file in the way, no permission, a read-only file system."""
+    folder = _resolved(folder)
     while not folder.exists():  # the folder that the missing ones would be created in
         folder = folder.parent
     if not folder.is_dir():
-        raise InputError(f"--out {out}: {folder} is a file, not a folder")
+        raise InputError(f"{option}: {folder} is a file, not a folder")
     try:  # a real write, not os.access: it also sees read-only file systems, and holds for root
         handle, probe = tempfile.mkstemp(prefix=".bdlearn-write-test-", dir=folder)
     except OSError as err:
-        raise InputError(f"--out {out}: cannot write in {folder} ({err.strerror or err}); "
-                         "choose another folder") from None
+        raise InputError(f"{option}: cannot write in {folder} ({err.strerror or err}); "
+                         "choose another place") from None
     os.close(handle)
     os.unlink(probe)
 
@@ -196,6 +203,30 @@ def _output_folder(out: Path):
 
 #: The lock file a command holds in its output folder while it runs there.
 _LOCK_NAME = ".bdlearn-lock"
+#: The hidden names a file has while it is written (see :func:`_atomic`): ``.NAME.partial`` for the new
+#: file, ``.NAME.earlier`` for the file it replaces. A run killed with kill -9 can leave them behind.
+_IN_PROGRESS = re.compile(r"\.(?P<name>.+)\.(?P<stage>partial|earlier)")
+
+
+def _left_by_a_killed_run(path: Path) -> bool:
+    """Whether ``path`` is only what a killed run left: its lock, or a file it was writing."""
+    return path.name == _LOCK_NAME or bool(_IN_PROGRESS.fullmatch(path.name))
+
+
+def _tidy_after_a_killed_run(out: Path) -> None:
+    """Clear what a run killed while writing into ``out`` left there (called with the folder locked, so
+    no running command is writing those files): a half-written ``.NAME.partial`` is removed, and an
+    earlier ``.NAME.earlier`` goes back to NAME where the killed run had not yet put the new one, else
+    is removed."""
+    for path in out.iterdir():
+        found = _IN_PROGRESS.fullmatch(path.name)
+        if found is None or not path.is_file():
+            continue
+        target = out / found["name"]
+        if found["stage"] == "earlier" and not target.exists():
+            os.replace(path, target)
+        else:
+            path.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -216,6 +247,7 @@ def _locked(out: Path):
             raise InputError(f"another bdlearn command is writing into {out} now; wait for it to finish, "
                              "or choose another --out") from None
         try:
+            _tidy_after_a_killed_run(out)
             yield
         finally:
             lock.unlink(missing_ok=True)
@@ -327,6 +359,7 @@ def _train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; name a run folder (it is created if missing)")
+    _check_writable(f"--out {out}", out)
     if args.init_weights and not Path(args.init_weights).is_file():
         raise InputError(f"--init-weights {args.init_weights} does not exist; give the .safetensors weights "
                          "that bdlearn train or bdlearn grow wrote (with their .json card beside them)")
@@ -372,6 +405,7 @@ def _grow(args: argparse.Namespace) -> int:
         raise InputError(f"{args.out} exists; pass --force to overwrite it")
     if any(parent.exists() and not parent.is_dir() for parent in Path(args.out).parents):
         raise InputError(f"--out {args.out}: a part of that path is a file, not a folder")
+    _check_writable(f"--out {args.out}", Path(args.out).parent)
     if args.attention:
         config = grow_attention(args.weights, args.out, tuple(args.attention), seed=args.seed)
         grown = f"attention at downsample factors {config.attention_resolutions}"
@@ -439,6 +473,33 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
     print(f"bdlearn: warning: {message}", file=sys.stderr)
 
 
+#: What an operating system error means for the user, where its own words say less.
+_OS_ERROR_WORDS = {
+    errno.EACCES: "permission denied (choose a place you may read or write)",
+    errno.EPERM: "operation not permitted there (choose another place)",
+    errno.EROFS: "the file system is read-only (choose another place)",
+    errno.ENOSPC: "no space left on the device",
+}
+
+
+def _shortened(name: str, longest: int = 100) -> str:
+    """``name``, its middle elided when it is longer than ``longest`` characters."""
+    keep = (longest - 1) // 2
+    return name if len(name) <= longest else f"{name[:keep]}…{name[-keep:]}"
+
+
+def _error_line(err: BaseException) -> str:
+    """A user's error as one line: an operating system's error names its file and says what went wrong."""
+    if isinstance(err, OSError) and err.filename is not None:
+        name = os.fsdecode(err.filename)
+        if err.errno == errno.ENAMETOOLONG:
+            part = max(Path(name).parts, key=len)
+            return (f"{_shortened(name, 61)}: the name {_shortened(part, 41)} has {len(part)} characters, more than "
+                    "the file system allows (most allow 255 for each folder or file name)")
+        return f"{_shortened(name)}: {_OS_ERROR_WORDS.get(err.errno, err.strerror or err)}"
+    return " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command; a user's error (a bad input or setting, missing or broken weights, a failed
     download, a file that cannot be written) is one line on stderr, ``bdlearn: error: ...``, and
@@ -449,8 +510,7 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             return args.run(args)
     except (InputError, CheckpointError, ValueError, DownloadError, OSError) as err:
-        message = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
-        print(f"bdlearn: error: {message}", file=sys.stderr)
+        print(f"bdlearn: error: {_error_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: the output folder was already cleaned up on the way out
         print(f"bdlearn: interrupted; {args.command} stopped and left nothing half-written", file=sys.stderr)

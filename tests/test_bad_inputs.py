@@ -622,7 +622,8 @@ def test_a_failed_training_run_leaves_no_empty_run_folder(tmp_path, capsys, monk
     assert not (tmp_path / "run").exists()
 
 
-def test_a_cache_folder_that_cannot_be_made_names_the_variable(tmp_path):
+def test_a_cache_folder_that_cannot_be_made_names_the_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # downloads on: the folder is made before any connection
     (tmp_path / "a file").write_text("")
     with pytest.raises(DownloadError, match="cannot make the folder .* point BDLEARN_CACHE at a folder you can write"):
         download("https://example.invalid/w.bin", tmp_path / "a file" / "w.bin", progress=False)
@@ -750,12 +751,54 @@ def test_absurd_numbers_of_augmentations_are_refused_before_any_work(no_loading)
 
 
 @needs_toy
-def test_the_lock_a_killed_run_left_does_not_block_the_next(files, tmp_path, capsys):
+def test_what_a_killed_run_left_does_not_block_the_next_and_is_cleared(files, tmp_path, capsys):
+    """kill -9 while writing leaves the lock and hidden .NAME.partial / .NAME.earlier files: the next run,
+    even without --force, counts the folder as empty and clears them."""
     out = tmp_path / "out"
     out.mkdir()
     (out / ".bdlearn-lock").write_text("")  # left by a run the kernel killed: nobody holds it
+    (out / ".edit_00.png.partial").write_bytes(b"\x89PNG half")
+    (out / ".report.json.earlier").write_text("{}")
     assert main(["edit", *files, "--out", str(out), *CLI_FAST, "--repetitions", "1"]) == 0
-    assert not (out / ".bdlearn-lock").exists()
+    assert sorted(path.name for path in out.iterdir()) == ["edit_00.png", "figure.png", "report.json"]
+    assert json.loads((out / "report.json").read_text())["edits"], "the leftover replaced the new report"
+
+
+def test_an_earlier_file_a_killed_run_had_set_aside_is_put_back(tmp_path):
+    """Killed between setting NAME aside and renaming the new one into place: NAME comes back."""
+    from bdlearn.cli import _tidy_after_a_killed_run
+
+    (tmp_path / ".figure.png.earlier").write_text("the earlier figure")  # no figure.png: put back
+    (tmp_path / "edit_00.png").write_text("the new edit")
+    (tmp_path / ".edit_00.png.earlier").write_text("the earlier edit")  # the new one is in place: removed
+    (tmp_path / ".edit_01.png.partial").write_text("half")
+    (tmp_path / ".mine").write_text("a user's hidden file")
+    _tidy_after_a_killed_run(tmp_path)
+    assert {path.name: path.read_text() for path in tmp_path.iterdir()} == {
+        "figure.png": "the earlier figure", "edit_00.png": "the new edit", ".mine": "a user's hidden file"}
+
+
+def test_names_too_long_for_the_file_system_are_one_short_line(files, tmp_path, capsys):
+    long_name = "a" * 300
+    image = ["--image", str(tmp_path / f"{long_name}.png"), *files[2:]]
+    assert main(["edit", *image, "--out", str(tmp_path / "out"), *CLI_FAST]) == 2
+    line = _one_error_line(capsys, "has 304 characters, more than the file system allows")
+    assert len(line) < 260, line
+    assert main(["edit", *files, "--out", str(tmp_path / long_name), *CLI_FAST]) == 2
+    _one_error_line(capsys, "has 300 characters, more than the file system allows")
+
+
+def test_train_and_grow_find_an_unwritable_out_first(tmp_path, capsys, monkeypatch):
+    def no_write(*args, **kwargs):  # root may write anywhere: refuse as a read-only folder would
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("bdlearn.cli.tempfile.mkstemp", no_write)
+    assert main(["train", "ddpm", "--preset", "quick", "--out", str(tmp_path / "ro" / "run")]) == 2
+    _one_error_line(capsys, f"--out {tmp_path / 'ro' / 'run'}: cannot write in {tmp_path}", "Permission denied")
+    assert not (tmp_path / "ro").exists()
+    grow = ["grow", "--weights", str(TOY_DDPM_WEIGHTS), "--res-blocks", "2", "1", "1"]
+    assert main([*grow, "--out", str(tmp_path / "g.safetensors")]) == 2
+    _one_error_line(capsys, "cannot write in", "Permission denied")
 
 
 def test_demo_names_a_negative_task_seed_and_grow_a_broken_card(tmp_path, capsys):
@@ -779,3 +822,12 @@ def test_an_out_that_is_a_dangling_link_or_under_a_file_is_named(files, tmp_path
     grow = ["grow", "--weights", str(TOY_DDPM_WEIGHTS), "--res-blocks", "2", "1", "1"]
     assert main([*grow, "--out", str(tmp_path / "a file" / "g.safetensors")]) == 2
     _one_error_line(capsys, "a part of that path is a file")
+
+
+def test_a_mask_whose_marks_vanish_at_the_image_size_says_so():
+    mask = np.zeros((32, 32), bool)
+    mask[4:10, 4:10] = True  # at 1x1, nearest neighbour keeps the centre pixel: unmarked
+    with pytest.raises(InputError, match=r"the mask \(32x32\) selects nothing once resized to the image's 1x1"):
+        read_mask(mask, (1, 1))
+    with pytest.raises(InputError, match=r"^the mask selects nothing to edit"):
+        read_mask(np.zeros((32, 32), bool), (1, 1))

@@ -56,6 +56,12 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+@pytest.fixture(autouse=True)
+def downloads_on(monkeypatch):
+    """These tests download from a local server: downloads on (the suite turns them off elsewhere)."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+
 @pytest.fixture
 def server():
     srv = FileServer()
@@ -150,3 +156,14 @@ def test_default_cache_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("BDLEARN_CACHE")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert default_cache_dir() == tmp_path / ".cache" / "bdlearn"
+
+
+def test_downloads_off_fail_at_once_saying_what_is_missing(server, tmp_path, monkeypatch):
+    """HF_HUB_OFFLINE set: no connection is tried; the error names the file, the variable and the address."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    dest = tmp_path / "weights.bin"
+    with pytest.raises(DownloadError, match=r"weights\.bin is not in .*downloads are off \(HF_HUB_OFFLINE is set\)"):
+        fetch(server, dest)
+    assert server.ranges == [] and not dest.exists() and not partial_path(dest).exists()
+    dest.write_bytes(PAYLOAD)  # a file already there is used, offline too
+    assert fetch(server, dest) == dest

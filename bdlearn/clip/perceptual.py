@@ -12,12 +12,13 @@ machine whose network silently drops connections a try can hang for minutes.
 from __future__ import annotations
 
 import functools
-import os
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from bdlearn.offline import downloads_are_off
 
 #: torchvision's ImageNet weights behind each LPIPS backbone (the ones ``lpips`` asks torchvision for).
 _BACKBONE_WEIGHTS = {"vgg": "VGG16_Weights", "alex": "AlexNet_Weights", "squeeze": "SqueezeNet1_1_Weights"}
@@ -59,7 +60,7 @@ def load_lpips(net: str = "vgg") -> tuple[nn.Module | None, str]:
 def _uncached_offline_weights(net: str) -> str | None:
     """The file name of the backbone's weights when downloads are off and torch's cache lacks it; else None."""
     name = _BACKBONE_WEIGHTS.get(net)
-    if name is None or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() not in ("1", "true", "yes", "on"):
+    if name is None or not downloads_are_off():
         return None
     import torchvision.models
 

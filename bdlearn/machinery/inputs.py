@@ -340,11 +340,16 @@ def read_mask(mask: ImageLike, image_shape: tuple[int, int] | None = None, inver
     if pixels.shape[-1] == 3:
         _refuse_a_photo(pixels)
     binary = pixels.max(axis=-1) > 0.5
+    drawn = binary
     if image_shape is not None:
         binary = _resized_to(binary, image_shape)
     if invert:
-        binary = ~binary
+        binary, drawn = ~binary, ~drawn
     if not binary.any():
+        if drawn.any():  # the marks were lost in resizing to the image's size
+            raise InputError(f"the mask ({drawn.shape[0]}x{drawn.shape[1]}) selects nothing once resized to the "
+                             f"image's {binary.shape[0]}x{binary.shape[1]}: its marks are too small for that size; "
+                             "draw the mask at the image's size")
         raise InputError("the mask selects nothing to edit; mark the region to change with white / True / 1")
     return binary
 

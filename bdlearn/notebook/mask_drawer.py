@@ -35,6 +35,11 @@ def preset_masks(size: int) -> dict[str, np.ndarray]:
     }
 
 
+def _small(text: str) -> str:
+    """A note in small print, its lines close together (ipywidgets 7 spaces an HTML widget's lines 28 px apart)."""
+    return f"<div style='font-size: smaller; line-height: 1.3'>{text}</div>"
+
+
 def _ipycanvas() -> Any | None:
     try:
         import ipycanvas
@@ -108,14 +113,14 @@ class MaskDrawer(widgets.VBox):
             self.canvas.on_mouse_out(self._up)
             self.canvas.on_client_ready(lambda *_: self._redraw_canvas())
             self.clear.on_click(self._clear)
-            note = widgets.HTML("<small>Paint on the picture to draw a mask. No canvas above? This Jupyter "
-                                "cannot show ipycanvas: pick a preset or the rectangle instead.</small>")
+            note = widgets.HTML(_small("Paint on the picture to draw a mask. No canvas above? This Jupyter "
+                                       "cannot show ipycanvas: pick a preset or the rectangle instead."))
             tools = widgets.HBox([self.brush, self.erase, self.clear], layout=widgets.Layout(flex_flow="row wrap"))
             canvas_box = [widgets.HTML("<b>draw</b>"), self.canvas, tools, note]
             self._redraw_canvas()
         else:
-            canvas_box = [widgets.HTML("<small>ipycanvas is not installed, so there is no canvas to draw on: "
-                                       "pick a preset or the rectangle.</small>")]
+            canvas_box = [widgets.HTML(_small("ipycanvas is not installed, so there is no canvas to draw on: "
+                                              "pick a preset or the rectangle."))]
         for control in (self.source, self.rows, self.cols):
             control.observe(self._update_preview, names="value")
         self._update_preview()

@@ -11,7 +11,8 @@ such a file so that:
 * the expected size and SHA-256 digest, when known, are checked, and a file that fails either
   check is deleted;
 * transient failures (a dropped connection, a timeout, a server error) are retried a few times,
-  then the next mirror is tried; every failure is reported in one :class:`DownloadError`.
+  then the next mirror is tried; every failure is reported in one :class:`DownloadError`;
+* with downloads off (``HF_HUB_OFFLINE`` set, :mod:`bdlearn.offline`), a missing file is an error at once.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from bdlearn.errors import DownloadError
+from bdlearn.offline import OFFLINE_ENV, downloads_are_off
 
 CACHE_ENV = "BDLEARN_CACHE"
 _CHUNK = 1 << 20
@@ -156,6 +158,9 @@ def download(url: str, dest: str | Path, sha256: str | None = None, size: int | 
             raise DownloadError(f"{dest} exists but has {dest.stat().st_size:,} bytes, expected {size:,}; "
                                 "delete it to download it again")
         return dest
+    if downloads_are_off():
+        raise DownloadError(f"{dest.name} is not in {dest.parent}, and downloads are off ({OFFLINE_ENV} is set); "
+                            f"unset {OFFLINE_ENV} to download it from {url}, or put the file there")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:  # a file in the way, a read-only home, ...

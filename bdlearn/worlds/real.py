@@ -16,6 +16,7 @@ real device for benchmarks.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import pickle
@@ -173,7 +174,14 @@ def build_real_clip(device: str | torch.device = "meta", half: bool = False) -> 
     return ClipBundle.from_model(model, open_clip.get_tokenizer(REAL_CLIP_MODEL))
 
 
+#: The operating system's errors for a folder that cannot be made or written.
+_UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.ENOSPC)
+
+
 def _clip_unavailable(err: Exception) -> CheckpointError:
+    if isinstance(err, OSError) and err.filename and err.errno in _UNWRITABLE:  # e.g. HOME read-only, or a file
+        err = (f"the folder {os.fsdecode(err.filename)} cannot be written ({err.strerror}): point HF_HOME at a "
+               "folder you can write, or give the weights as below")
     return CheckpointError(
         f"The OpenAI weights of CLIP ViT-B/16 (open_clip {REAL_CLIP_MODEL!r}, pretrained="
         f"{REAL_CLIP_PRETRAINED!r}, about 600 MB) are not available: {err}\n"
