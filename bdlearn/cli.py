@@ -85,6 +85,11 @@ def _add_edit_options(parser: argparse.ArgumentParser) -> None:
     options.add_argument("--range-weight", type=float, help="λ_range, a finite number >= 0 (default: the world's)")
     options.add_argument("--lambda", dest="background_weight", metavar="LAMBDA", type=float,
                          help=f"background loss weight λ (local method only; default: {default['background_weight']})")
+    options.add_argument("--resample", type=int,
+                         help="beyond the paper: run each block of --jump steps this many times, re-noising in "
+                              "between (RePaint's resampling, heals the seam; 1 to 20; default: "
+                              f"{default['resample']}, none)")
+    options.add_argument("--jump", type=int, help=f"steps per resampled block (default: {default['jump']})")
     options.add_argument("--invert-mask", action="store_true", help="edit where the mask is black")
     options.add_argument("--seed", type=int, help=f"0 <= SEED < 2**32 = {SEED_LIMIT} (the noise generator keeps "
                                                   f"32 bits; default: {default['seed']})")

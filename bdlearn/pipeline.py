@@ -21,7 +21,7 @@ from torch import Tensor
 from bdlearn.choices import ClipInput, Distance, Method, Sampler, Variant, WindowFit
 from bdlearn.clip.perceptual import load_lpips
 from bdlearn.editing.blending import blend
-from bdlearn.editing.loop import LoopOutput, guided_edit_loop, start_step
+from bdlearn.editing.loop import LoopOutput, guided_edit_loop
 from bdlearn.editing.ranking import rank_edits
 from bdlearn.editing.variants import VARIANTS
 from bdlearn.machinery.batches import run_in_batches
@@ -117,8 +117,8 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
          repetitions: int | None = None, batch_size: int | None = None, clip_weight: float | None = None,
          range_weight: float | None = None, background_weight: float = 0.0, distance: Distance = "spherical",
          clip_input: ClipInput | None = None, clip_denoised: bool = False, invert_mask: bool = False,
-         window: WindowFit = "mask", seed: int = 0, return_trajectory: bool = False,
-         progress: bool = True) -> EditResult:
+         window: WindowFit = "mask", seed: int = 0, resample: int = 1, jump: int = 5,
+         return_trajectory: bool = False, progress: bool = True) -> EditResult:
     """Edit the region of ``image`` marked by ``mask`` to match ``prompt``; returns the edits ranked.
 
     Args:
@@ -138,6 +138,10 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
         variant: ``"paper"``, the method as the paper describes it, or ``"official"``, as the official
             code computes it, choice for choice (:mod:`bdlearn.editing.variants`; DDPM sampler only):
             its CLIP input, augmentations, blend level, output (the last x̂_0), ranking and PNG rounding.
+        resample, jump: beyond the paper, RePaint's resampling: each block of ``jump`` steps is run
+            ``resample`` times, re-noised in between, to heal the seam at the mask's edge
+            (:mod:`bdlearn.editing.resampling`; about ``resample`` times the UNet evaluations).
+            ``resample=1``, the default, is the paper's loop.
         respacing, skip: the respaced schedule ("100") and how many of its noisiest steps to skip;
             the edit starts from the input noised to the remaining level.
         sampler, eta: ``"ddpm"`` or ``"ddim"`` (with η).
@@ -171,8 +175,8 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
         world, method=method, variant=variant, respacing=respacing, skip=skip, sampler=sampler, eta=eta,
         num_augmentations=num_augmentations, repetitions=repetitions, batch_size=batch_size, clip_weight=clip_weight,
         range_weight=range_weight, background_weight=background_weight, distance=distance, clip_input=clip_input,
-        clip_denoised=clip_denoised, invert_mask=invert_mask, window=window, seed=seed,
-        return_trajectory=return_trajectory, progress=progress)
+        clip_denoised=clip_denoised, invert_mask=invert_mask, window=window, seed=seed, resample=resample,
+        jump=jump, return_trajectory=return_trajectory, progress=progress)
     prompt = check_prompt(prompt)
     source = read_image(image)
     source_mask = read_mask(mask, source.shape[:2], invert=settings.invert_mask)
@@ -184,8 +188,8 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
     weights = settings.guidance_weights()
     lpips, lpips_backend = _lpips_for(settings, world.device)
 
-    plan = plan_batches(world, settings.repetitions, start_step(schedule, settings.skip) + 1,
-                        settings.num_augmentations, settings.batch_size)
+    plan = plan_batches(world, settings.repetitions, settings.denoising_steps, settings.num_augmentations,
+                        settings.batch_size)
     generator = torch.Generator().manual_seed(settings.seed)
 
     def run_batch(batch: int, on_step: Callable[[int], object]) -> tuple[Tensor, LoopOutput]:
@@ -193,6 +197,7 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
                                skip=settings.skip, weights=weights, method=settings.method,
                                sampler=settings.sampler, eta=settings.eta, generator=generator, lpips=lpips,
                                clip_denoised=settings.clip_denoised, autocast=world.autocast,
+                               resample=settings.resample, jump=settings.jump,
                                keep_trajectory=settings.return_trajectory, progress=False, on_step=on_step,
                                variant=settings.variant)
         _refuse_non_finite(out.edits, settings)

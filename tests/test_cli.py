@@ -32,10 +32,12 @@ def test_edit_writes_ranked_pngs_figure_and_report(inputs, tmp_path, capsys):
     image, mask, task = inputs
     out = tmp_path / "out"
     before = image.read_bytes()
-    code = main(["edit", "--image", str(image), "--mask", str(mask), "--prompt", task.prompt, "--out", str(out), *FAST])
+    code = main(["edit", "--image", str(image), "--mask", str(mask), "--prompt", task.prompt, "--out", str(out), *FAST,
+                 "--resample", "2", "--jump", "2"])
     assert code == 0
     report = json.loads((out / "report.json").read_text())
     assert report["prompt"] == task.prompt and report["settings"]["repetitions"] == 2
+    assert (report["settings"]["resample"], report["settings"]["jump"]) == (2, 2)
     assert report["settings"]["seed"] == 0 and report["run"]["batches"] == [2]  # edit()'s default seed
     distances = [e["clip_distance"] for e in report["edits"]]
     assert distances == sorted(distances)
@@ -58,10 +60,10 @@ def test_edit_options_are_edits_keywords_and_unset_ones_are_not_passed():
         "--world", "toy", "--method", "local", "--variant", "official", "--respacing", "10", "--skip", "2",
         "--sampler", "ddim",
         "--augmentations", "3", "--repetitions", "2", "--batch-size", "1", "--clip-weight", "5",
-        "--range-weight", "6", "--lambda", "7", "--invert-mask", "--seed", "9"]))
+        "--range-weight", "6", "--lambda", "7", "--invert-mask", "--seed", "9", "--resample", "2", "--jump", "3"]))
     keywords = {name for name, each in inspect.signature(edit).parameters.items() if each.default is not each.empty}
     passed = {name: value for name, value in every.items() if name not in bare}
-    assert len(passed) == 14 and set(passed) <= keywords, set(passed) - keywords
+    assert len(passed) == 16 and set(passed) <= keywords, set(passed) - keywords
     assert passed["num_augmentations"] == 3 and passed["background_weight"] == 7.0 and passed["invert_mask"] is True
     assert not set(bare) & keywords, "an unset option was passed with a default of the CLI's own"
 

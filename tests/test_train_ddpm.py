@@ -60,7 +60,7 @@ def test_learning_rate_warms_up_then_holds_or_decays():
 
 
 def test_training_from_init_weights_starts_there_and_records_the_stages(tmp_path):
-    first = replace(PRESETS["quick"], steps=2, checkpoint_every=2, sample_every=100, warmup_steps=1, unet=TINY)
+    first = replace(PRESETS["quick"], steps=2, checkpoint_every=2, sample_every=0, warmup_steps=1, unet=TINY)
     train_ddpm(tmp_path / "first", first, progress=False)
     init = tmp_path / "first" / "toy_ddpm.safetensors"
 
@@ -76,10 +76,10 @@ def test_training_from_init_weights_starts_there_and_records_the_stages(tmp_path
 
 
 def test_init_weights_without_a_card_is_refused(tmp_path):
-    train_ddpm(tmp_path / "first", replace(PRESETS["quick"], steps=1, sample_every=100, warmup_steps=1, unet=TINY),
+    train_ddpm(tmp_path / "first", replace(PRESETS["quick"], steps=1, sample_every=0, warmup_steps=1, unet=TINY),
                progress=False)
     (tmp_path / "first" / "toy_ddpm.json").unlink()
-    config = replace(PRESETS["quick"], steps=1, sample_every=100, warmup_steps=1, unet=TINY,
+    config = replace(PRESETS["quick"], steps=1, sample_every=0, warmup_steps=1, unet=TINY,
                      init_weights=str(tmp_path / "first" / "toy_ddpm.safetensors"))
     with pytest.raises(CheckpointError, match="no card"):
         train_ddpm(tmp_path / "second", config, progress=False)

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from bdlearn.diffusion.schedule import DiffusionSchedule
 
-__all__ = ["Gaussian", "gather", "q_mean_variance", "q_posterior_mean_variance", "q_sample"]
+__all__ = ["Gaussian", "gather", "q_mean_variance", "q_posterior_mean_variance", "q_sample", "q_sample_later"]
 
 
 class Gaussian(NamedTuple):
@@ -43,6 +43,21 @@ def q_sample(schedule: DiffusionSchedule, x_start: Tensor, t: Tensor, noise: Ten
         gather(schedule.sqrt_alphas_cumprod, t, x_start) * x_start
         + gather(schedule.sqrt_one_minus_alphas_cumprod, t, x_start) * noise
     )
+
+
+def q_sample_later(schedule: DiffusionSchedule, x_s: Tensor, s: int, t: int, noise: Tensor) -> Tensor:
+    """Draw x_t ~ q(x_t | x_s) for step indices −1 ≤ s < t: the forward process run on from x_s.
+
+    q(x_t | x_s) = N(√(ᾱ_t/ᾱ_s) x_s, (1 − ᾱ_t/ᾱ_s) I): the steps s+1 … t of the Markov chain in one
+    draw (DDPM eq. 2, composed), with ᾱ_{−1} = 1 for the data x_0 (what the last reverse step gives).
+    In a respaced schedule ᾱ are the original chain's at the kept timesteps, so the ratio is exact.
+    RePaint's resampling re-noises with it (:mod:`bdlearn.editing.resampling`).
+    """
+    if not -1 <= s < t < schedule.num_timesteps:
+        raise ValueError(f"need -1 <= s < t < {schedule.num_timesteps}, got s={s}, t={t}")
+    alpha_bar_s = 1.0 if s < 0 else float(schedule.alphas_cumprod[s])
+    ratio = float(schedule.alphas_cumprod[t]) / alpha_bar_s
+    return ratio ** 0.5 * x_s + (1.0 - ratio) ** 0.5 * noise
 
 
 def q_mean_variance(schedule: DiffusionSchedule, x_start: Tensor, t: Tensor) -> Gaussian:

@@ -28,13 +28,14 @@ from tqdm.auto import tqdm
 
 from bdlearn.choices import Method, Sampler, Variant
 from bdlearn.clip.bundle import ClipBundle
-from bdlearn.diffusion.forward import q_sample
+from bdlearn.diffusion.forward import q_sample, q_sample_later
 from bdlearn.diffusion.reverse import ddim_step, ddpm_step
 from bdlearn.diffusion.schedule import DiffusionSchedule
 from bdlearn.diffusion.unet import UNet
 from bdlearn.editing.blending import blend, noised_background
 from bdlearn.editing.guidance import GuidanceWeights, GuidedPrediction, guided_prediction
 from bdlearn.editing.noise import GeneratorNoise, NoiseSource
+from bdlearn.editing.resampling import resampling_moves
 from bdlearn.editing.variants import VariantChoices, variant_choices
 
 
@@ -48,7 +49,7 @@ class LoopOutput:
     x_t: Tensor | None  #: [K+1, B, 3, S, S]: the start, then the sample after each step
     pred_xstart: Tensor | None  #: [K, B, 3, S, S]: x̂_0 at each step
     clip_distances: Tensor | None  #: [K, B]: D_CLIP at each step (augmented, as guided)
-    steps: list[int]  #: the step index of each step, from the start down to 0
+    steps: list[int]  #: the step index of each step, from the start down to 0 (blocks repeated when resampling)
 
 
 @dataclass
@@ -111,16 +112,19 @@ def guided_edit_loop(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, 
                      weights: GuidanceWeights, method: Method = "blended", sampler: Sampler = "ddpm",
                      eta: float = 0.0, generator: torch.Generator | None = None, noise: NoiseSource | None = None,
                      variant: Variant | VariantChoices = "paper", lpips: torch.nn.Module | None = None,
-                     clip_denoised: bool = False, autocast: bool = False, keep_trajectory: bool = False,
-                     progress: bool = True, on_step: Callable[[int], object] | None = None) -> LoopOutput:
+                     clip_denoised: bool = False, autocast: bool = False, resample: int = 1, jump: int = 1,
+                     keep_trajectory: bool = False, progress: bool = True,
+                     on_step: Callable[[int], object] | None = None) -> LoopOutput:
     """Edit ``batch`` copies of x_0 [1, 3, S, S] inside ``mask`` [1, 1, S, S] toward ``text_embedding``.
 
     All randomness (initial noise, step noise, background noise, augmentations) comes from
     ``generator``, so a seed gives the same edits on the CPU; or from ``noise``, e.g. recorded
     draws to replay (:class:`~bdlearn.editing.noise.RecordedNoise`; ``generator`` then seeds only
     the paper's augmentations). ``variant`` is ``"paper"`` or ``"official"``
-    (:mod:`bdlearn.editing.variants`). ``progress`` shows a bar over the steps; ``on_step(batch)``
-    is called after each step (for a caller's own bar).
+    (:mod:`bdlearn.editing.variants`). ``resample`` > 1 runs each block of ``jump`` steps that many
+    times, re-noising in between (RePaint's resampling, :mod:`bdlearn.editing.resampling`; beyond the
+    paper). ``progress`` shows a bar over the steps; ``on_step(batch)`` is called after each step
+    (for a caller's own bar).
     """
     if method not in get_args(Method):
         raise ValueError(f"method must be one of {get_args(Method)}, got {method!r}")
@@ -137,22 +141,30 @@ def guided_edit_loop(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, 
         weights = replace(weights, background=0.0, lpips=0.0)
 
     first = start_step(schedule, skip)
-    steps = list(range(first, -1, -1))
+    moves = resampling_moves(first, resample, jump)
     x = q_sample(schedule, x0, torch.full((batch,), first, dtype=torch.long, device=x0.device),
                  noise.normal("start", tuple(x0.shape), x0))
-    xs, preds, distances = [x.cpu()], [], []
-    for step in tqdm(steps, desc=f"{method} diffusion", disable=not progress, leave=False):
-        out = edit_step(unet, clip, schedule, x, step, x0, masks, text_embedding, weights=weights, noise=noise,
+    xs, preds, distances, steps = [x.cpu()], [], [], []
+    bar = tqdm(total=sum(move.kind == "step" for move in moves), desc=f"{method} diffusion", disable=not progress,
+               leave=False)
+    for move in moves:
+        if move.kind == "renoise":  # RePaint: back up ``jump`` levels, then denoise that block again
+            x = q_sample_later(schedule, x, move.t, move.to, noise.normal("renoise", tuple(x.shape), x))
+            continue
+        out = edit_step(unet, clip, schedule, x, move.t, x0, masks, text_embedding, weights=weights, noise=noise,
                         method=method, variant=choices, sampler=sampler, eta=eta, generator=generator, lpips=lpips,
                         clip_denoised=clip_denoised, autocast=autocast)
         x = out.x_next
+        steps.append(move.t)
         if keep_trajectory:
             xs.append(x.cpu())
             preds.append(out.prediction.pmv.pred_xstart.cpu())
             if out.prediction.clip_distance is not None:
                 distances.append(out.prediction.clip_distance.cpu())
+        bar.update()
         if on_step is not None:
             on_step(batch)
+    bar.close()
     return LoopOutput(
         samples=x,
         edits=x if choices.output == "sample" else out.prediction.pmv.pred_xstart,

@@ -9,7 +9,9 @@ draws them (:mod:`bdlearn.editing.variants`):
 * ``"background"`` [B or 1, 3, S, S]: each step's noise of the noised background (Blended Diffusion
   only; one draw shared by the batch in the official variant);
 * ``"augmentation"``: each guided step's random warps of the CLIP views
-  (:class:`~bdlearn.editing.augmentations.WarpParameters`; the official variant's augmentations only).
+  (:class:`~bdlearn.editing.augmentations.WarpParameters`; the official variant's augmentations only);
+* ``"renoise"`` [B, 3, S, S]: the noise of each jump back up when resampling
+  (:mod:`bdlearn.editing.resampling`; beyond the paper, off by default).
 
 :class:`GeneratorNoise` draws them from a ``torch.Generator`` (what :func:`bdlearn.edit` does: a seed
 gives the same edits on the CPU); :class:`RecordingNoise` keeps another source's draws as it hands

@@ -18,6 +18,8 @@ The rules, where :func:`bdlearn.edit`'s docstring does not give them already:
   of its seed, so a larger seed would repeat the edits of a smaller one;
 * ``variant="official"`` (:mod:`bdlearn.editing.variants`) runs with the DDPM sampler only, the one
   its conformance fixtures prove; ``clip_input`` None takes the variant's choice;
+* ``resample`` (u) is in [1, 20]; ``jump`` (j) at least 1 and, when resampling, at most the edit's
+  steps (the respaced steps less ``skip``);
 * ``batch_size`` None leaves the batch to :func:`bdlearn.machinery.cost.plan_batches` (what fits on
   a GPU, the world's default elsewhere); 0 is refused, not read as "unset".
 """
@@ -33,6 +35,7 @@ import numpy as np
 from bdlearn.choices import SEED_LIMIT, ClipInput, Distance, Method, Sampler, Variant, WindowFit
 from bdlearn.diffusion.schedule import DiffusionSchedule
 from bdlearn.editing.guidance import GuidanceWeights
+from bdlearn.editing.resampling import resampling_moves
 from bdlearn.editing.variants import VARIANTS
 from bdlearn.machinery.inputs import InputError
 from bdlearn.worlds.load import named_world
@@ -44,6 +47,9 @@ OFFICIAL_LPIPS_SHARE = 0.1
 
 #: The most CLIP views an edit may ask for: each costs a CLIP pass per step; past this, memory runs out first.
 MAX_AUGMENTATIONS = 256
+
+#: The most times resampling may run each block of steps (RePaint uses 10; each costs a pass over the block).
+MAX_RESAMPLE = 20
 
 #: The choices of each option, read from the type the code that takes it declares (one source of truth).
 METHODS: tuple[str, ...] = get_args(Method)
@@ -77,8 +83,16 @@ class EditSettings:
     invert_mask: bool
     window: str
     seed: int
+    resample: int  #: runs of each block of ``jump`` steps (1: no resampling; :mod:`bdlearn.editing.resampling`)
+    jump: int
     return_trajectory: bool
     progress: bool
+
+    @property
+    def denoising_steps(self) -> int:
+        """The guided steps of the loop: the respaced steps less the skipped ones, repeated blocks included."""
+        moves = resampling_moves(self.num_steps - 1 - self.skip, self.resample, self.jump)
+        return sum(move.kind == "step" for move in moves)
 
     def guidance_weights(self) -> GuidanceWeights:
         """The weights and choices of the guided step (:class:`~bdlearn.editing.guidance.GuidanceWeights`)."""
@@ -162,8 +176,8 @@ def _schedule_steps(diffusion: dict, respacing: str) -> int:
 def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any, variant: Any, respacing: Any, skip: Any,
                      sampler: Any, eta: Any, num_augmentations: Any, repetitions: Any, batch_size: Any,
                      clip_weight: Any, range_weight: Any, background_weight: Any, distance: Any, clip_input: Any,
-                     clip_denoised: Any, invert_mask: Any, window: Any, seed: Any, return_trajectory: Any,
-                     progress: Any) -> EditSettings:
+                     clip_denoised: Any, invert_mask: Any, window: Any, seed: Any, resample: Any, jump: Any,
+                     return_trajectory: Any, progress: Any) -> EditSettings:
     """The settings of :func:`bdlearn.edit`, unset ones (None) from ``defaults``, all checked (module docstring).
 
     Every option is given: its default is :func:`bdlearn.edit`'s, the one place it is written (the
@@ -204,6 +218,10 @@ def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any, va
     background_weight = _weight("background_weight", background_weight)
     if background_weight and method != "local":
         raise InputError("background_weight (λ) belongs to the local method; blending keeps the background exactly")
+    resample = _integer("resample", resample, 1, MAX_RESAMPLE + 1, hint=" (1: no resampling; RePaint uses 10)")
+    edit_steps = num_steps - skip
+    jump = _integer("jump", jump, 1, edit_steps + 1 if resample > 1 else None,
+                    hint=f" (the edit has {edit_steps} steps)" if resample > 1 else "")
     return EditSettings(
         method=method, variant=variant, respacing=respacing, skip=skip, num_steps=num_steps, sampler=sampler, eta=eta,
         num_augmentations=num_augmentations, repetitions=repetitions, batch_size=batch_size,
@@ -214,4 +232,5 @@ def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any, va
         clip_denoised=_flag("clip_denoised", clip_denoised), invert_mask=_flag("invert_mask", invert_mask),
         window=_choice("window", window, WINDOW_FITS),
         seed=_integer("seed", seed, 0, SEED_LIMIT, hint=" (seeds run from 0 to 2**32 - 1)"),
-        return_trajectory=_flag("return_trajectory", return_trajectory), progress=_flag("progress", progress))
+        resample=resample, jump=jump, return_trajectory=_flag("return_trajectory", return_trajectory),
+        progress=_flag("progress", progress))
