@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-#: Blended Diffusion, or its baseline, Local CLIP-guided diffusion (:mod:`bdlearn.editing.loop`).
-Method = Literal["blended", "local"]
+#: Blended Diffusion, its baseline Local CLIP-guided diffusion, or SDEdit's noise-and-denoise of the whole
+#: picture (beyond the paper) (:mod:`bdlearn.editing.loop`).
+Method = Literal["blended", "local", "sdedit"]
 #: The method as the paper describes it, or as the official code computes it (:mod:`bdlearn.editing.variants`).
 Variant = Literal["paper", "official"]
 #: Ancestral DDPM steps, or DDIM's (:mod:`bdlearn.diffusion.reverse`).

@@ -99,6 +99,9 @@ def _add_edit_options(parser: argparse.ArgumentParser) -> None:
                              "(edit_NN.png, figure.png, report.json); other files are kept")
 
 
+#: The methods' names in a report.
+_METHOD_NAMES = {"blended": "Blended Diffusion", "local": "Local CLIP-guided diffusion", "sdedit": "SDEdit"}
+
 #: What ``bdlearn edit`` writes: the files a rerun with --force replaces.
 _EDIT_NAME = re.compile(r"edit_\d{2,}\.png")
 _OUTPUT_NAMES = ("figure.png", "report.json")
@@ -309,7 +312,8 @@ def write_outputs(result, out: Path, args: argparse.Namespace, writes: _Writes) 
               "settings": asdict(result.settings), "run": asdict(result.run),
               "outside_the_mask": ("the input, exactly (Blended Diffusion's final replacement)"
                                    if result.settings.method == "blended" else
-                                   "the model's whole window (Local CLIP-guided diffusion has no final replacement)"),
+                                   f"the model's whole window ({_METHOD_NAMES[result.settings.method]} has no final "
+                                   "replacement)"),
               "edits": files, "figure": figure.name}
     text = json.dumps(report, indent=2, allow_nan=False) + "\n"  # strict JSON: no NaN or Infinity
     with _atomic(out / "report.json", writes) as partial:

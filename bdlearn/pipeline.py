@@ -86,7 +86,7 @@ class EditResult:
 
         Blended Diffusion: the photo's own pixels outside the mask (its final replacement). The Local
         CLIP-guided baseline has no final replacement: the model's whole window goes into the photo,
-        background drift included, which is what the paper compares against.
+        background drift included, which is what the paper compares against; so does SDEdit's.
         """
         count = self.images.shape[0]
         if isinstance(index, bool) or not isinstance(index, numbers.Integral):
@@ -134,7 +134,9 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
         prompt: what the region should show.
         world: a :class:`ModelWorld`, or ``"toy"`` / ``"real"`` to load one (once per process: later
             calls with the same name reuse it).
-        method: ``"blended"`` (Blended Diffusion) or ``"local"`` (Local CLIP-guided diffusion).
+        method: ``"blended"`` (Blended Diffusion), ``"local"`` (Local CLIP-guided diffusion) or, beyond the
+            paper, ``"sdedit"`` (SDEdit: the whole window noised and denoised, CLIP guiding all of it, the
+            mask only placing the window; ``skip`` sets how much of the picture is kept).
         variant: ``"paper"``, the method as the paper describes it, or ``"official"``, as the official
             code computes it, choice for choice (:mod:`bdlearn.editing.variants`; DDPM sampler only):
             its CLIP input, augmentations, blend level, output (the last x̂_0), ranking and PNG rounding.
@@ -210,7 +212,9 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
                              description=f"{settings.method} diffusion")
     images = torch.cat([final for final, _ in batches])
     outputs = [out for _, out in batches]
-    order, distances = rank_edits(world.clip, images, mask_tensor, text_embedding, settings.distance, settings.variant)
+    ranked_region = torch.ones_like(mask_tensor) if settings.method == "sdedit" else mask_tensor  # SDEdit: all of it
+    order, distances = rank_edits(world.clip, images, ranked_region, text_embedding, settings.distance,
+                                  settings.variant)
     trajectory = settings.return_trajectory
     return EditResult(
         images=images[order].cpu(), distances=distances[order].cpu(), input=x_start[0].cpu(),

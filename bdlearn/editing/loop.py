@@ -10,6 +10,10 @@ of respaced steps minus ``skip``), and take one CLIP-guided step per level down 
 * ``method="blended"`` (Algorithm 2): after every step, x_{t−1} = x_fg ⊙ m + x_bg ⊙ (1 − m)
   with x_bg the input noised to the same level (:mod:`bdlearn.editing.blending`); after the last step
   the outside of the mask is the input, bit for bit.
+* ``method="sdedit"`` (SDEdit, Meng et al., ICLR 2022; beyond the paper): no mask at all. The whole
+  picture is noised to the starting level and denoised, CLIP guiding all of it toward the prompt
+  (``clip_weight=0``: plain SDEdit). The starting level (``skip``) trades realism for faithfulness;
+  nothing keeps the background.
 
 Each step is :func:`edit_step`; its random draws come from a :class:`~bdlearn.editing.noise.NoiseSource`
 (a seeded generator, or recorded draws to replay). ``variant="official"`` makes the official code's
@@ -136,7 +140,7 @@ def guided_edit_loop(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, 
         noise = GeneratorNoise(generator)
     choices = variant_choices(variant)
     x0 = x_start.expand(batch, -1, -1, -1)
-    masks = mask.expand(batch, -1, -1, -1)
+    masks = (torch.ones_like(mask) if method == "sdedit" else mask).expand(batch, -1, -1, -1)  # SDEdit: no mask
     if method == "blended":  # blending keeps the background; a background loss has nothing to do
         weights = replace(weights, background=0.0, lpips=0.0)
 

@@ -189,6 +189,9 @@ def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any, va
     method = _choice("method", method, METHODS)
     variant = _choice("variant", variant, VARIANT_NAMES)
     sampler = _choice("sampler", defaults.sampler if sampler is None else sampler, SAMPLERS)
+    if variant == "official" and method == "sdedit":
+        raise InputError("the official variant reproduces the official code's Blended Diffusion and Local baseline; "
+                         "SDEdit runs with variant='paper'")
     if variant == "official" and sampler != "ddpm":
         raise InputError("the official variant is reproduced for the DDPM sampler (its fixtures); pass sampler='ddpm' "
                          "or use variant='paper' with DDIM")

@@ -65,7 +65,8 @@ class EditorApp(widgets.VBox):
         step_choices = sorted({*self.STEP_CHOICES, steps})
         self.prompt = widgets.Text(value=prompt, description="prompt", style=style, layout=wide)
         self.method = widgets.Dropdown(options=[("Blended Diffusion (blend every step)", "blended"),
-                                                ("Local CLIP-guided (background loss λ)", "local")],
+                                                ("Local CLIP-guided (background loss λ)", "local"),
+                                                ("SDEdit (no mask; beyond the paper)", "sdedit")],
                                        value=settings.get("method", "blended"), description="method", style=style,
                                        layout=wide)
         self.variant = widgets.Dropdown(options=[("as the paper describes it", "paper"),
