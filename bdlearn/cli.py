@@ -105,6 +105,8 @@ _METHOD_NAMES = {"blended": "Blended Diffusion", "local": "Local CLIP-guided dif
 #: What ``bdlearn edit`` writes: the files a rerun with --force replaces.
 _EDIT_NAME = re.compile(r"edit_\d{2,}\.png")
 _OUTPUT_NAMES = ("figure.png", "report.json")
+#: What ``bdlearn demo`` writes besides: the task's input and mask.
+_DEMO_NAMES = ("input.png", "mask.png")
 
 
 def _resolved(path: Path) -> Path:
@@ -216,9 +218,17 @@ _LOCK_NAME = ".bdlearn-lock"
 _IN_PROGRESS = re.compile(r"\.(?P<name>.+)\.(?P<stage>partial|earlier)")
 
 
+def _in_progress(path: Path) -> re.Match | None:
+    """The parts of ``path``'s name when it is one of bdlearn's outputs being written, else None (a
+    user's own hidden file of that shape is not touched)."""
+    found = _IN_PROGRESS.fullmatch(path.name)
+    ours = found is not None and (_EDIT_NAME.fullmatch(found["name"]) or found["name"] in _OUTPUT_NAMES + _DEMO_NAMES)
+    return found if ours else None
+
+
 def _left_by_a_killed_run(path: Path) -> bool:
     """Whether ``path`` is only what a killed run left: its lock, or a file it was writing."""
-    return path.name == _LOCK_NAME or bool(_IN_PROGRESS.fullmatch(path.name))
+    return path.name == _LOCK_NAME or _in_progress(path) is not None
 
 
 def _tidy_after_a_killed_run(out: Path) -> None:
@@ -227,7 +237,7 @@ def _tidy_after_a_killed_run(out: Path) -> None:
     earlier ``.NAME.earlier`` goes back to NAME where the killed run had not yet put the new one, else
     is removed."""
     for path in out.iterdir():
-        found = _IN_PROGRESS.fullmatch(path.name)
+        found = _in_progress(path)
         if found is None or not path.is_file():
             continue
         target = out / found["name"]

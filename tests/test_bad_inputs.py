@@ -773,9 +773,11 @@ def test_an_earlier_file_a_killed_run_had_set_aside_is_put_back(tmp_path):
     (tmp_path / ".edit_00.png.earlier").write_text("the earlier edit")  # the new one is in place: removed
     (tmp_path / ".edit_01.png.partial").write_text("half")
     (tmp_path / ".mine").write_text("a user's hidden file")
+    (tmp_path / ".notes.txt.earlier").write_text("a user's file of the same shape")
     _tidy_after_a_killed_run(tmp_path)
     assert {path.name: path.read_text() for path in tmp_path.iterdir()} == {
-        "figure.png": "the earlier figure", "edit_00.png": "the new edit", ".mine": "a user's hidden file"}
+        "figure.png": "the earlier figure", "edit_00.png": "the new edit", ".mine": "a user's hidden file",
+        ".notes.txt.earlier": "a user's file of the same shape"}
 
 
 def test_names_too_long_for_the_file_system_are_one_short_line(files, tmp_path, capsys):
