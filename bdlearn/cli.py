@@ -6,6 +6,8 @@
     bdlearn grow --weights runs/anneal/toy_ddpm.safetensors --attention 2 --out runs/grown.safetensors
     bdlearn grow --weights runs/anneal/toy_ddpm.safetensors --res-blocks 2 1 1 --out runs/deeper.safetensors
     bdlearn demo --out demo_output
+    bdlearn eval run --tasks toy:100 --method blended --method local:background_weight=1000 --out eval/ --shard 0/4
+    bdlearn eval merge eval/
 """
 from __future__ import annotations
 
@@ -483,7 +485,72 @@ def build_parser() -> argparse.ArgumentParser:
     grow_parser.add_argument("--seed", type=int, default=0, help="initialises the new blocks' layers")
     grow_parser.add_argument("--force", action="store_true", help="overwrite --out")
     grow_parser.set_defaults(run=_grow)
+
+    eval_parser = commands.add_parser("eval", help="evaluate methods over a task set, in shards (beyond the paper)")
+    eval_commands = eval_parser.add_subparsers(dest="eval_command", required=True)
+    run_parser = eval_commands.add_parser(
+        "run", help="edit a task set under named methods, one JSON line per (task, method, repetition)",
+        description="Items are split into shards by a stable hash of the task: --shard i/N, or torchrun's / "
+                    "accelerate's RANK and WORLD_SIZE, or a Slurm array's SLURM_ARRAY_TASK_ID and _COUNT.")
+    run_parser.add_argument("--tasks", required=True, help="toy:N (the toy suite's first N tasks) or a folder of "
+                                                           "NAME.png with NAME.mask.png and NAME.txt (the prompt)")
+    run_parser.add_argument("--method", dest="methods", action="append", required=True, metavar="METHOD",
+                            help="blended, local or sdedit, then optionally :KEY=VALUE,... with edit()'s keywords "
+                                 "(e.g. local:background_weight=1000); repeat for more methods")
+    run_parser.add_argument("--repetitions", type=_at_least(1), default=1, help="edits per task and method")
+    run_parser.add_argument("--seed", type=_at_least(0), default=0, help="item k is edited with seed SEED + k")
+    run_parser.add_argument("--world", choices=get_args(WorldName), default="toy")
+    run_parser.add_argument("--respacing", help="passed on to edit() (default: the world's)")
+    run_parser.add_argument("--skip", type=int, help="passed on to edit() (default: the world's)")
+    run_parser.add_argument("--augmentations", dest="num_augmentations", type=int, help="passed on to edit()")
+    run_parser.add_argument("--shard", help="i/N: this process's share (default: from the launcher, else all)")
+    run_parser.add_argument("--resume", action="store_true", help="go on from this shard's records in --out")
+    run_parser.add_argument("--out", required=True, help="the evaluation's folder (shared by its shards)")
+    run_parser.set_defaults(run=_eval_run)
+    merge_parser = eval_commands.add_parser("merge", help="merge the shards of an evaluation into its table")
+    merge_parser.add_argument("folder", help="the --out folder of bdlearn eval run")
+    merge_parser.set_defaults(run=_eval_merge)
     return parser
+
+
+def _eval_run(args: argparse.Namespace) -> int:
+    import torch
+
+    from bdlearn.evaluation import run_evaluation
+    from bdlearn.evaluation.run import parse_method
+    from bdlearn.evaluation.shards import parse_shard, shard_from_environment
+    from bdlearn.evaluation.tasks import named_task_set
+    from bdlearn.worlds.load import load_world
+
+    shard = parse_shard(args.shard) if args.shard else shard_from_environment()
+    methods = [parse_method(text) for text in args.methods]
+    if len({method.label for method in methods}) < len(methods):
+        raise InputError("--method: a method is given twice")
+    options = {name: getattr(args, name) for name in ("respacing", "skip", "num_augmentations")
+               if getattr(args, name) is not None}
+    tasks = named_task_set(args.tasks)
+    out = Path(args.out)
+    _check_writable(f"--out {out}", out)
+    local_rank = os.environ.get("LOCAL_RANK")
+    device = f"cuda:{local_rank}" if local_rank is not None and torch.cuda.is_available() else None
+    world = load_world(args.world, device=device)
+    path, count = run_evaluation(world, tasks, methods, repetitions=args.repetitions, seed=args.seed, out=out,
+                                 shard=shard, resume=args.resume, options=options)
+    print(f"shard {shard.index}/{shard.count} ({shard.source}): edited {count} items into {path}")
+    return 0
+
+
+def _eval_merge(args: argparse.Namespace) -> int:
+    from bdlearn.evaluation import merge_records
+
+    folder = Path(args.folder)
+    table = merge_records(folder)
+    for row in table["methods"]:
+        success = "no judge" if row["success"] is None else f"success {row['success']:.1%}"
+        print(f"{row['method']}: {row['edits']} edits, {success}, CLIP distance {row['clip_distance']:.4f}, "
+              f"background error {row['background_error']:.4f}, {row['seconds']:.1f} s")
+    print(f"wrote {folder / 'records.jsonl'} and {folder / 'table.json'}")
+    return 0
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "bdlearn"
 #: From the bottom up; a module of bdlearn/ itself (_lazy.py, choices.py, errors.py, offline.py, pipeline.py,
 #: cli.py) is a layer of its own.
 LAYERS = ["_lazy", "choices", "errors", "offline", "diffusion", "clip", "scenes", "worlds", "editing", "machinery",
-          "pipeline", "notebook", "training", "cli"]
+          "pipeline", "evaluation", "notebook", "training", "cli"]
 #: Modules of bdlearn/ that belong to another's layer: ``python -m bdlearn`` is the command line.
 SAME_LAYER_AS = {"__main__": "cli"}
 

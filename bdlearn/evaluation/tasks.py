@@ -1,0 +1,72 @@
+"""The task sets an evaluation runs: the toy world's procedural tasks, or a folder of real photos.
+
+* ``toy:N``: the first N tasks of the reproduction suite (:func:`bdlearn.scenes.edit_task_suite`),
+  with the independent judge's target (colour and shape) for each;
+* a folder: every picture ``NAME.png`` / ``.jpg`` / ``.jpeg`` / ``.webp`` with its mask
+  ``NAME.mask.png`` and its prompt in ``NAME.txt`` beside it (no judge: photos have none).
+
+A task's ``id`` is what sharding hashes and what the records name: ``toy-<seed>`` or the file's stem.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bdlearn.errors import InputError
+
+#: The picture files a folder task set may hold.
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+@dataclass(frozen=True)
+class EvalTask:
+    """One picture to edit: its ``id``, the picture and mask (anything :func:`bdlearn.edit` reads), the
+    prompt, and the judge's target (colour, shape) where a judge exists (the toy world), else None."""
+
+    id: str
+    image: Any
+    mask: Any
+    prompt: str
+    target: tuple[str, str] | None
+
+
+def toy_tasks(count: int) -> list[EvalTask]:
+    """The first ``count`` tasks of the toy world's reproduction suite."""
+    from bdlearn.scenes import edit_task_suite
+
+    return [EvalTask(f"toy-{task.seed}", task.image, task.mask, task.prompt, (task.target_colour, task.target_shape))
+            for task in edit_task_suite(count)]
+
+
+def folder_tasks(folder: Path) -> list[EvalTask]:
+    """Every ``NAME.png`` (or .jpg, .jpeg, .webp) in ``folder`` with ``NAME.mask.png`` and ``NAME.txt``."""
+    if not folder.is_dir():
+        raise InputError(f"--tasks {folder}: not a folder (give toy:N or a folder of NAME.png, NAME.mask.png "
+                         "and NAME.txt)")
+    tasks = []
+    for picture in sorted(path for path in folder.iterdir() if path.suffix.lower() in PICTURE_SUFFIXES
+                          and not path.name.lower().endswith(".mask.png")):
+        mask, prompt = picture.with_name(f"{picture.stem}.mask.png"), picture.with_suffix(".txt")
+        missing = [path.name for path in (mask, prompt) if not path.is_file()]
+        if missing:
+            raise InputError(f"{picture} has no {' or '.join(missing)} beside it; each picture NAME needs its mask "
+                             "NAME.mask.png and its prompt in NAME.txt")
+        tasks.append(EvalTask(picture.stem, picture, mask, prompt.read_text(encoding="utf-8").strip(), None))
+    if not tasks:
+        raise InputError(f"--tasks {folder}: no pictures (NAME.png with NAME.mask.png and NAME.txt) in it")
+    return tasks
+
+
+def named_task_set(name: str) -> list[EvalTask]:
+    """The task set ``name``: ``toy:N`` or a folder (module docstring)."""
+    found = re.fullmatch(r"toy:(\d+)", name.strip())
+    if found:
+        count = int(found[1])
+        if not 1 <= count <= 10_000:
+            raise InputError(f"--tasks {name}: the toy task set holds 1 to 10000 tasks")
+        return toy_tasks(count)
+    if name.startswith("toy"):
+        raise InputError(f"--tasks {name}: write toy:N, e.g. toy:100")
+    return folder_tasks(Path(name).expanduser())

@@ -1,0 +1,117 @@
+"""``bdlearn eval``: a task set under named methods, split into shards that merge into exactly the records one
+process writes, under ``--shard i/N``, under torchrun (2 CPU processes) and after a resume."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bdlearn.cli import main
+from bdlearn.evaluation.run import parse_method
+from bdlearn.evaluation.shards import parse_shard, shard_from_environment, shard_of
+from bdlearn.machinery.inputs import InputError
+
+#: Three toy tasks, two methods, two repetitions: 12 items, each a one-repetition edit of 4 steps.
+RUN = ["--tasks", "toy:3", "--method", "blended", "--method", "local:background_weight=1000", "--repetitions", "2",
+       "--respacing", "10", "--skip", "6", "--augmentations", "0"]
+
+
+def _bdlearn(*arguments: str, launcher: tuple[str, ...] = ()) -> None:
+    """``python -m bdlearn`` (or under a launcher) in a fresh process, one thread, as every run here."""
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, *launcher, "-m", "bdlearn", *arguments]
+    done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("one") / "eval"
+    _bdlearn("eval", "run", *RUN, "--out", str(out))
+    assert main(["eval", "merge", str(out)]) == 0
+    return out
+
+
+def test_the_records_and_the_table(one_process):
+    records = [json.loads(line) for line in (one_process / "records.jsonl").read_text().splitlines()]
+    assert [record["index"] for record in records] == list(range(12))
+    assert [record["seed"] for record in records] == list(range(12))  # seed + the item's index
+    blended = [record for record in records if record["method"] == "blended"]
+    assert len(blended) == 6 and all(record["background_error"] == 0.0 for record in blended)
+    assert all(record["judge"] is not None and isinstance(record["success"], bool) for record in records)
+    table = json.loads((one_process / "table.json").read_text())
+    assert [row["method"] for row in table["methods"]] == ["blended", "local:background_weight=1000"]
+    assert table["methods"][1]["background_error"] > 0
+
+
+@pytest.mark.slow
+def test_shards_merge_into_the_one_process_records(one_process, tmp_path):
+    out = tmp_path / "sharded"
+    for index in range(2):
+        _bdlearn("eval", "run", *RUN, "--out", str(out), "--shard", f"{index}/2")
+    assert main(["eval", "merge", str(out)]) == 0
+    assert (out / "records.jsonl").read_bytes() == (one_process / "records.jsonl").read_bytes()
+
+
+@pytest.mark.slow
+def test_torchrun_processes_merge_into_the_one_process_records(one_process, tmp_path):
+    out = tmp_path / "torchrun"
+    _bdlearn("eval", "run", *RUN, "--out", str(out),
+             launcher=("-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"))
+    assert sorted(path.name for path in out.glob("items-*")) == ["items-0-of-2.jsonl", "items-1-of-2.jsonl"]
+    assert main(["eval", "merge", str(out)]) == 0
+    assert (out / "records.jsonl").read_bytes() == (one_process / "records.jsonl").read_bytes()
+
+
+def test_a_resume_goes_on_after_a_torn_line_and_merges_the_same(one_process, tmp_path, capsys):
+    out = tmp_path / "resumed"
+    out.mkdir()
+    (out / "eval.json").write_bytes((one_process / "eval.json").read_bytes())
+    whole = (one_process / "items-0-of-1.jsonl").read_text().splitlines(keepends=True)
+    (out / "items-0-of-1.jsonl").write_text("".join(whole[:5]) + whole[5][:20])  # killed while writing line 6
+    assert main(["eval", "merge", str(out)]) == 2
+    assert "is not JSON" in capsys.readouterr().err
+    assert main(["eval", "run", *RUN, "--out", str(out)]) == 2
+    assert "pass --resume" in capsys.readouterr().err
+    _bdlearn("eval", "run", *RUN, "--out", str(out), "--resume")
+    assert main(["eval", "merge", str(out)]) == 0
+    assert (out / "records.jsonl").read_bytes() == (one_process / "records.jsonl").read_bytes()
+
+
+def test_another_evaluation_in_the_same_folder_and_missing_items_are_refused(one_process, tmp_path, capsys):
+    out = tmp_path / "other"
+    out.mkdir()
+    (out / "eval.json").write_bytes((one_process / "eval.json").read_bytes())
+    assert main(["eval", "run", *RUN[:-2], "--augmentations", "1", "--out", str(out)]) == 2
+    assert "holds another evaluation (its options differ)" in capsys.readouterr().err
+    assert main(["eval", "merge", str(out)]) == 2
+    assert "12 of 12 items are missing" in capsys.readouterr().err
+
+
+def test_shards_come_from_the_option_or_the_launcher():
+    assert shard_of("toy-1", 4) == shard_of("toy-1", 4) == int.from_bytes(
+        __import__("hashlib").sha256(b"toy-1").digest()[:8], "big") % 4
+    assert parse_shard("1/4").index == 1 and parse_shard(" 0 / 1 ").count == 1
+    for bad in ("4/4", "1/0", "-1/2", "a/b", "1"):
+        with pytest.raises(InputError, match="write i/N"):
+            parse_shard(bad)
+    assert shard_from_environment({"RANK": "1", "WORLD_SIZE": "2"}).source == "torchrun"
+    slurm = shard_from_environment({"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "3",
+                                    "SLURM_ARRAY_TASK_MIN": "1"})
+    assert (slurm.index, slurm.count, slurm.source) == (2, 3, "Slurm")
+    assert shard_from_environment({}).count == 1
+    with pytest.raises(InputError, match="shard 5 of 2"):
+        shard_from_environment({"RANK": "5", "WORLD_SIZE": "2"})
+
+
+def test_method_specs_name_edit_options():
+    spec = parse_method("local:background_weight=1000,resample=2")
+    assert (spec.method, spec.options) == ("local", {"background_weight": 1000, "resample": 2})
+    for bad, message in (("magic", "the method is one of"), ("local:lambda=3", "not KEY=VALUE"),
+                         ("blended:seed=3", "not KEY=VALUE"), ("local:background_weight", "not KEY=VALUE")):
+        with pytest.raises(InputError, match=message):
+            parse_method(bad)
