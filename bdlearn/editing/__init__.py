@@ -7,7 +7,9 @@
 * :mod:`.loop`: the editing loop, Blended Diffusion (Algorithm 2) and the local baseline beside it;
 * :mod:`.ranking`: ranking the repetitions by CLIP (section 4.3);
 * :mod:`.variants`: where the official code departs from the paper, and ``variant="official"``, which
-  follows it; :mod:`.noise`: where the loop's random draws come from (a seed, or a recording to replay).
+  follows it; :mod:`.noise`: where the loop's random draws come from (a seed, or a recording to replay);
+* beyond the paper: :mod:`.resampling`, RePaint's resampling against the seam (SDEdit is a method of
+  :mod:`.loop`).
 
 :func:`bdlearn.edit` runs this method on a user's photo of any size; reading the photo, the window
 the model edits, checking the settings and sizing the batches are :mod:`bdlearn.machinery`.
