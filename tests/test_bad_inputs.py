@@ -833,3 +833,39 @@ def test_a_mask_whose_marks_vanish_at_the_image_size_says_so():
         read_mask(mask, (1, 1))
     with pytest.raises(InputError, match=r"^the mask selects nothing to edit"):
         read_mask(np.zeros((32, 32), bool), (1, 1))
+
+
+def test_a_device_this_machine_lacks_is_named(monkeypatch):
+    from bdlearn.worlds.load import load_world
+
+    with pytest.raises(InputError, match="'tpu' is not a device torch knows"):
+        load_world("toy", device="tpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(InputError, match="torch sees no CUDA GPU on this machine"):
+        load_world("toy", device="cuda")
+    assert load_world("toy", device="cpu").device.type == "cpu"
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (-4, 4), (64.0, 64.0), (64,), "64x64", (True, 64)])
+def test_read_mask_checks_the_image_shape_and_invert(shape):
+    mask = np.zeros((64, 64), bool)
+    mask[8:20, 8:20] = True
+    with pytest.raises(InputError, match=r"image_shape must be the image's \(height, width\)"):
+        read_mask(mask, shape)
+    with pytest.raises(InputError, match="invert must be True or False, got 'no'"):
+        read_mask(mask, invert="no")
+    assert read_mask(mask, (np.int64(32), 32)).shape == (32, 32)
+
+
+def test_widgets_refuse_odd_sizes_and_the_editor_takes_a_world_name(world, monkeypatch):
+    from bdlearn.notebook import EditorApp, mask_drawer, trajectory_slider
+
+    picture = np.zeros((32, 32, 3), np.float32)
+    for options, message in ((dict(scale=0), "scale must be a whole number >= 1"),
+                             (dict(brush=-1), "brush must be a whole number >= 0")):
+        with pytest.raises(ValueError, match=message):
+            mask_drawer(picture, **options)
+    with pytest.raises(TypeError, match="takes an EditResult or a LoopOutput, got NoneType"):
+        trajectory_slider(None)
+    monkeypatch.setattr("bdlearn.worlds.load._LOADED", {"toy": world})
+    assert EditorApp("toy", picture, mask_drawer(picture), prompt="a red circle").world is world

@@ -25,6 +25,7 @@ How pixels are read, the same for images and masks:
 """
 from __future__ import annotations
 
+import numbers
 import re
 import sys
 import warnings
@@ -332,6 +333,15 @@ def read_mask(mask: ImageLike, image_shape: tuple[int, int] | None = None, inver
     selects nothing is an error; one that selects everything turns the edit into plain guided
     generation.
     """
+    if not isinstance(invert, (bool, np.bool_)):
+        raise InputError(f"invert must be True or False, got {invert!r}")
+    if image_shape is not None:
+        if (not isinstance(image_shape, (tuple, list)) or len(image_shape) != 2
+                or not all(isinstance(side, numbers.Integral) and not isinstance(side, bool) and side >= 1
+                           for side in image_shape)):
+            raise InputError(f"image_shape must be the image's (height, width), two whole numbers >= 1, "
+                             f"got {image_shape!r}")
+        image_shape = (int(image_shape[0]), int(image_shape[1]))
     pixels = _pixels(mask, "mask", zero_one=True)
     if pixels.shape[-1] in (2, 4):
         colour, alpha = pixels[..., :-1], pixels[..., -1]

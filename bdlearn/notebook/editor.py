@@ -53,8 +53,12 @@ class EditorApp(widgets.VBox):
     STEP_CHOICES = (10, 20, 25, 50, 100)
     LAMBDA_CHOICES = (0, 10, 100, 1000, 10000)
 
-    def __init__(self, world: ModelWorld, image: Any, mask: MaskDrawer | Any, prompt: str = "",
+    def __init__(self, world: ModelWorld | str, image: Any, mask: MaskDrawer | Any, prompt: str = "",
                  judge: Callable[[np.ndarray, np.ndarray], str] | None = None, **settings: Any) -> None:
+        if isinstance(world, str):  # "toy" or "real", as edit() takes it: loaded once per process
+            from bdlearn.worlds.load import shared_world
+
+            world = shared_world(world)
         self.world, self.image, self.mask_source, self.judge = world, image, mask, judge
         self.result: EditResult | None = None
         defaults = world.defaults

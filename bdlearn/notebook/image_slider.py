@@ -92,6 +92,10 @@ def trajectory_slider(result: Any, index: int = 0, scale: int = 6, show_input: b
     ``pred_xstart`` and ``steps``); ``index`` picks the edit (0 = the best ranked). All frames are
     drawn once, here, so scrubbing costs nothing.
     """
+    if not hasattr(result, "steps"):
+        raise TypeError(f"trajectory_slider takes an EditResult or a LoopOutput, got {type(result).__name__}")
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"scale must be a whole number >= 1, got {scale!r}")
     x_t, pred_xstart, steps = getattr(result, "x_t", None), getattr(result, "pred_xstart", None), list(result.steps)
     if x_t is None:
         raise ValueError("this result has no trajectory: make it with return_trajectory=True "

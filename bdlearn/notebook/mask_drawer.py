@@ -68,6 +68,9 @@ class MaskDrawer(widgets.VBox):
 
     def __init__(self, image: torch.Tensor | np.ndarray, presets: Mapping[str, np.ndarray] | None = None,
                  scale: int = 8, brush: int = 2) -> None:
+        for name, value, low in (("scale", scale, 1), ("brush", brush, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
         self.picture = to_display(image[0] if isinstance(image, torch.Tensor) and image.ndim == 4 else image)
         self.size = self.picture.shape[0]
         self.presets = {name: np.asarray(mask, dtype=bool)
