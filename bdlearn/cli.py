@@ -18,8 +18,10 @@ import importlib.util
 import json
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -47,6 +49,21 @@ def _at_least(low: int) -> Callable[[str], int]:
 
 
 @cache
+def _path(text: str) -> str:
+    """A path option: never empty (an unset shell variable), ``~`` expanded as a shell would have."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty (an unset shell variable?); name a file or folder")
+    return os.path.expanduser(text)
+
+
+def _seed(text: str) -> int:
+    """A seed: 0 <= SEED < 2**32, as edit() takes them."""
+    value = _at_least(0)(text)
+    if value >= SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be below 2**32 = {SEED_LIMIT}, got {value}")
+    return value
+
+
 def _edit_defaults() -> dict[str, Any]:
     """The defaults of :func:`bdlearn.edit`'s options, read from its signature, the one place they are
     written; read from the source of :mod:`bdlearn.pipeline`, not by importing it (and with it torch),
@@ -125,12 +142,18 @@ def _check_out(out: Path, inputs: list[Path], force: bool) -> None:
         raise InputError(f"--out {out} is a symbolic link to nothing; remove it or choose another folder")
     resolved = _resolved(out)
     for path in inputs:
-        if _resolved(path) == resolved or resolved in _resolved(path).parents:
+        written_over = _resolved(path).parent == resolved and _ours(path.name)
+        if _resolved(path) == resolved or written_over:
             raise InputError(f"--out {out} would overwrite the input {path}; choose another folder")
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; name a folder (it is created if missing)")
     if out.is_dir() and not force and any(not _left_by_a_killed_run(path) for path in out.iterdir()):
         raise InputError(f"{out} exists and is not empty; pass --force to write into it")
+    if out.is_dir():
+        for path in out.iterdir():
+            if _ours(path.name) and not path.is_file():
+                raise InputError(f"{path} is not a file, and bdlearn writes a file of that name; move it, or "
+                                 "choose another --out")
     _check_writable(f"--out {out}", out)
 
 
@@ -220,12 +243,16 @@ _LOCK_NAME = ".bdlearn-lock"
 _IN_PROGRESS = re.compile(r"\.(?P<name>.+)\.(?P<stage>partial|earlier)")
 
 
+def _ours(name: str) -> bool:
+    """Whether a file called ``name`` is one bdlearn's edit or demo writes."""
+    return bool(_EDIT_NAME.fullmatch(name)) or name in _OUTPUT_NAMES + _DEMO_NAMES
+
+
 def _in_progress(path: Path) -> re.Match | None:
     """The parts of ``path``'s name when it is one of bdlearn's outputs being written, else None (a
     user's own hidden file of that shape is not touched)."""
     found = _IN_PROGRESS.fullmatch(path.name)
-    ours = found is not None and (_EDIT_NAME.fullmatch(found["name"]) or found["name"] in _OUTPUT_NAMES + _DEMO_NAMES)
-    return found if ours else None
+    return found if found is not None and _ours(found["name"]) else None
 
 
 def _left_by_a_killed_run(path: Path) -> bool:
@@ -381,6 +408,8 @@ def _train(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; name a run folder (it is created if missing)")
     _check_writable(f"--out {out}", out)
+    if args.init_weights and Path(args.init_weights).is_dir():
+        raise InputError(f"--init-weights {args.init_weights} is a folder; give the .safetensors weights file in it")
     if args.init_weights and not Path(args.init_weights).is_file():
         raise InputError(f"--init-weights {args.init_weights} does not exist; give the .safetensors weights "
                          "that bdlearn train or bdlearn grow wrote (with their .json card beside them)")
@@ -424,6 +453,9 @@ def _grow(args: argparse.Namespace) -> int:
                          f"e.g. {Path(args.out) / 'grown.safetensors'}")
     if Path(args.out).exists() and not args.force:
         raise InputError(f"{args.out} exists; pass --force to overwrite it")
+    if Path(args.out).suffix != ".safetensors":
+        raise InputError(f"--out {args.out}: name the grown weights NAME.safetensors (their card is written "
+                         "beside them as NAME.json)")
     if any(parent.exists() and not parent.is_dir() for parent in Path(args.out).parents):
         raise InputError(f"--out {args.out}: a part of that path is a file, not a folder")
     _check_writable(f"--out {args.out}", Path(args.out).parent)
@@ -443,6 +475,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with a user error as one ``bdlearn: error:`` line (exit status 2) instead of the usage."""
 
     def error(self, message: str):
+        if message.endswith("expected one argument"):  # e.g. --clip-weight -inf or --prompt "-x": taken for options
+            message += " (a value that starts with '-' is written --option=-value)"
         self.exit(2, f"bdlearn: error: {message} (see {self.prog} --help)\n")
 
 
@@ -451,15 +485,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     edit_parser = commands.add_parser("edit", help="edit the masked region of an image to match a prompt")
-    edit_parser.add_argument("--image", required=True)
-    edit_parser.add_argument("--mask", required=True, help="white (or True) marks the region to edit")
+    edit_parser.add_argument("--image", type=_path, required=True)
+    edit_parser.add_argument("--mask", type=_path, required=True, help="white (or True) marks the region to edit")
     edit_parser.add_argument("--prompt", required=True)
-    edit_parser.add_argument("--out", required=True, help="output folder")
+    edit_parser.add_argument("--out", type=_path, required=True, help="output folder")
     _add_edit_options(edit_parser)
     edit_parser.set_defaults(run=_edit)
 
     demo_parser = commands.add_parser("demo", help="edit a toy-world scene and save a figure")
-    demo_parser.add_argument("--out", default="demo_output")
+    demo_parser.add_argument("--out", type=_path, default="demo_output")
     demo_parser.add_argument("--task-seed", type=_at_least(0), default=3, help="which toy task (at least 0)")
     _add_edit_options(demo_parser)
     demo_parser.set_defaults(run=_demo)
@@ -468,21 +502,26 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("model", choices=["ddpm", "clip"])
     train_parser.add_argument("--preset", default="quick",
                               help="quick (minutes) or full (hours); for the DDPM also anneal (with --init-weights)")
-    train_parser.add_argument("--init-weights", help="DDPM only: start from these exported weights (.safetensors)")
-    train_parser.add_argument("--out", required=True, help="run folder (checkpoints, sample grids, weights)")
+    train_parser.add_argument("--init-weights", type=_path,
+                              help="DDPM only: start from these exported weights (.safetensors)")
+    train_parser.add_argument("--out", type=_path, required=True,
+                              help="run folder (checkpoints, sample grids, weights)")
     train_parser.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     train_parser.set_defaults(run=_train)
 
     grow_parser = commands.add_parser("grow", help="add attention or residual blocks to trained toy DDPM weights")
-    grow_parser.add_argument("--weights", required=True, help="toy DDPM weights (.safetensors) with their card")
+    grow_parser.add_argument("--weights", type=_path, required=True,
+                             help="toy DDPM weights (.safetensors) with their card")
     growth = grow_parser.add_mutually_exclusive_group(required=True)
     growth.add_argument("--attention", type=int, nargs="+",
                         help="downsample factors to add attention at (2 = 16x16 for 32x32 images)")
     growth.add_argument("--res-blocks", type=int, nargs="+",
                         help="new residual blocks per level on the way down, one count per level "
                              "(2 1 1 adds a block at 32x32 on the way down and up)")
-    grow_parser.add_argument("--out", required=True, help="where to write the grown weights (.safetensors)")
-    grow_parser.add_argument("--seed", type=int, default=0, help="initialises the new blocks' layers")
+    grow_parser.add_argument("--out", type=_path, required=True,
+                             help="where to write the grown weights (.safetensors)")
+    grow_parser.add_argument("--seed", type=_seed, default=0,
+                             help="initialises the new blocks' layers (0 to 2**32 - 1)")
     grow_parser.add_argument("--force", action="store_true", help="overwrite --out")
     grow_parser.set_defaults(run=_grow)
 
@@ -505,10 +544,11 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--augmentations", dest="num_augmentations", type=int, help="passed on to edit()")
     run_parser.add_argument("--shard", help="i/N: this process's share (default: from the launcher, else all)")
     run_parser.add_argument("--resume", action="store_true", help="go on from this shard's records in --out")
-    run_parser.add_argument("--out", required=True, help="the evaluation's folder (shared by its shards)")
+    run_parser.add_argument("--out", type=_path, required=True,
+                            help="the evaluation's folder (shared by its shards)")
     run_parser.set_defaults(run=_eval_run)
     merge_parser = eval_commands.add_parser("merge", help="merge the shards of an evaluation into its table")
-    merge_parser.add_argument("folder", help="the --out folder of bdlearn eval run")
+    merge_parser.add_argument("folder", type=_path, help="the --out folder of bdlearn eval run")
     merge_parser.set_defaults(run=_eval_merge)
     return parser
 
@@ -590,7 +630,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command; a user's error (a bad input or setting, missing or broken weights, a failed
     download, a file that cannot be written) is one line on stderr, ``bdlearn: error: ...``, and
     exit status 2."""
+    if sys.stderr is None:  # started with stderr closed (2>&-): messages and progress bars go nowhere
+        sys.stderr = open(os.devnull, "w")
     args = build_parser().parse_args(argv)
+    previous = _stop_on_sigterm()
     try:
         with warnings.catch_warnings():  # restored on return: only this command's warnings look like this
             warnings.showwarning = _show_warning
@@ -598,9 +641,31 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, CheckpointError, ValueError, DownloadError, OSError) as err:
         print(f"bdlearn: error: {_error_line(err)}", file=sys.stderr)
         return 2
+    except _Terminated:  # kill, timeout, a cancelled job: cleaned up on the way out, as for Ctrl-C
+        print(f"bdlearn: terminated; {args.command} stopped and left nothing half-written", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:  # Ctrl-C: the output folder was already cleaned up on the way out
         print(f"bdlearn: interrupted; {args.command} stopped and left nothing half-written", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, so that it cleans up as it does for Ctrl-C."""
+
+
+def _stop_on_sigterm() -> Any:
+    """Make SIGTERM raise :class:`_Terminated` (only in the main thread, where signals are handled);
+    returns the handler it replaced, or None."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise _Terminated
+
+    return signal.signal(signal.SIGTERM, terminate)
 
 
 if __name__ == "__main__":

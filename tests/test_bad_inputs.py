@@ -61,7 +61,7 @@ def test_respacing_as_an_int_means_the_same_string(world):
 
 @pytest.mark.parametrize("name, value, message", [
     ("repetitions", 2.5, "repetitions must be an integer"),
-    ("repetitions", 0, "repetitions must be at least 1"),
+    ("repetitions", 0, r"repetitions must be in \[1, 1024\]"),
     ("num_augmentations", -1, r"num_augmentations must be in \[0, 256\]"),
     ("skip", 3.0, "skip must be an integer"),
 ])
@@ -441,7 +441,7 @@ def test_force_replaces_the_earlier_run_and_keeps_other_files(files, tmp_path, c
     ("--seed", "-1", "seed must be in [0, 4294967295]"),
     ("--seed", str(2**64), "seed must be in [0, 4294967295]"),
     ("--batch-size", "0", "batch_size must be at least 1"),
-    ("--repetitions", "0", "repetitions must be at least 1"),
+    ("--repetitions", "0", "repetitions must be in [1, 1024]"),
     ("--skip", "10", "skip must be in [0, 9]"),
     ("--top", "0", "argument --top: must be at least 1"),
     ("--respacing", "abc", "bad respacing 'abc'"),
@@ -869,3 +869,126 @@ def test_widgets_refuse_odd_sizes_and_the_editor_takes_a_world_name(world, monke
         trajectory_slider(None)
     monkeypatch.setattr("bdlearn.worlds.load._LOADED", {"toy": world})
     assert EditorApp("toy", picture, mask_drawer(picture), prompt="a red circle").world is world
+
+
+@pytest.mark.parametrize("model", ["ddpm", "clip"])
+@pytest.mark.parametrize("broken", ["garbage", "empty", "another dict", "a tensor"])
+def test_a_broken_checkpoint_is_one_line_saying_how_to_start_afresh(model, broken, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    checkpoint = run / "checkpoint.pt"
+    if broken == "garbage":
+        checkpoint.write_text("not a checkpoint")
+    elif broken == "empty":
+        checkpoint.write_bytes(b"")
+    else:
+        torch.save({"hello": 1} if broken == "another dict" else torch.zeros(3), checkpoint)
+    assert main(["train", model, "--preset", "quick", "--out", str(run)]) == 2
+    _one_error_line(capsys, "is not a whole checkpoint of a run", "--restart")
+
+
+def test_sigterm_is_one_line_exit_143_and_leaves_nothing(files, tmp_path, capsys, monkeypatch):
+    import os
+    import signal
+
+    def terminated(*args, **kwargs):  # what kill, timeout or a cancelled CI job sends
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr("bdlearn.cli.run_edit", terminated)
+    before = signal.getsignal(signal.SIGTERM)
+    out = tmp_path / "new"
+    assert main(["edit", *files, "--out", str(out), *CLI_FAST]) == 143
+    err = capsys.readouterr().err
+    assert err.startswith("bdlearn: terminated") and err.count("\n") == 1, err
+    assert not out.exists()
+    assert signal.getsignal(signal.SIGTERM) == before, "the command left its SIGTERM handler behind"
+
+
+@needs_toy
+def test_an_edit_with_stderr_closed_still_writes_its_outputs(files, tmp_path):
+    import shlex
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "bdlearn", "edit", *files, "--out", str(out), *CLI_FAST, "--repetitions", "1"]
+    done = subprocess.run(shlex.join(command) + " 2>&-", shell=True, capture_output=False, stdout=subprocess.PIPE)
+    assert done.returncode == 0 and (out / "report.json").exists()
+
+
+def test_grow_names_its_output_safetensors_and_checks_the_seed(tmp_path, capsys):
+    grow = ["grow", "--weights", str(TOY_DDPM_WEIGHTS), "--attention", "1"]
+    for out in ("g.json", "grown"):
+        assert main([*grow, "--out", str(tmp_path / out)]) == 2
+        _one_error_line(capsys, "name the grown weights NAME.safetensors")
+    with pytest.raises(SystemExit) as stopped:
+        main([*grow, "--out", str(tmp_path / "g.safetensors"), "--seed", str(2**32)])
+    assert stopped.value.code == 2
+    _one_error_line(capsys, "--seed", "must be below 2**32")
+
+
+def test_weights_that_are_a_folder_or_a_card_are_named(tmp_path, capsys):
+    assert main(["grow", "--weights", str(tmp_path), "--attention", "1", "--out", str(tmp_path / "g.safetensors")]) == 2
+    _one_error_line(capsys, "is a folder")
+    assert main(["train", "ddpm", "--preset", "anneal", "--init-weights", str(tmp_path), "--out",
+                 str(tmp_path / "run")]) == 2
+    _one_error_line(capsys, "is a folder")
+    with pytest.raises(CheckpointError, match=r"is a weight card \(JSON\), not weights"):
+        read_state_dict(TOY_DDPM_WEIGHTS.with_suffix(".json"))
+
+
+def test_empty_paths_and_a_tilde_are_read_as_a_shell_would(files, tmp_path, capsys, monkeypatch):
+    for option in ("--out", "--image"):
+        arguments = ["edit", *files, "--out", str(tmp_path / "o"), *CLI_FAST]
+        arguments[arguments.index(option) + 1] = ""
+        with pytest.raises(SystemExit):
+            main(arguments)
+        _one_error_line(capsys, f"argument {option}: is empty")
+    from bdlearn.cli import build_parser
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    parsed = build_parser().parse_args(["edit", *files, "--out", "~/edits"])
+    assert parsed.out == str(tmp_path / "edits")
+    with pytest.raises(InputError, match="respacing is empty"):
+        edit(*_case(), "a red circle", "toy", respacing="")
+    with pytest.raises(InputError, match=r"repetitions must be in \[1, 1024\]"):
+        edit(*_case(), "a red circle", "toy", repetitions=10**9)
+
+
+def test_out_is_refused_only_where_it_would_write_over_an_input(tmp_path, capsys):
+    from bdlearn.cli import _check_out
+
+    inside = tmp_path / "out" / "sub" / "in.png"
+    inside.parent.mkdir(parents=True)
+    inside.write_bytes(b"")
+    _check_out(tmp_path / "out", [inside], force=True)  # the outputs go beside sub/, not over it
+    named_like = tmp_path / "out" / "edit_00.png"
+    named_like.write_bytes(b"")
+    with pytest.raises(InputError, match="would overwrite the input"):
+        _check_out(tmp_path / "out", [named_like], force=True)
+    named_like.unlink()
+    (tmp_path / "out" / "figure.png").mkdir()
+    with pytest.raises(InputError, match="figure.png is not a file, and bdlearn writes a file of that name"):
+        _check_out(tmp_path / "out", [], force=True)
+
+
+def test_a_value_starting_with_a_dash_gets_a_hint(files, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["edit", *files, "--out", str(tmp_path / "o"), "--clip-weight", "-inf"])
+    _one_error_line(capsys, "--option=-value")
+    with pytest.raises(InputError, match="file not found: '.*in.png '"):
+        read_image(files[1] + " ")
+
+
+def test_the_mask_drawer_reads_pictures_as_edit_does_and_sliders_name_their_frames(world, tmp_path):
+    from bdlearn.notebook import mask_drawer, trajectory_slider
+
+    grey = np.full((32, 32, 3), 200, np.uint8)
+    assert np.allclose(mask_drawer(grey).picture, 200 / 255)  # not clipped to white
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    assert np.allclose(mask_drawer(str(tmp_path / "grey.png")).picture, 200 / 255)
+    with pytest.raises(ValueError, match="draws on a square picture.*32x48"):
+        mask_drawer(np.zeros((32, 48, 3), np.uint8))
+    result = edit(*_case(), "a red circle", world, **{**FAST, "repetitions": 1}, return_trajectory=True)
+    with pytest.raises(ValueError, match=r"value must be a frame, 0 to \d+; got 999"):
+        trajectory_slider(result, value=999)

@@ -85,7 +85,8 @@ def _open(path: str | Path, what: str = "image") -> Image.Image:
     if path.exists() and not path.is_file():
         raise InputError(f"{what} {path} is not a regular file (a pipe, device or socket): save it to a file first")
     if not path.is_file():
-        raise InputError(f"file not found: {path}")
+        shown = repr(str(path)) if str(path) != str(path).strip() else path  # a space at an end is invisible
+        raise InputError(f"file not found: {shown}")
     # Image.open reads only the header; bdlearn's limit, MAX_PIXELS, stricter than PIL's
     # decompression-bomb check, is applied before load(). Past twice PIL's own limit, Image.open
     # refuses the file itself (PIL's limit is a global setting, which bdlearn leaves alone).

@@ -48,6 +48,9 @@ OFFICIAL_LPIPS_SHARE = 0.1
 #: The most CLIP views an edit may ask for: each costs a CLIP pass per step; past this, memory runs out first.
 MAX_AUGMENTATIONS = 256
 
+#: The most edits one call may make and rank (the paper makes 64): past this, an edit runs for days.
+MAX_REPETITIONS = 1024
+
 #: The most times resampling may run each block of steps (RePaint uses 10; each costs a pass over the block).
 MAX_RESAMPLE = 20
 
@@ -162,7 +165,8 @@ def _respacing(value: Any, default: str) -> str:
         raise InputError(f"respacing must be a string such as '100', 'ddim50' or '10,20,30', or an int; "
                          f"got {_shown(value)}")
     if not value.strip():
-        return default
+        raise InputError("respacing is empty; give the respaced steps, e.g. '100' or 'ddim50', or leave it unset "
+                         "for the world's")
     return value.strip()
 
 
@@ -213,7 +217,8 @@ def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any, va
     num_augmentations = _integer("num_augmentations", defaults.num_augmentations if num_augmentations is None
                                  else num_augmentations, 0, MAX_AUGMENTATIONS + 1,
                                  hint=" (the paper uses 16 views, the official code 8)")
-    repetitions = _integer("repetitions", defaults.repetitions if repetitions is None else repetitions, 1)
+    repetitions = _integer("repetitions", defaults.repetitions if repetitions is None else repetitions, 1,
+                           MAX_REPETITIONS + 1, hint=" (the paper makes 64)")
     if batch_size is not None:
         batch_size = min(_integer("batch_size", batch_size, 1), repetitions)
     clip_weight = _weight("clip_weight", defaults.clip_weight if clip_weight is None else clip_weight)

@@ -112,6 +112,8 @@ def trajectory_slider(result: Any, index: int = 0, scale: int = 6, show_input: b
         else:
             captions.append(f"<b>k = {k}</b> &nbsp; finished: x<sub>0</sub> after all {len(steps)} steps"
                             f" (shown: x<sub>0</sub> | x<sub>0</sub>{right})")
+    if value is not None and not 0 <= value < len(frames):
+        raise ValueError(f"value must be a frame, 0 to {len(frames) - 1}; got {value}")
     return ImageSlider(frames, captions, description="step k", value=len(frames) - 1 if value is None else value)
 
 

@@ -13,6 +13,7 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 
+from bdlearn.machinery.inputs import read_image
 from bdlearn.notebook.pictures import to_png
 from bdlearn.notebook.plotting import mask_overlay, to_display
 
@@ -71,8 +72,15 @@ class MaskDrawer(widgets.VBox):
         for name, value, low in (("scale", scale, 1), ("brush", brush, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
-        self.picture = to_display(image[0] if isinstance(image, torch.Tensor) and image.ndim == 4 else image)
-        self.size = self.picture.shape[0]
+        if isinstance(image, torch.Tensor):  # the model's view, [−1, 1] (e.g. load_image's)
+            self.picture = to_display(image[0] if image.ndim == 4 else image)
+        else:  # anything edit() reads: a path, a PIL image, uint8 0..255 or floats in [0, 1]
+            self.picture = read_image(image).astype(np.float32) / 255
+        height, width = self.picture.shape[:2]
+        if height != width:
+            raise ValueError(f"the mask drawer draws on a square picture (the model's view); this one is "
+                             f"{height}x{width}: crop it square, or draw the mask in another program")
+        self.size = height
         self.presets = {name: np.asarray(mask, dtype=bool)
                         for name, mask in (presets or preset_masks(self.size)).items()}
         for name, mask in self.presets.items():

@@ -46,6 +46,7 @@ from bdlearn.training.common import (
     optimisation_step,
     private_random_state,
     resolve_preset,
+    resuming_from,
     save_checkpoint,
 )
 from bdlearn.worlds.toy_clip import TOY_CLIP_CONFIG, build_toy_clip
@@ -226,12 +227,13 @@ def train_clip(out_dir: str | Path, config: ClipTrainConfig | str = "quick", res
     start, elapsed, history, evals = 0, 0.0, [], []
     ckpt_path = out_dir / "checkpoint.pt"
     if resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path)
-        model.load_state_dict(state["model"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        start, elapsed, history, evals = state["step"], state["elapsed"], state["history"], state["evals"]
+        with resuming_from(ckpt_path):
+            state = load_checkpoint(ckpt_path)
+            model.load_state_dict(state["model"])
+            if ema is not None:
+                ema.load_state_dict(state["ema"])
+            optimizer.load_state_dict(state["optimizer"])
+            start, elapsed, history, evals = state["step"], state["elapsed"], state["history"], state["evals"]
     trained = replace(bundle, model=ema.module) if ema is not None else bundle
 
     def checkpoint(step: int) -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickle
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
@@ -22,6 +24,8 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from bdlearn.errors import CheckpointError
 
 Params = ParamSpec("Params")
 Returned = TypeVar("Returned")
@@ -125,8 +129,25 @@ def save_checkpoint(path: Path, **state) -> None:
 
 
 def load_checkpoint(path: Path) -> dict:
-    """Read a checkpoint written by :func:`save_checkpoint`, without unpickling code."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """Read a checkpoint written by :func:`save_checkpoint`, without unpickling code (a TypeError for a
+    torch file that holds something else than a run's state, e.g. a bare tensor)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict):
+        raise TypeError(f"it holds a {type(state).__name__}, not a run's state")
+    return state
+
+
+@contextmanager
+def resuming_from(path: Path) -> Iterator[None]:
+    """Around the reading of a checkpoint to resume from: a file that cannot be read, or does not hold a
+    run's whole state (empty, garbage, another kind of torch file), is a CheckpointError saying how to
+    start afresh, not an error from deep inside torch's unpickler."""
+    try:
+        yield
+    except (pickle.UnpicklingError, EOFError, RuntimeError, KeyError, AttributeError, TypeError, IndexError) as err:
+        detail = (str(err).strip().splitlines() or [""])[0][:120]
+        raise CheckpointError(f"{path} is not a whole checkpoint of a run ({type(err).__name__}: {detail}); "
+                              "start afresh with --restart (resume=False in Python), or remove it") from None
 
 
 def machine_description(threads: int | None = None) -> str:

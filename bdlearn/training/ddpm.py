@@ -30,6 +30,7 @@ from bdlearn.training.common import (
     optimisation_step,
     private_random_state,
     resolve_preset,
+    resuming_from,
     save_checkpoint,
 )
 from bdlearn.worlds.checkpoint import load_unet, weight_card
@@ -140,13 +141,16 @@ def train_ddpm(out_dir: str | Path, config: DDPMTrainConfig | str = "quick", res
     start, elapsed, history = 0, 0.0, []
     ckpt_path = out_dir / "checkpoint.pt"
     if resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path)
-        check_resumable(state.get("config"), config, ckpt_path)
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        start, elapsed, history = state["step"], state["elapsed"], state["history"]
+        with resuming_from(ckpt_path):
+            state = load_checkpoint(ckpt_path)
+            saved = state.get("config")
+        check_resumable(saved, config, ckpt_path)
+        with resuming_from(ckpt_path):
+            model.load_state_dict(state["model"])
+            ema.load_state_dict(state["ema"])
+            optimizer.load_state_dict(state["optimizer"])
+            generator.set_state(state["generator"])
+            start, elapsed, history = state["step"], state["elapsed"], state["history"]
 
     def checkpoint(step: int) -> None:
         save_checkpoint(ckpt_path, model=model.state_dict(), ema=ema.state_dict(), optimizer=optimizer.state_dict(),

@@ -124,6 +124,8 @@ def _make_identity(resblock: ResBlock, reads_skip: bool) -> None:
 
 def _card_config(weights: str | Path) -> UNetConfig:
     """The architecture on the card of ``weights``; a clear error for a missing file or card."""
+    if Path(weights).is_dir():
+        raise CheckpointError(f"{weights} is a folder; give the weights file (.safetensors) with its card")
     if not Path(weights).is_file():
         raise CheckpointError(f"{weights} does not exist")
     weight_card(weights)  # the architecture is on the card: a clear error where there is none

@@ -35,8 +35,13 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     ``weights_only=True``), or one that is not a mapping of names to tensors.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder; give the weights file in it (.safetensors)")
     if not path.is_file():
         raise CheckpointError(f"weights file not found: {path}")
+    if path.suffix == ".json":
+        raise CheckpointError(f"{path} is a weight card (JSON), not weights; give the weights beside it, "
+                              f"{path.with_suffix('.safetensors')}")
     if path.suffix == ".safetensors":
         try:
             state = load_file(path, device="cpu")
@@ -48,9 +53,10 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
+            first = (str(err).strip().splitlines() or [""])[0]
             raise CheckpointError(
-                f"{path} could not be read as a weights-only PyTorch checkpoint "
-                f"(bdlearn never unpickles code): {err}") from err
+                f"{path} could not be read as a weights-only PyTorch checkpoint (bdlearn never unpickles code): "
+                f"{first.split('. ')[0][:160]}; is it a .safetensors file named otherwise, or not weights?") from err
         except Exception as err:  # random bytes give IndexError, KeyError, ...
             raise CheckpointError(
                 f"{path} is not a PyTorch checkpoint (reading it failed with {type(err).__name__}: {err}); "
