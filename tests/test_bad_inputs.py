@@ -992,3 +992,14 @@ def test_the_mask_drawer_reads_pictures_as_edit_does_and_sliders_name_their_fram
     result = edit(*_case(), "a red circle", world, **{**FAST, "repetitions": 1}, return_trajectory=True)
     with pytest.raises(ValueError, match=r"value must be a frame, 0 to \d+; got 999"):
         trajectory_slider(result, value=999)
+
+
+def test_the_editor_refuses_settings_it_cannot_show(world):
+    from bdlearn.notebook import EditorApp
+
+    picture = np.zeros((32, 32, 3), np.float32)
+    with pytest.raises(TypeError, match="no control for repetition; its controls set method"):
+        EditorApp(world, picture, _case()[1], repetition=4)  # a typo of repetitions
+    with pytest.raises(ValueError, match=r"repetitions=-1 is outside the editor's control for it \(1 to 16\)"):
+        EditorApp(world, picture, _case()[1], repetitions=-1)
+    assert EditorApp(world, picture, _case()[1], repetitions=3).settings()["repetitions"] == 3

@@ -50,6 +50,9 @@ class EditorApp(widgets.VBox):
     shrink to fit, so the app fits a narrow notebook (JupyterLab with its side panel open, Colab).
     """
 
+    #: The edit() keywords the editor's controls set, and so the settings it takes.
+    CONTROLS = ("method", "variant", "background_weight", "respacing", "skip", "num_augmentations", "repetitions",
+                "seed")
     STEP_CHOICES = (10, 20, 25, 50, 100)
     LAMBDA_CHOICES = (0, 10, 100, 1000, 10000)
 
@@ -59,6 +62,10 @@ class EditorApp(widgets.VBox):
             from bdlearn.worlds.load import shared_world
 
             world = shared_world(world)
+        unknown = sorted(set(settings) - set(self.CONTROLS))
+        if unknown:  # a typo would otherwise be ignored without a word
+            raise TypeError(f"EditorApp has no control for {', '.join(unknown)}; its controls set "
+                            f"{', '.join(self.CONTROLS)}")
         self.world, self.image, self.mask_source, self.judge = world, image, mask, judge
         self.result: EditResult | None = None
         defaults = world.defaults
@@ -91,6 +98,11 @@ class EditorApp(widgets.VBox):
                                              description="repetitions", style=style, layout=wide)
         self.seed = widgets.BoundedIntText(value=settings.get("seed", 0), min=0, max=2**31 - 1, description="seed",
                                            style=style, layout=widgets.Layout(width="260px", max_width="100%"))
+        for name, control in (("skip", self.skip), ("num_augmentations", self.augmentations),
+                              ("repetitions", self.repetitions), ("seed", self.seed)):
+            if name in settings and control.value != settings[name]:  # ipywidgets clamps without a word
+                raise ValueError(f"{name}={settings[name]!r} is outside the editor's control for it "
+                                 f"({control.min} to {control.max}); call bdlearn.edit() for other values")
         self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="progress (steps)", style=style,
                                             layout=widgets.Layout(width="100%", max_width="420px"))
