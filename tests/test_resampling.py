@@ -45,7 +45,7 @@ def test_the_moves_walk_each_block_resample_times(case):
     whole_blocks = (first + 1) // jump
     steps = sum(move.kind == "step" for move in moves)
     assert steps == first + 1 + (resample - 1) * jump * whole_blocks
-    assert resampling_moves(first) == [move for move in resampling_moves(first, 1, jump)]  # u = 1: the plain loop
+    assert resampling_moves(first) == resampling_moves(first, 1, jump)  # u = 1: the plain loop, whatever the jump
     assert [move.t for move in resampling_moves(first)] == list(range(first, -1, -1))
 
 

@@ -15,8 +15,8 @@ A run writes, in its ``--out`` folder:
 A record: ``index``, ``task``, ``method`` (as given, e.g. ``local:background_weight=1000``),
 ``repetition``, ``seed``; ``success`` and ``judge`` (the judge's verdict inside the mask, toy tasks
 only, else null); ``clip_distance`` (the edit's unaugmented CLIP distance to the prompt, inside the
-mask; over the whole picture for SDEdit); ``background_error`` (the mean |edit − input| outside the
-mask, in [0, 1] units: 0 for Blended Diffusion).
+mask; over the whole picture for SDEdit); ``background_error`` (the RMS of edit − input outside the
+mask, in [0, 1] units, :func:`bdlearn.scenes.measures.background_error`: 0 for Blended Diffusion).
 """
 from __future__ import annotations
 
@@ -100,13 +100,12 @@ def edit_item(world, item: EvalItem, options: dict[str, Any]) -> dict[str, Any]:
 
     from bdlearn.pipeline import edit
     from bdlearn.scenes.judge import judge_region
+    from bdlearn.scenes.measures import background_error
 
     task = item.task
     result = edit(task.image, task.mask, task.prompt, world, method=item.method.method,
                   **{**options, **item.method.options}, repetitions=1, seed=item.seed, progress=False)
     full, source, mask = result.full_size(0), result.source, result.source_mask
-    outside = ~mask
-    error = float(np.abs(full[outside].astype(np.float64) - source[outside]).mean() / 255) if outside.any() else 0.0
     judge, success = None, None
     if task.target is not None:
         verdict = judge_region(full.astype(np.float32) / 255, mask)
@@ -114,7 +113,7 @@ def edit_item(world, item: EvalItem, options: dict[str, Any]) -> dict[str, Any]:
         success = bool(verdict.matches(*task.target))
     return {"index": item.index, "task": task.id, "method": item.method.label, "repetition": item.repetition,
             "seed": item.seed, "success": success, "judge": judge, "clip_distance": float(result.distances[0]),
-            "background_error": error}
+            "background_error": background_error(full, source, mask)}
 
 
 def shard_file(out: Path, shard: Shard) -> Path:
