@@ -593,10 +593,20 @@ def _eval_merge(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                  file: Any = None, line: str | None = None) -> None:
-    """A warning as one line, ``bdlearn: warning: ...`` (e.g. a batch halved after running out of GPU memory)."""
-    print(f"bdlearn: warning: {message}", file=sys.stderr)
+class _WarningLines:
+    """Shows each warning as one line, ``bdlearn: warning: ...`` (e.g. a batch halved after running out of GPU
+    memory, a prompt word the toy CLIP never learned), and each distinct one once (a figure drawn twice repeats
+    matplotlib's)."""
+
+    def __init__(self) -> None:
+        self.shown: set[str] = set()
+
+    def __call__(self, message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: Any = None, line: str | None = None) -> None:
+        text = str(message)
+        if text not in self.shown:
+            self.shown.add(text)
+            print(f"bdlearn: warning: {text}", file=sys.stderr)
 
 
 #: What an operating system error means for the user, where its own words say less.
@@ -629,15 +639,22 @@ def _error_line(err: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the command; a user's error (a bad input or setting, missing or broken weights, a failed
     download, a file that cannot be written) is one line on stderr, ``bdlearn: error: ...``, and
-    exit status 2."""
+    exit status 2. Ctrl-C and SIGTERM end with one line (130, 143); a standard output whose reader
+    went away (``| head -1``) ends quietly with 141, as a tool killed by SIGPIPE does."""
     if sys.stderr is None:  # started with stderr closed (2>&-): messages and progress bars go nowhere
         sys.stderr = open(os.devnull, "w")
     args = build_parser().parse_args(argv)
     previous = _stop_on_sigterm()
     try:
         with warnings.catch_warnings():  # restored on return: only this command's warnings look like this
-            warnings.showwarning = _show_warning
+            warnings.showwarning = _WarningLines()
             return args.run(args)
+    except BrokenPipeError as err:
+        if err.filename is not None:  # a file of the command's own, not its standard output
+            print(f"bdlearn: error: {_error_line(err)}", file=sys.stderr)
+            return 2
+        _discard_standard_output()  # its reader went away (bdlearn ... | head -1): end as a tool killed by SIGPIPE
+        return 128 + signal.SIGPIPE
     except (InputError, CheckpointError, ValueError, DownloadError, OSError) as err:
         print(f"bdlearn: error: {_error_line(err)}", file=sys.stderr)
         return 2
@@ -650,6 +667,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _discard_standard_output() -> None:
+    """Point file descriptor 1 at os.devnull, so that Python's last flush at exit does not fail on the closed pipe
+    (the Python documentation's recipe for SIGPIPE); where stdout has no descriptor (captured), nothing to do."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):
+        pass
 
 
 class _Terminated(KeyboardInterrupt):

@@ -9,6 +9,7 @@ of the mask replaced by the input (the final replacement, blended method), the e
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ from torch import Tensor
 from bdlearn.choices import ClipInput, Distance, Method, Sampler, Variant, WindowFit
 from bdlearn.clip.perceptual import load_lpips
 from bdlearn.editing.blending import blend
-from bdlearn.editing.loop import LoopOutput, guided_edit_loop
+from bdlearn.editing.loop import LoopOutput, NonFiniteStep, guided_edit_loop
 from bdlearn.editing.ranking import rank_edits
 from bdlearn.editing.variants import VARIANTS
 from bdlearn.machinery.batches import run_in_batches
@@ -131,7 +132,8 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
             binarised at half scale; a 0/1 integer mask is binary, and the alpha of a mask whose
             colour is uniform is the mask (:func:`~bdlearn.machinery.inputs.read_mask`). A mask
             selecting everything gives plain CLIP-guided generation.
-        prompt: what the region should show.
+        prompt: what the region should show. Words the world's CLIP never learned (the toy CLIP knows
+            only its captions' words: :attr:`ModelWorld.vocabulary`) give a ``UserWarning``.
         world: a :class:`ModelWorld`, or ``"toy"`` / ``"real"`` to load one (once per process: later
             calls with the same name reuse it).
         method: ``"blended"`` (Blended Diffusion), ``"local"`` (Local CLIP-guided diffusion) or, beyond the
@@ -187,6 +189,7 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
     edit_window = choose_window(source_mask, world.image_size, settings.window)
     x_start, mask_tensor = (tensor.to(world.device) for tensor in to_model(source, source_mask, edit_window))
     text_embedding = _embed_prompt(world, prompt)
+    _warn_of_unknown_words(world, prompt)
     weights = settings.guidance_weights()
     lpips, lpips_backend = _lpips_for(settings, world.device)
 
@@ -195,14 +198,18 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
     generator = torch.Generator().manual_seed(settings.seed)
 
     def run_batch(batch: int, on_step: Callable[[int], object]) -> tuple[Tensor, LoopOutput]:
-        out = guided_edit_loop(world.unet, world.clip, schedule, x_start, mask_tensor, text_embedding, batch=batch,
-                               skip=settings.skip, weights=weights, method=settings.method,
-                               sampler=settings.sampler, eta=settings.eta, generator=generator, lpips=lpips,
-                               clip_denoised=settings.clip_denoised, autocast=world.autocast,
-                               resample=settings.resample, jump=settings.jump,
-                               keep_trajectory=settings.return_trajectory, progress=False, on_step=on_step,
-                               variant=settings.variant)
-        _refuse_non_finite(out.edits, settings)
+        try:
+            out = guided_edit_loop(world.unet, world.clip, schedule, x_start, mask_tensor, text_embedding,
+                                   batch=batch, skip=settings.skip, weights=weights, method=settings.method,
+                                   sampler=settings.sampler, eta=settings.eta, generator=generator, lpips=lpips,
+                                   clip_denoised=settings.clip_denoised, autocast=world.autocast,
+                                   resample=settings.resample, jump=settings.jump,
+                                   keep_trajectory=settings.return_trajectory, progress=False, on_step=on_step,
+                                   variant=settings.variant)
+        except NonFiniteStep as err:  # the loop stops at the first step that comes out NaN
+            raise _non_finite(settings, f"at step index {err.step}") from None
+        if not torch.isfinite(out.edits).all():
+            raise _non_finite(settings, "at the end")
         final = out.edits.clamp(-1, 1)
         if settings.method == "blended":  # the final replacement: the outside of the mask is the input, exactly
             final = blend(final, x_start.expand_as(final), mask_tensor.expand(batch, -1, -1, -1))
@@ -248,6 +255,18 @@ def _embed_prompt(world: ModelWorld, prompt: str) -> Tensor:
         raise InputError(str(err)) from err
 
 
+def _warn_of_unknown_words(world: ModelWorld, prompt: str) -> None:
+    """A warning when the prompt has words the world's CLIP never learned (the toy CLIP knows only its captions')."""
+    unknown = world.unknown_words(prompt)
+    if unknown:
+        named = [repr(word) for word in unknown[:5]] + ([f"{len(unknown) - 5} more"] if len(unknown) > 5 else [])
+        listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+        known = " ".join(sorted(world.vocabulary or ()))
+        warnings.warn(f"the {world.name} world's CLIP never learned {listed}, so the edit cannot follow "
+                      f"{'them' if len(unknown) > 1 else 'it'}; it knows only the words of its captions: {known}",
+                      UserWarning, stacklevel=3)
+
+
 def _lpips_for(settings: EditSettings, device: torch.device) -> tuple[torch.nn.Module | None, str | None]:
     """LPIPS and what it runs on, where the background loss needs it (local method, λ > 0); else (None, None)."""
     if settings.method != "local" or settings.background_weight == 0:
@@ -256,10 +275,10 @@ def _lpips_for(settings: EditSettings, device: torch.device) -> tuple[torch.nn.M
     return (module.to(device) if module is not None else None), backend
 
 
-def _refuse_non_finite(samples: Tensor, settings: EditSettings) -> None:
-    if not torch.isfinite(samples).all():
-        raise InputError(
-            f"the edit came out NaN or infinite (sampler {settings.sampler!r}, eta {settings.eta:g}, clip_weight "
-            f"{settings.clip_weight:g}, range_weight {settings.range_weight:g}, respacing {settings.respacing!r}); "
-            "nothing is returned. Try smaller weights or another sampler; if every setting fails, check the "
-            "world's weights")
+def _non_finite(settings: EditSettings, where: str) -> InputError:
+    """The error for an edit that came out NaN or infinite ``where`` ("at step index 99")."""
+    return InputError(
+        f"the edit came out NaN or infinite {where} (sampler {settings.sampler!r}, eta {settings.eta:g}, clip_weight "
+        f"{settings.clip_weight:g}, range_weight {settings.range_weight:g}, respacing {settings.respacing!r}, skip "
+        f"{settings.skip}); nothing is returned. Try smaller weights, more skipped steps or another sampler; if "
+        "every setting fails, check the world's weights")

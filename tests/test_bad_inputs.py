@@ -6,8 +6,10 @@ weights files, and the ``bdlearn`` command (one ``bdlearn: error:`` line, exit s
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import struct
+import warnings
 import zlib
 
 import numpy as np
@@ -21,10 +23,11 @@ from bdlearn.cli import main
 from bdlearn.diffusion.unet import UNet
 from bdlearn.machinery.inputs import InputError, read_image, read_mask
 from bdlearn.pipeline import edit
+from bdlearn.scenes.render import CAPTION_WORDS
 from bdlearn.scenes.tasks import make_edit_task
 from bdlearn.worlds.checkpoint import CheckpointError, load_unet, read_state_dict
 from bdlearn.worlds.download import DownloadError, download
-from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS, TOY_DIFFUSION
+from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS, TOY_DIFFUSION, load_toy_world
 from bdlearn.worlds.toy_clip import TOY_CLIP_WEIGHTS
 from bdlearn.worlds.world import ModelWorld
 from tests.helpers import TINY_UNET
@@ -905,15 +908,57 @@ def test_sigterm_is_one_line_exit_143_and_leaves_nothing(files, tmp_path, capsys
 
 
 @needs_toy
-def test_an_edit_with_stderr_closed_still_writes_its_outputs(files, tmp_path):
+def test_an_edit_with_stderr_closed_and_stdout_unread_writes_its_outputs(files, tmp_path):
     import shlex
     import subprocess
     import sys
 
     out = tmp_path / "out"
     command = [sys.executable, "-m", "bdlearn", "edit", *files, "--out", str(out), *CLI_FAST, "--repetitions", "1"]
-    done = subprocess.run(shlex.join(command) + " 2>&-", shell=True, capture_output=False, stdout=subprocess.PIPE)
-    assert done.returncode == 0 and (out / "report.json").exists()
+    # stderr closed (2>&-), and stdout's reader gone before the closing lines are printed (| true)
+    script = f"{shlex.join(command)} 2>&- | true; exit ${{PIPESTATUS[0]}}"
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+    assert done.returncode == 141 and not done.stderr, done  # as a tool killed by SIGPIPE: quietly
+    assert (out / "report.json").exists() and (out / "edit_00.png").exists()
+
+
+def test_a_closed_standard_output_ends_quietly_with_141(capsys, monkeypatch):
+    def reader_gone(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("bdlearn.cli._eval_merge", reader_gone)
+    assert main(["eval", "merge", "somewhere"]) == 141
+    assert capsys.readouterr().err == ""
+
+
+def test_a_nan_step_stops_the_edit_at_once(world):
+    unet = copy.deepcopy(world.unet)
+    next(unet.parameters()).fill_(float("nan"))
+    calls = []
+    unet.register_forward_hook(lambda *args: calls.append(1))
+    broken = ModelWorld("broken", unet, world.clip, 32, dict(TOY_DIFFUSION), world.defaults)
+    image, mask = _case()
+    with pytest.raises(InputError, match="NaN or infinite at step index 2 .*skip 7"):
+        edit(image, mask, "a red circle", broken, **FAST)
+    assert len(calls) == 1, "the edit went on after its first NaN step"
+
+
+@needs_toy
+def test_words_the_toy_clip_never_learned_are_named(world, files, tmp_path, capsys):
+    taught = dataclasses.replace(world, vocabulary=CAPTION_WORDS)
+    image, mask = _case()
+    with pytest.warns(UserWarning, match=r"never learned 'eine', 'rote' and 'katze', .*captions: .*circle .*red"):
+        edit(image, mask, "eine rote Katze!", taught, **FAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        edit(image, mask, "A red circle, on a striped background.", taught, **FAST)
+        edit(image, mask, "eine rote Katze", world, **FAST)  # a world whose CLIP knows any text
+    assert load_toy_world().unknown_words("an Orange cross 🐱") == ["🐱"]
+    out = tmp_path / "out"
+    assert main(["edit", *files, "--prompt", "eine Katze 猫", "--out", str(out), *CLI_FAST, "--repetitions", "1"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("bdlearn: warning:")]
+    assert lines[0].startswith("bdlearn: warning: the toy world's CLIP never learned 'eine', 'katze' and '猫'"), lines
+    assert len(lines) == len(set(lines)), "a warning was shown twice"  # matplotlib's missing glyph, once
 
 
 def test_grow_names_its_output_safetensors_and_checks_the_seed(tmp_path, capsys):

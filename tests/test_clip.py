@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import open_clip
 import pytest
 import torch
 from open_clip import ClipLoss
@@ -99,6 +101,13 @@ def test_toy_clip_config(toy: ClipBundle) -> None:
     assert toy.mean == toy.std == (0.5, 0.5, 0.5)
     assert sum(p.numel() for p in toy.model.parameters()) < 5_000_000
     assert toy.to("cpu") is toy and toy.model.logit_scale.device.type == "cpu"
+
+
+def test_building_the_toy_clip_logs_nothing_and_registers_nothing(caplog) -> None:
+    with caplog.at_level(logging.DEBUG):
+        build_toy_clip()
+    assert not caplog.records  # open_clip.create_model would warn "No pretrained weights loaded"
+    assert "toy_clip" not in open_clip.list_models()  # open_clip's registry is the user's, left as it was
 
 
 def test_encode_shapes_and_normalisation(toy: ClipBundle) -> None:

@@ -1,4 +1,5 @@
 """Growing a trained UNet by attention or by residual blocks keeps what it computes."""
+import stat
 from dataclasses import asdict, replace
 
 import pytest
@@ -72,6 +73,9 @@ def test_cli_grows_residual_blocks(trained, tmp_path, capsys):
     assert main(["grow", "--weights", str(path), "--res-blocks", "2", "1", "1", "--out", str(dest)]) == 0
     assert "(2, 1, 1)" in capsys.readouterr().out
     assert toy_unet_config(dest).num_res_blocks == (2, 1, 1)
+    (tmp_path / "plain").write_text("made as the user's other files are")  # the mode the umask gives
+    assert {stat.S_IMODE(path.stat().st_mode) for path in (dest, dest.with_suffix(".json"), tmp_path / "plain")} \
+        == {stat.S_IMODE((tmp_path / "plain").stat().st_mode)}  # not safetensors' owner-only 0600
     assert main(["grow", "--weights", str(path), "--res-blocks", "0", "1", "1", "--out", str(dest), "--force"]) == 2
     assert "at least" in capsys.readouterr().err
 

@@ -111,6 +111,14 @@ def edit_step(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, x: Tens
     return EditStep(prediction, sample, background, blend(sample, background.expand_as(sample), masks))
 
 
+class NonFiniteStep(FloatingPointError):
+    """The loop's x_t came out NaN or infinite at step index ``step`` (an unstable setting, or broken weights)."""
+
+    def __init__(self, step: int):
+        super().__init__(f"x_t came out NaN or infinite at step index {step}")
+        self.step = step
+
+
 def guided_edit_loop(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, x_start: Tensor,
                      mask: Tensor, text_embedding: Tensor, *, batch: int, skip: int,
                      weights: GuidanceWeights, method: Method = "blended", sampler: Sampler = "ddpm",
@@ -128,7 +136,8 @@ def guided_edit_loop(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, 
     (:mod:`bdlearn.editing.variants`). ``resample`` > 1 runs each block of ``jump`` steps that many
     times, re-noising in between (RePaint's resampling, :mod:`bdlearn.editing.resampling`; beyond the
     paper). ``progress`` shows a bar over the steps; ``on_step(batch)`` is called after each step
-    (for a caller's own bar).
+    (for a caller's own bar). A step whose x_t comes out NaN or infinite (an unstable setting) raises
+    :class:`NonFiniteStep` at once.
     """
     if method not in get_args(Method):
         raise ValueError(f"method must be one of {get_args(Method)}, got {method!r}")
@@ -159,6 +168,8 @@ def guided_edit_loop(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, 
                         method=method, variant=choices, sampler=sampler, eta=eta, generator=generator, lpips=lpips,
                         clip_denoised=clip_denoised, autocast=autocast)
         x = out.x_next
+        if not torch.isfinite(x).all():  # NaN stays NaN: stop now rather than after every remaining step
+            raise NonFiniteStep(move.t)
         steps.append(move.t)
         if keep_trajectory:
             xs.append(x.cpu())

@@ -125,6 +125,12 @@ def scene_caption(objects: Sequence[tuple[str, str]], background_family: str) ->
     return f"{listed} on {BACKGROUNDS[background_family]}"
 
 
+CAPTION_WORDS: frozenset[str] = frozenset(
+    " ".join([*(object_caption(colour, shape) for colour in COLOUR_NAMES for shape in SHAPES),
+              *BACKGROUNDS.values(), "and on"]).split())
+"""Every word a caption uses (articles, colours, shapes, backgrounds, "and", "on"): what the toy CLIP learned."""
+
+
 def masked_view(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The image with everything outside ``mask`` set to black."""
     return image * mask[..., None]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
@@ -175,6 +175,7 @@ def export_weights(path: Path, state_dict: dict[str, torch.Tensor], card: dict,
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to(dtype).contiguous() for k, v in state_dict.items()}
     metadata = {"format": "pt", "bdlearn_card": path.with_suffix(".json").name}
-    write_whole(path, lambda partial: save_file(tensors, str(partial), metadata=metadata))
+    # safetensors' save_file creates its file readable by its owner only; bytes written here get the usual mode
+    write_whole(path, lambda partial: partial.write_bytes(save(tensors, metadata=metadata)))
     card = {**card, "exported": time.strftime("%Y-%m-%d %H:%M:%S"), "storage_dtype": str(dtype).replace("torch.", "")}
     write_whole(path.with_suffix(".json"), lambda partial: partial.write_text(json.dumps(card, indent=2) + "\n"))

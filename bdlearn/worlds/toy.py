@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from bdlearn.diffusion import UNetConfig
-from bdlearn.scenes.render import IMAGE_SIZE
+from bdlearn.scenes.render import CAPTION_WORDS, IMAGE_SIZE
 from bdlearn.worlds.checkpoint import CheckpointError, load_unet, weight_card
 from bdlearn.worlds.package_data import DATA_DIR, shipped_file
 from bdlearn.worlds.toy_clip import load_toy_clip
@@ -54,7 +54,8 @@ def load_toy_world(ddpm_path: str | Path | None = None, clip_path: str | Path | 
     ddpm_path = ddpm_path or shipped_file(TOY_DDPM_WEIGHTS)
     unet = load_unet(ddpm_path, toy_unet_config(ddpm_path), device=device).requires_grad_(False)
     clip = load_toy_clip(clip_path).to(device)
-    return ModelWorld("toy", unet, clip, TOY_IMAGE_SIZE, dict(TOY_DIFFUSION), TOY_DEFAULTS, autocast=False)
+    return ModelWorld("toy", unet, clip, TOY_IMAGE_SIZE, dict(TOY_DIFFUSION), TOY_DEFAULTS, autocast=False,
+                      vocabulary=CAPTION_WORDS)
 
 
 def toy_unet_config(ddpm_path: str | Path) -> UNetConfig:

@@ -10,7 +10,7 @@ Trained weights are made by :mod:`bdlearn.training.clip`; the shipped ones are p
 """
 from __future__ import annotations
 
-import logging
+import json
 from pathlib import Path
 
 import open_clip
@@ -19,8 +19,7 @@ from bdlearn.clip.bundle import ClipBundle
 from bdlearn.worlds.checkpoint import check_state_dict, read_state_dict
 from bdlearn.worlds.package_data import DATA_DIR, shipped_file
 
-#: open_clip names a registered config after its file: ``open_clip.create_model("toy_clip")``.
-TOY_CLIP_NAME = "toy_clip"
+#: The toy CLIP's architecture, an open_clip model config.
 TOY_CLIP_CONFIG = DATA_DIR / "configs" / "toy_clip.json"
 #: The shipped toy CLIP's weights (its card is ``toy_clip.json`` beside them).
 TOY_CLIP_WEIGHTS = DATA_DIR / "toy_clip.safetensors"
@@ -29,12 +28,16 @@ TOY_CLIP_STD = (0.5, 0.5, 0.5)
 
 
 def build_toy_clip() -> ClipBundle:
-    """A randomly initialised toy CLIP with its tokenizer (registering its config with open_clip)."""
-    if TOY_CLIP_NAME not in open_clip.list_models():
-        open_clip.add_model_config(shipped_file(TOY_CLIP_CONFIG))
-    model = open_clip.create_model(TOY_CLIP_NAME, pretrained=None,
-                                   force_preprocess_cfg={"mean": TOY_CLIP_MEAN, "std": TOY_CLIP_STD})
-    return ClipBundle.from_model(model, open_clip.get_tokenizer(TOY_CLIP_NAME))
+    """A randomly initialised toy CLIP with its tokenizer, built from its open_clip config.
+
+    Built as ``open_clip.CLIP(**config)``, as ``open_clip.create_model`` would build a registered
+    config, without adding the config to open_clip's registry or logging that the model is random.
+    """
+    config = json.loads(shipped_file(TOY_CLIP_CONFIG).read_text())
+    model = open_clip.CLIP(**config)
+    tokenizer = open_clip.SimpleTokenizer(context_length=config["text_cfg"]["context_length"])
+    side = config["vision_cfg"]["image_size"]
+    return ClipBundle(model, tokenizer, (side, side), TOY_CLIP_MEAN, TOY_CLIP_STD)
 
 
 def load_toy_clip(path: str | Path | None = None) -> ClipBundle:
@@ -47,13 +50,7 @@ def load_toy_clip(path: str | Path | None = None) -> ClipBundle:
     """
     path = path or shipped_file(TOY_CLIP_WEIGHTS)
     state = read_state_dict(path)
-    # open_clip warns that a model made without pretrained weights is random; these are loaded next.
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
-        bundle = build_toy_clip()
-    finally:
-        logging.disable(previous)
+    bundle = build_toy_clip()
     check_state_dict(bundle.model, state, source=str(path))
     bundle.model.load_state_dict(state)
     bundle.model.eval().requires_grad_(False)

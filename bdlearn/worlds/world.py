@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,18 @@ class ModelWorld:
     defaults: EditDefaults
     autocast: bool = False
     """Run the UNet in bfloat16 autocast on the CPU (faster where the CPU supports it)."""
+    vocabulary: frozenset[str] | None = None
+    """The words its CLIP learned, where it learned only a few (the toy CLIP: its captions' words); None: any text."""
+
+    def unknown_words(self, prompt: str) -> list[str]:
+        """The words of ``prompt`` its CLIP never learned (in order, once each; none where it knows any text).
+
+        Words are what lies between spaces and punctuation, compared in lower case.
+        """
+        if self.vocabulary is None:
+            return []
+        words = re.findall(r"[^\s.,;:!?\"'()\[\]]+", prompt.lower())
+        return list(dict.fromkeys(word for word in words if word not in self.vocabulary))
 
     @property
     def device(self) -> torch.device:
