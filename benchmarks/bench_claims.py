@@ -112,7 +112,7 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--notebooks", nargs="+", default=["01", "02", "03", "04", "05", "06", "07"],
+    parser.add_argument("--notebooks", nargs="+", default=["01", "02", "03", "04", "05", "06", "07", "09"],
                         help="notebook numbers, names or .ipynb paths (default: 01-07, the toy-world course)")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(range(1, 11)),
                         help="values of BDLEARN_NOTEBOOK_SEED (default: 1-10; each notebook's own default is 0)")

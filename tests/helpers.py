@@ -40,4 +40,5 @@ REAL_WORLD_NOTEBOOKS = {"08_real_photos.ipynb"}
 #: How many claims each toy-world lesson lists near its top and prints: one missing is a failure too.
 CLAIMS_PER_NOTEBOOK = {"01_forward_noising.ipynb": 2, "02_reverse_process.ipynb": 6, "03_clip.ipynb": 4,
                        "04_local_clip_guided_diffusion.ipynb": 2, "05_blended_diffusion.ipynb": 3,
-                       "06_extending_augmentations.ipynb": 2, "07_putting_it_together.ipynb": 3}
+                       "06_extending_augmentations.ipynb": 2, "07_putting_it_together.ipynb": 3,
+                       "09_beyond_the_paper.ipynb": 2}

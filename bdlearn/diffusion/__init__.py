@@ -6,7 +6,7 @@ the forward process q (:mod:`.forward`), the reverse step p_θ with DDPM and DDI
 ADM UNet that predicts the noise (:mod:`.unet`). It imports nothing else from bdlearn (but the names of
 the samplers, :mod:`bdlearn.choices`), nor CLIP.
 """
-from bdlearn.diffusion.forward import q_posterior_mean_variance, q_sample
+from bdlearn.diffusion.forward import q_posterior_mean_variance, q_sample, q_sample_later
 from bdlearn.diffusion.losses import diffusion_training_loss
 from bdlearn.diffusion.reverse import ddim_step, ddpm_step, p_mean_variance, predict_xstart_from_eps
 from bdlearn.diffusion.sampling import reverse_step, sample
@@ -33,6 +33,7 @@ __all__ = [
     "predict_xstart_from_eps",
     "q_posterior_mean_variance",
     "q_sample",
+    "q_sample_later",
     "respace",
     "reverse_step",
     "sample",

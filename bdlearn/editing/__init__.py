@@ -19,6 +19,7 @@ from bdlearn.editing.blending import blend, noised_background
 from bdlearn.editing.guidance import GuidanceWeights, background_loss, clip_distance, guided_prediction, range_loss
 from bdlearn.editing.loop import guided_edit_loop, start_step
 from bdlearn.editing.ranking import rank_edits
+from bdlearn.editing.resampling import resampling_moves
 
 __all__ = [
     "GuidanceWeights",
@@ -31,5 +32,6 @@ __all__ = [
     "noised_background",
     "range_loss",
     "rank_edits",
+    "resampling_moves",
     "start_step",
 ]

@@ -3,7 +3,7 @@
 Blended Diffusion's blend is RePaint's known-region step: at every level the outside of the mask
 is the input noised to that level, the inside is the model's. The two halves are drawn apart, so
 the model sees an outside that its inside never shaped; at the end the region can disagree with
-its surroundings across the mask's edge (a seam, :func:`bdlearn.scenes.measures.seam_jump`).
+its surroundings across the mask's edge (a seam, :func:`bdlearn.scenes.measures.seam`).
 RePaint's answer needs no training: after a block of ``jump`` (j) blended steps, go back up j levels
 by re-noising the whole picture with q(x_{t+j} | x_t) (:func:`~bdlearn.diffusion.forward.q_sample_later`)
 and denoise the block again, so that the model revisits the region with the blended outside in its
