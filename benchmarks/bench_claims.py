@@ -1,6 +1,6 @@
 """Do the course's claims hold for other seeds? Each notebook re-run under ten seeds, its claim lines counted.
 
-    python benchmarks/bench_claims.py                          # notebooks 01-07, seeds 1-10 (long)
+    python benchmarks/bench_claims.py                          # notebooks 01-07 and 09, seeds 1-10 (long)
     python benchmarks/bench_claims.py --notebooks 04 06 --seeds 1 2 3
     python benchmarks/bench_claims.py --resume                 # go on from an interrupted run
 
@@ -113,7 +113,7 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--notebooks", nargs="+", default=["01", "02", "03", "04", "05", "06", "07", "09"],
-                        help="notebook numbers, names or .ipynb paths (default: 01-07, the toy-world course)")
+                        help="notebook numbers, names or .ipynb paths (default: 01-07 and 09, the toy-world course)")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(range(1, 11)),
                         help="values of BDLEARN_NOTEBOOK_SEED (default: 1-10; each notebook's own default is 0)")
     parser.add_argument("--out", type=Path, default=DEFAULT_REPORT)
