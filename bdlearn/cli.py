@@ -547,7 +547,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--out", type=_path, required=True,
                             help="the evaluation's folder (shared by its shards)")
     run_parser.set_defaults(run=_eval_run)
-    merge_parser = eval_commands.add_parser("merge", help="merge the shards of an evaluation into its table")
+    merge_parser = eval_commands.add_parser("merge", help="merge the shards of an evaluation into its records, "
+                                                         "table and figure")
     merge_parser.add_argument("folder", type=_path, help="the --out folder of bdlearn eval run")
     merge_parser.set_defaults(run=_eval_merge)
     return parser
@@ -581,15 +582,23 @@ def _eval_run(args: argparse.Namespace) -> int:
 
 
 def _eval_merge(args: argparse.Namespace) -> int:
+    import matplotlib.pyplot as plt
+
     from bdlearn.evaluation import merge_records
+    from bdlearn.notebook.plotting import evaluation_figure
 
     folder = Path(args.folder)
     table = merge_records(folder)
+    figure, writes = evaluation_figure(table), _Writes()
+    with _atomic(folder / "figure.png", writes) as partial:
+        figure.savefig(partial, format="png", dpi=120)
+    plt.close(figure)
+    writes.keep()
     for row in table["methods"]:
         success = "no judge" if row["success"] is None else f"success {row['success']:.1%}"
         print(f"{row['method']}: {row['edits']} edits, {success}, CLIP distance {row['clip_distance']:.4f}, "
               f"background error {row['background_error']:.4f}, {row['seconds']:.1f} s")
-    print(f"wrote {folder / 'records.jsonl'} and {folder / 'table.json'}")
+    print(f"wrote {folder / 'records.jsonl'}, {folder / 'table.json'} and the figure {folder / 'figure.png'}")
     return 0
 
 

@@ -8,12 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pytest
+from PIL import Image
 
 from bdlearn.cli import main
 from bdlearn.evaluation.run import parse_method
 from bdlearn.evaluation.shards import parse_shard, shard_from_environment, shard_of
 from bdlearn.machinery.inputs import InputError
+from bdlearn.notebook.plotting import evaluation_figure
 
 #: Three toy tasks, two methods, two repetitions: 12 items, each a one-repetition edit of 4 steps.
 RUN = ["--tasks", "toy:3", "--method", "blended", "--method", "local:background_weight=1000", "--repetitions", "2",
@@ -46,6 +49,19 @@ def test_the_records_and_the_table(one_process):
     table = json.loads((one_process / "table.json").read_text())
     assert [row["method"] for row in table["methods"]] == ["blended", "local:background_weight=1000"]
     assert table["methods"][1]["background_error"] > 0
+    with Image.open(one_process / "figure.png") as figure:  # the trade-off, drawn from the table
+        assert figure.format == "PNG" and figure.width > 400
+
+
+def test_the_figure_of_photos_without_a_judge_plots_clip_distance():
+    table = {"world": "real", "tasks": 2, "repetitions": 1, "methods": [
+        {"method": "blended", "edits": 2, "success": None, "clip_distance": 0.8, "background_error": 0.0, "seconds": 1},
+        {"method": "sdedit", "edits": 2, "success": None, "clip_distance": 0.7, "background_error": 0.3, "seconds": 1}]}
+    figure = evaluation_figure(table)
+    axes = figure.axes[0]
+    assert axes.get_ylabel().startswith("mean CLIP distance") and [line.get_label() for line in axes.lines] == [
+        "blended", "sdedit"]
+    plt.close(figure)
 
 
 @pytest.mark.slow

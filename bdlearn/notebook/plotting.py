@@ -167,6 +167,30 @@ def edit_figure(result: "EditResult", top: int = 4, size: float = 2.2) -> Figure
     return fig
 
 
+def evaluation_figure(table: dict) -> Figure:
+    """The trade-off of an evaluation's table (``bdlearn eval merge``'s ``table.json``), one point per method:
+    the judge's success rate (or, without a judge, the mean CLIP distance) against the mean background error
+    outside the mask, the kind of figure the README shows for the reproduction."""
+    judged = all(row["success"] is not None for row in table["methods"])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for row in table["methods"]:
+        y = row["success"] if judged else row["clip_distance"]
+        ax.plot(row["background_error"], y, "s" if row["method"].startswith("blended") else "o", label=row["method"])
+        ax.annotate(f"{row['edits']} edits", (row["background_error"], y), fontsize=7, textcoords="offset points",
+                    xytext=(4, 4))
+    ax.set_xscale("symlog", linthresh=1e-3)
+    ax.set_xlabel("mean background error outside the mask (RMS; 0 = exact)")
+    if judged:
+        ax.set(ylabel="success rate (judge)", ylim=(-0.02, 1.02))
+    else:
+        ax.set_ylabel("mean CLIP distance to the prompt (lower is closer)")
+    ax.legend(fontsize=7)
+    ax.set_title(f"{table['world']} world: {table['tasks']} tasks, {table['repetitions']} repetition(s) per method",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def similarity_heatmap(similarity: torch.Tensor | np.ndarray, images: Sequence[torch.Tensor | np.ndarray],
                        labels: Sequence[str], size: float = 0.75, annotate: bool = True) -> Figure:
     """Image–text similarities [N, M] as a heatmap, each row marked by its image, each column by its text.
