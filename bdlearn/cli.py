@@ -53,6 +53,9 @@ def _path(text: str) -> str:
     """A path option: never empty (an unset shell variable), ``~`` expanded as a shell would have."""
     if not text.strip():
         raise argparse.ArgumentTypeError("is empty (an unset shell variable?); name a file or folder")
+    if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*://", text):
+        raise argparse.ArgumentTypeError(f"{text} is a URL; bdlearn reads files on this machine: download it first "
+                                         "(e.g. curl -O URL) and give the file")
     return os.path.expanduser(text)
 
 
@@ -108,7 +111,7 @@ def _add_edit_options(parser: argparse.ArgumentParser) -> None:
                          help="beyond the paper: run each block of --jump steps this many times, re-noising in "
                               "between (RePaint's resampling, heals the seam; 1 to 20; default: "
                               f"{default['resample']}, none)")
-    options.add_argument("--jump", type=int, help=f"steps per resampled block (default: {default['jump']})")
+    options.add_argument("--jump", type=int, help="steps per resampled block, with --resample (default: 5)")
     options.add_argument("--invert-mask", action="store_true", help="edit where the mask is black")
     options.add_argument("--seed", type=int, help=f"0 <= SEED < 2**32 = {SEED_LIMIT} (the noise generator keeps "
                                                   f"32 bits; default: {default['seed']})")
@@ -602,6 +605,9 @@ def _eval_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+_MISSING_GLYPH = re.compile(r"Glyph \d+ .* missing from font")
+
+
 class _WarningLines:
     """Shows each warning as one line, ``bdlearn: warning: ...`` (e.g. a batch halved after running out of GPU
     memory, a prompt word the toy CLIP never learned), and each distinct one once (a figure drawn twice repeats
@@ -613,6 +619,8 @@ class _WarningLines:
     def __call__(self, message: Warning | str, category: type[Warning], filename: str, lineno: int,
                  file: Any = None, line: str | None = None) -> None:
         text = str(message)
+        if _MISSING_GLYPH.match(text):  # matplotlib says it once per character: once is enough
+            text = "the figure's font has no glyph for some characters of the prompt; they show as boxes in it"
         if text not in self.shown:
             self.shown.add(text)
             print(f"bdlearn: warning: {text}", file=sys.stderr)
@@ -627,6 +635,10 @@ _OS_ERROR_WORDS = {
 }
 
 
+#: The longest path the system takes, in bytes with its closing NUL (Linux: 4096).
+_PATH_MAX = os.pathconf("/", "PC_PATH_MAX") if hasattr(os, "pathconf") else 4096
+
+
 def _shortened(name: str, longest: int = 100) -> str:
     """``name``, its middle elided when it is longer than ``longest`` characters."""
     keep = (longest - 1) // 2
@@ -637,6 +649,9 @@ def _error_line(err: BaseException) -> str:
     """A user's error as one line: an operating system's error names its file and says what went wrong."""
     if isinstance(err, OSError) and err.filename is not None:
         name = os.fsdecode(err.filename)
+        if err.errno == errno.ENAMETOOLONG and len(os.fsencode(name)) >= _PATH_MAX:
+            return (f"{_shortened(name, 61)}: the path has {len(os.fsencode(name))} bytes, more than the system "
+                    f"allows ({_PATH_MAX - 1}); choose a shorter one")
         if err.errno == errno.ENAMETOOLONG:
             part = max(Path(name).parts, key=len)
             return (f"{_shortened(name, 61)}: the name {_shortened(part, 41)} has {len(part)} characters, more than "
@@ -664,7 +679,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         _discard_standard_output()  # its reader went away (bdlearn ... | head -1): end as a tool killed by SIGPIPE
         return 128 + signal.SIGPIPE
-    except (InputError, CheckpointError, ValueError, DownloadError, OSError) as err:
+    except (InputError, CheckpointError, ValueError, DownloadError, OSError, Warning) as err:  # Warning: -W error
         print(f"bdlearn: error: {_error_line(err)}", file=sys.stderr)
         return 2
     except _Terminated:  # kill, timeout, a cancelled job: cleaned up on the way out, as for Ctrl-C

@@ -8,6 +8,7 @@ of the mask replaced by the input (the final replacement, blended method), the e
 """
 from __future__ import annotations
 
+import inspect
 import numbers
 import warnings
 from collections.abc import Callable
@@ -118,7 +119,7 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
          repetitions: int | None = None, batch_size: int | None = None, clip_weight: float | None = None,
          range_weight: float | None = None, background_weight: float = 0.0, distance: Distance = "spherical",
          clip_input: ClipInput | None = None, clip_denoised: bool = False, invert_mask: bool = False,
-         window: WindowFit = "mask", seed: int = 0, resample: int = 1, jump: int = 5,
+         window: WindowFit = "mask", seed: int = 0, resample: int = 1, jump: int | None = None,
          return_trajectory: bool = False, progress: bool = True) -> EditResult:
     """Edit the region of ``image`` marked by ``mask`` to match ``prompt``; returns the edits ranked.
 
@@ -145,7 +146,7 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
         resample, jump: beyond the paper, RePaint's resampling: each block of ``jump`` steps is run
             ``resample`` times, re-noised in between, to heal the seam at the mask's edge
             (:mod:`bdlearn.editing.resampling`; about ``resample`` times the UNet evaluations).
-            ``resample=1``, the default, is the paper's loop.
+            ``resample=1``, the default, is the paper's loop; ``jump`` (default 5) only with ``resample`` ≥ 2.
         respacing, skip: the respaced schedule ("100") and how many of its noisiest steps to skip;
             the edit starts from the input noised to the remaining level.
         sampler, eta: ``"ddpm"`` or ``"ddim"`` (with η).
@@ -207,7 +208,8 @@ def edit(image: ImageLike, mask: ImageLike, prompt: str, world: ModelWorld | str
                                    keep_trajectory=settings.return_trajectory, progress=False, on_step=on_step,
                                    variant=settings.variant)
         except NonFiniteStep as err:  # the loop stops at the first step that comes out NaN
-            raise _non_finite(settings, f"at step index {err.step}") from None
+            raise _non_finite(settings, f"at guided step {err.count} of {settings.denoising_steps} (step index "
+                                        f"{err.step})") from None
         if not torch.isfinite(out.edits).all():
             raise _non_finite(settings, "at the end")
         final = out.edits.clamp(-1, 1)
@@ -245,6 +247,14 @@ def _checked_settings(world: ModelWorld | str, **options: Any) -> EditSettings:
         names = ", ".join(map(repr, WORLD_NAMES))
         raise InputError(f"world must be a ModelWorld or one of {names}, got {type(world).__name__}")
     return resolve_settings(defaults, diffusion, **options)
+
+
+def checked_edit_settings(world: ModelWorld | str, **options: Any) -> EditSettings:
+    """The settings :func:`edit` would run with these ``options`` (the rest at its defaults), checked as it checks
+    them, without editing: for callers that must find a bad option before they start (``bdlearn eval``)."""
+    defaults = {name: parameter.default for name, parameter in inspect.signature(edit).parameters.items()
+                if parameter.kind is inspect.Parameter.KEYWORD_ONLY}
+    return _checked_settings(world, **{**defaults, **options})
 
 
 def _embed_prompt(world: ModelWorld, prompt: str) -> Tensor:

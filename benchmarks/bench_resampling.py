@@ -38,8 +38,8 @@ def score(world, task_seed: int, scale: int, resample: int, jump: int, repetitio
 
     task = make_edit_task(task_seed, size=world.image_size * scale)
     started = time.perf_counter()
-    result = edit(task.image, task.mask, task.prompt, world, repetitions=repetitions, resample=resample, jump=jump,
-                  seed=task_seed, progress=False)
+    result = edit(task.image, task.mask, task.prompt, world, repetitions=repetitions, resample=resample,
+                  jump=jump if resample > 1 else None, seed=task_seed, progress=False)  # j belongs to u > 1
     seconds = time.perf_counter() - started
     full, source = result.full_size(0), result.source
     verdict = judge_region(full.astype(np.float32) / 255, task.mask)

@@ -938,7 +938,7 @@ def test_a_nan_step_stops_the_edit_at_once(world):
     unet.register_forward_hook(lambda *args: calls.append(1))
     broken = ModelWorld("broken", unet, world.clip, 32, dict(TOY_DIFFUSION), world.defaults)
     image, mask = _case()
-    with pytest.raises(InputError, match="NaN or infinite at step index 2 .*skip 7"):
+    with pytest.raises(InputError, match=r"NaN or infinite at guided step 1 of 3 \(step index 2\) .*skip 7"):
         edit(image, mask, "a red circle", broken, **FAST)
     assert len(calls) == 1, "the edit went on after its first NaN step"
 
@@ -1048,3 +1048,103 @@ def test_the_editor_refuses_settings_it_cannot_show(world):
     with pytest.raises(ValueError, match=r"repetitions=-1 is outside the editor's control for it \(1 to 16\)"):
         EditorApp(world, picture, _case()[1], repetitions=-1)
     assert EditorApp(world, picture, _case()[1], repetitions=3).settings()["repetitions"] == 3
+
+
+# ------------------------------------------------------------------------------------------------
+# The third battery's findings
+# ------------------------------------------------------------------------------------------------
+
+def test_jump_without_resampling_and_a_one_step_schedule_are_refused(no_loading):
+    image, mask = _case()
+    for options, message in (({"jump": 3}, "jump .* sets the blocks of resampling"),
+                             ({"resample": 1, "jump": 1_000_000}, "pass resample of 2 or more"),
+                             ({"respacing": "1", "skip": 0}, "keeps 1 step; a schedule needs at least 2")):
+        with pytest.raises(InputError, match=message):
+            edit(image, mask, "a red circle", "real", **options)
+
+
+def test_a_prompt_of_undecodable_bytes_is_refused(no_loading):
+    image, mask = _case()
+    latin1 = b"une fleur \xe9".decode("utf-8", "surrogateescape")  # what a shell passes from a Latin-1 file
+    with pytest.raises(InputError, match="not UTF-8 text"):
+        edit(image, mask, latin1, "real")
+
+
+def test_a_url_or_an_over_long_path_says_so(files, tmp_path, capsys):
+    import errno
+
+    from bdlearn.cli import _error_line
+
+    for url in ("http://example.com/cat.png", "file:///tmp/cat.png"):
+        with pytest.raises(SystemExit):
+            main(["edit", *files, "--image", url, "--out", str(tmp_path / "o")])
+        _one_error_line(capsys, "is a URL; bdlearn reads files on this machine")
+    deep = "/".join(["abcdefghij"] * 500)
+    line = _error_line(OSError(errno.ENAMETOOLONG, "File name too long", deep))
+    assert "the path has 5499 bytes, more than the system allows" in line
+
+
+@needs_toy
+def test_warnings_as_errors_are_one_error_line(files, tmp_path, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # PYTHONWARNINGS=error
+        assert main(["edit", *files, "--prompt", "eine Katze", "--out", str(tmp_path / "o"), *CLI_FAST]) == 2
+    _one_error_line(capsys, "never learned 'eine' and 'katze'")
+
+
+def test_matplotlibs_missing_glyphs_are_one_warning(capsys):
+    from bdlearn.cli import _WarningLines
+
+    show = _WarningLines()
+    for glyph in (29483, 29399, 29483):
+        show(UserWarning(f"Glyph {glyph} (\\N{{CJK UNIFIED IDEOGRAPH}}) missing from font(s) DejaVu Sans."),
+             UserWarning, "x.py", 1)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["bdlearn: warning: the figure's font has no glyph for some characters of the prompt; they "
+                     "show as boxes in it"]
+
+
+def test_hyphens_and_slashes_join_known_words(world):
+    taught = dataclasses.replace(world, vocabulary=CAPTION_WORDS)
+    assert taught.unknown_words("a red-square and square/circle, two-tone") == []
+    assert taught.unknown_words("a Katze-red") == ["katze-red"]
+
+
+def test_claims_and_rates_take_only_booleans():
+    from bdlearn.notebook import claim, success_rate
+
+    with pytest.raises(TypeError, match="True or False"):
+        claim("a statement", "yes", "evidence")
+    with pytest.raises(ValueError, match="True/False"):
+        success_rate([0.5, 2])
+    assert success_rate(np.array([True, False])).value == 0.5
+
+
+def test_load_world_refuses_the_meta_device_and_a_world_given_for_a_name():
+    from bdlearn.worlds.load import load_world
+
+    with pytest.raises(InputError, match="holds shapes, not weights"):
+        load_world("toy", device="meta")
+    with pytest.raises(ValueError, match="a loaded world already"):
+        load_world(object.__new__(ModelWorld))
+
+
+def test_sliders_name_what_they_take(world):
+    from bdlearn.notebook import gallery_slider, trajectory_slider
+
+    for pictures, message in ((None, "mapping of labels"), ({}, "empty"), ({0: "x.png"}, "picture of 0 is a str")):
+        with pytest.raises(TypeError, match=message):
+            gallery_slider(pictures)
+    image, mask = _case()
+    result = edit(image, mask, "a red circle", world, **FAST, return_trajectory=True)
+    with pytest.raises(ValueError, match="one of the 1 edits"):
+        trajectory_slider(result, index=5)
+
+
+def test_the_mask_drawer_refuses_a_tensor_out_of_the_models_range_and_reads_uint8_ones():
+    from bdlearn.notebook import mask_drawer
+
+    with pytest.raises(ValueError, match=r"holds values in \[200, 200\]"):
+        mask_drawer(torch.full((3, 32, 32), 200.0))
+    drawer = mask_drawer(torch.full((3, 32, 32), 51, dtype=torch.uint8))
+    assert np.allclose(drawer.picture, 0.2)

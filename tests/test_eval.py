@@ -13,8 +13,10 @@ import pytest
 from PIL import Image
 
 from bdlearn.cli import main
+from bdlearn.evaluation import merge_records, run_evaluation
 from bdlearn.evaluation.run import parse_method
-from bdlearn.evaluation.shards import parse_shard, shard_from_environment, shard_of
+from bdlearn.evaluation.shards import Shard, parse_shard, shard_from_environment, shard_of
+from bdlearn.evaluation.tasks import named_task_set, toy_tasks
 from bdlearn.machinery.inputs import InputError
 from bdlearn.notebook.plotting import evaluation_figure
 
@@ -127,7 +129,99 @@ def test_shards_come_from_the_option_or_the_launcher():
 def test_method_specs_name_edit_options():
     spec = parse_method("local:background_weight=1000,resample=2")
     assert (spec.method, spec.options) == ("local", {"background_weight": 1000, "resample": 2})
+    assert parse_method("blended:invert_mask=True,clip_denoised=false").options == {"invert_mask": True,
+                                                                                      "clip_denoised": False}
     for bad, message in (("magic", "the method is one of"), ("local:lambda=3", "not KEY=VALUE"),
-                         ("blended:seed=3", "not KEY=VALUE"), ("local:background_weight", "not KEY=VALUE")):
+                         ("blended:seed=3", "set by bdlearn eval run itself"),
+                         ("blended:repetitions=2", r"--repetitions"), ("local:background_weight", "not KEY=VALUE"),
+                         (None, "NAME:KEY=VALUE")):
         with pytest.raises(InputError, match=message):
             parse_method(bad)
+
+
+def test_shards_and_task_sets_refuse_what_they_cannot_be():
+    for call, message in ((lambda: Shard(5, 2, "x"), "0 <= i < N"), (lambda: shard_of("toy-1", 0), "at least 1"),
+                          (lambda: parse_shard(3), "'i/N'"), (lambda: named_task_set(5), "toy:N or a folder"),
+                          (lambda: named_task_set(""), "unset shell variable"), (lambda: toy_tasks(-1), "at least 1")):
+        with pytest.raises(InputError, match=message):
+            call()
+
+
+def _photo_folder(folder: Path, names=("a.png",), prompt: bytes = b"a red circle") -> Path:
+    folder.mkdir()
+    for name in names:
+        Image.new("RGB", (32, 32), "grey").save(folder / name)
+        stem = name.rsplit(".", 1)[0]
+        Image.new("L", (32, 32), 255).save(folder / f"{stem}.mask.png")
+        (folder / f"{stem}.txt").write_bytes(prompt)
+    return folder
+
+
+def test_a_folder_of_photos_names_its_bad_files(tmp_path):
+    with pytest.raises(InputError, match="two pictures of one name, a.jpg and a.png"):
+        named_task_set(str(_photo_folder(tmp_path / "twice", ("a.png", "a.jpg"))))
+    with pytest.raises(InputError, match=r"b.txt is not UTF-8"):
+        named_task_set(str(_photo_folder(tmp_path / "latin", ("b.png",), "une fleur bleue \xe9".encode("latin-1"))))
+    windows = named_task_set(str(_photo_folder(tmp_path / "bom", ("c.png",), "\ufeffa red circle\r\n".encode())))
+    assert windows[0].prompt == "a red circle"  # a byte-order mark is not part of the prompt
+
+
+TINY = {"respacing": "10", "skip": 7, "num_augmentations": 0}
+
+
+def _evaluate(world, folder, **changes):
+    arguments = dict(tasks=toy_tasks(2), methods=[parse_method("blended")], repetitions=1, seed=0, out=folder,
+                     shard=Shard(0, 1, "test"), options=TINY, progress=False)
+    return run_evaluation(world, **{**arguments, **changes})
+
+
+def test_an_evaluation_checks_everything_before_it_writes(world, tmp_path):
+    out = tmp_path / "eval"
+    for changes, message in (({"methods": []}, "at least one method"), ({"tasks": []}, "task set is empty"),
+                             ({"repetitions": 0}, "at least 1"), ({"seed": 2**32 - 1}, "below 2\\*\\*32"),
+                             ({"shard": "0/1"}, "must be a Shard"),
+                             ({"options": {"skip": 99}}, "--method blended: skip"),
+                             ({"methods": [parse_method("blended:jump=3")]}, "resampling"),
+                             ({"out": None}, "folder's path")):
+        with pytest.raises(InputError, match=message):
+            _evaluate(world, out, **changes)
+        assert not out.exists(), f"{changes} left a half-begun evaluation behind"
+
+
+def test_merge_takes_only_this_evaluations_records(world, tmp_path):
+    out = tmp_path / "eval"
+    _evaluate(world, str(out))  # a str path, as every bdlearn function takes
+    shard = out / "items-0-of-1.jsonl"
+    lines = shard.read_text().splitlines()
+    assert merge_records(str(out))["methods"][0]["edits"] == 2
+    shard.write_text("\n".join([*lines, lines[0]]) + "\n")  # the same record twice: its seconds counted once
+    assert merge_records(out)["methods"][0]["seconds"] == pytest.approx(
+        sum(json.loads(line)["seconds"] for line in lines), abs=1e-3)
+    other = json.loads(lines[0])
+    for change, message in (({"seed": 7}, "seed differ"), ({"method": "local"}, "method differ"),
+                            ({"index": 5}, "item 5 is not one of")):
+        shard.write_text("\n".join([json.dumps({**other, "record": {**other["record"], **change}}), lines[1]]) + "\n")
+        with pytest.raises(InputError, match=message):
+            merge_records(out)
+    shard.write_text("{}\n")
+    with pytest.raises(InputError, match="line 1, is not a record"):
+        merge_records(out)
+    for text in ("{torn", '{"items": 2}', "[1, 2]"):
+        (out / "eval.json").write_text(text)
+        with pytest.raises(InputError, match="eval.json is not"):
+            merge_records(out)
+    with pytest.raises(InputError, match="folder"):
+        merge_records(None)
+
+
+def test_a_second_process_on_the_same_shard_stops_at_once(world, tmp_path):
+    import fcntl
+
+    out = tmp_path / "eval"
+    out.mkdir()
+    with open(out / "items-0-of-1.jsonl", "a") as held:  # another process, writing this shard
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(InputError, match="another process is writing"):
+            _evaluate(world, out, resume=True)
+    assert (out / "items-0-of-1.jsonl").read_text() == ""
+

@@ -112,11 +112,12 @@ def edit_step(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, x: Tens
 
 
 class NonFiniteStep(FloatingPointError):
-    """The loop's x_t came out NaN or infinite at step index ``step`` (an unstable setting, or broken weights)."""
+    """The loop's x_t came out NaN or infinite at its ``count``-th guided step, step index ``step`` (an unstable
+    setting, or broken weights)."""
 
-    def __init__(self, step: int):
-        super().__init__(f"x_t came out NaN or infinite at step index {step}")
-        self.step = step
+    def __init__(self, step: int, count: int):
+        super().__init__(f"x_t came out NaN or infinite at guided step {count} (step index {step})")
+        self.step, self.count = step, count
 
 
 def guided_edit_loop(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, x_start: Tensor,
@@ -169,7 +170,7 @@ def guided_edit_loop(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, 
                         clip_denoised=clip_denoised, autocast=autocast)
         x = out.x_next
         if not torch.isfinite(x).all():  # NaN stays NaN: stop now rather than after every remaining step
-            raise NonFiniteStep(move.t)
+            raise NonFiniteStep(move.t, len(steps) + 1)
         steps.append(move.t)
         if keep_trajectory:
             xs.append(x.cpu())

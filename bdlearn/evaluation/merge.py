@@ -9,6 +9,7 @@ background error, the seconds spent).
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -18,22 +19,58 @@ from bdlearn.errors import InputError
 _SHARD_FILE = re.compile(r"items-(\d+)-of-(\d+)\.jsonl")
 
 
-def _read_lines(path: Path) -> list[dict[str, Any]]:
+def _read_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, line) of a shard file, each line checked to be ``{"record": {...}, "seconds": number}``."""
     lines = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         try:
-            lines.append(json.loads(line))
+            value = json.loads(line)
         except ValueError:
             raise InputError(f"{path}, line {number}, is not JSON (a run killed while writing it? run that "
                              "shard again with --resume)") from None
+        if not (isinstance(value, dict) and isinstance(value.get("record"), dict)
+                and isinstance(value["record"].get("index"), int)
+                and isinstance(value.get("seconds"), (int, float)) and not isinstance(value["seconds"], bool)):
+            raise InputError(f"{path}, line {number}, is not a record of bdlearn eval run "
+                             '({"record": {"index": ...}, "seconds": ...})')
+        lines.append((number, value))
     return lines
+
+
+def _description(out: Path) -> dict[str, Any]:
+    """``out/eval.json``, checked to be what bdlearn eval run writes."""
+    path = out / "eval.json"
+    try:
+        description = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except ValueError:
+        raise InputError(f"{path} is not JSON; it is written by bdlearn eval run (run it again there)") from None
+    shapes = {"items": int, "tasks": list, "methods": list, "repetitions": int, "seed": int, "world": str}
+    if not isinstance(description, dict) or not all(isinstance(description.get(key), kind)
+                                                    for key, kind in shapes.items()):
+        raise InputError(f"{path} is not an evaluation's description (it needs {', '.join(shapes)}); it is written "
+                         "by bdlearn eval run")
+    if description["items"] != len(description["tasks"]) * len(description["methods"]) * description["repetitions"]:
+        raise InputError(f"{path}: its items do not count its tasks × methods × repetitions")
+    return description
+
+
+def _expected(description: dict[str, Any], index: int) -> dict[str, Any]:
+    """What item ``index``'s record must name: tasks in order, then methods, then repetitions; seed + index."""
+    repetitions, methods = description["repetitions"], description["methods"]
+    task, rest = divmod(index, len(methods) * repetitions)
+    method, repetition = divmod(rest, repetitions)
+    return {"task": description["tasks"][task], "method": methods[method], "repetition": repetition,
+            "seed": description["seed"] + index}
 
 
 def merge_records(out: Path) -> dict[str, Any]:
     """Merge the shards in ``out`` into ``records.jsonl`` and ``table.json``; returns the table."""
+    if not isinstance(out, (str, os.PathLike)) or not str(out).strip():
+        raise InputError(f"give the evaluation's folder (str or Path), got {out!r}")
+    out = Path(out)
     if not (out / "eval.json").is_file():
         raise InputError(f"{out} holds no evaluation (no eval.json): run bdlearn eval run --out {out} first")
-    description = json.loads((out / "eval.json").read_text())
+    description = _description(out)
     files = {path: _SHARD_FILE.fullmatch(path.name) for path in out.iterdir()}
     files = {path: (int(found[1]), int(found[2])) for path, found in files.items() if found}
     counts = {count for _, count in files.values()}
@@ -43,11 +80,21 @@ def merge_records(out: Path) -> dict[str, Any]:
     records: dict[int, dict[str, Any]] = {}
     seconds: dict[str, float] = {}
     for path in sorted(files):
-        for line in _read_lines(path):
+        for number, line in _read_lines(path):
             record = line["record"]
             index = record["index"]
-            if index in records and records[index] != record:
-                raise InputError(f"item {index} has two different records ({path.name} and another shard)")
+            if not 0 <= index < description["items"]:
+                raise InputError(f"{path.name}, line {number}: item {index} is not one of this evaluation's "
+                                 f"{description['items']} items (a shard of another evaluation?)")
+            expected = _expected(description, index)
+            differ = [key for key, value in expected.items() if record.get(key) != value]
+            if differ:
+                raise InputError(f"{path.name}, line {number}: item {index}'s {', '.join(differ)} differ from "
+                                 "eval.json's (a shard of another evaluation?); keep one evaluation per folder")
+            if index in records:
+                if records[index] != record:
+                    raise InputError(f"item {index} has two different records ({path.name} and another shard)")
+                continue  # the same record twice: its edit counted once
             records[index] = record
             seconds[record["method"]] = seconds.get(record["method"], 0.0) + float(line["seconds"])
     missing = sorted(set(range(description["items"])) - set(records))
@@ -62,7 +109,9 @@ def merge_records(out: Path) -> dict[str, Any]:
              "repetitions": description["repetitions"], "methods": []}
     for method in description["methods"]:
         rows = [record for record in ordered if record["method"] == method]
-        judged = [record["success"] for record in rows if record["success"] is not None]
+        if not rows:  # an evaluation of no items has nothing to average
+            continue
+        judged = [record.get("success") for record in rows if record.get("success") is not None]
         table["methods"].append({
             "method": method, "edits": len(rows),
             "success": sum(judged) / len(judged) if judged else None,

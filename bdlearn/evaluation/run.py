@@ -35,6 +35,9 @@ from bdlearn.evaluation.tasks import EvalTask
 
 #: edit()'s keywords an evaluation sets itself, per item: not a method's options.
 _PER_ITEM = {"image", "mask", "prompt", "world", "seed", "repetitions", "progress", "return_trajectory", "method"}
+_SET_BY_THE_RUN = {"seed": "--seed: item k gets seed + k", "repetitions": "--repetitions",
+                   "method": "the NAME before the colon", "world": "--world", "image": "--tasks", "mask": "--tasks",
+                   "prompt": "--tasks"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class MethodSpec:
 
 
 def _value(text: str) -> Any:
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
     for kind in (int, float):
         try:
             return kind(text)
@@ -61,6 +66,8 @@ def parse_method(text: str) -> MethodSpec:
 
     from bdlearn.pipeline import edit
 
+    if not isinstance(text, str):
+        raise InputError(f"a method is written NAME or NAME:KEY=VALUE,..., e.g. 'blended'; got {text!r}")
     name, _, rest = text.strip().partition(":")
     if name not in get_args(Method):
         raise InputError(f"--method {text}: the method is one of {', '.join(get_args(Method))}, then "
@@ -69,6 +76,9 @@ def parse_method(text: str) -> MethodSpec:
     options = {}
     for pair in filter(None, (part.strip() for part in rest.split(","))):
         key, equals, value = pair.partition("=")
+        if key.strip() in _PER_ITEM:
+            raise InputError(f"--method {text}: {key.strip()} is set by bdlearn eval run itself, for every item "
+                             f"({_SET_BY_THE_RUN.get(key.strip(), 'one edit at a time')}), not by a method")
         if not equals or key.strip() not in keywords:
             raise InputError(f"--method {text}: {pair!r} is not KEY=VALUE with KEY one of edit()'s options "
                              f"({', '.join(sorted(keywords))})")
@@ -162,6 +172,8 @@ def run_evaluation(world, tasks: Sequence[EvalTask], methods: Sequence[MethodSpe
     from tqdm.auto import tqdm
 
     options = dict(options or {})
+    out = _folder(out)
+    _check_run(world, tasks, methods, repetitions, seed, shard, options)
     items = eval_items(tasks, methods, repetitions, seed)
     out.mkdir(parents=True, exist_ok=True)
     _check_description(out, {"world": world.name, "tasks": [task.id for task in tasks],
@@ -171,9 +183,10 @@ def run_evaluation(world, tasks: Sequence[EvalTask], methods: Sequence[MethodSpe
     if path.exists() and path.stat().st_size and not resume:
         raise InputError(f"{path} already holds records of shard {shard.index}/{shard.count}; pass --resume to go "
                          "on from them, or choose another --out")
-    done = _done_indices(path)
-    mine = [item for item in items if shard.takes(item.task.id) and item.index not in done]
     with open(path, "a", encoding="utf-8") as handle:
+        _lock(handle, path)
+        done = _done_indices(path)
+        mine = [item for item in items if shard.takes(item.task.id) and item.index not in done]
         for item in tqdm(mine, desc=f"shard {shard.index}/{shard.count}", disable=not progress):
             started = time.perf_counter()
             record = edit_item(world, item, options)
@@ -182,3 +195,52 @@ def run_evaluation(world, tasks: Sequence[EvalTask], methods: Sequence[MethodSpe
             handle.flush()
             os.fsync(handle.fileno())
     return path, len(mine)
+
+
+def _folder(out: Any) -> Path:
+    if not isinstance(out, (str, os.PathLike)) or not str(out).strip():
+        raise InputError(f"out must be a folder's path (str or Path), got {out!r}")
+    return Path(out)
+
+
+def _check_run(world, tasks: Sequence[EvalTask], methods: Sequence[MethodSpec], repetitions: Any, seed: Any,
+               shard: Any, options: dict[str, Any]) -> None:
+    """Everything an evaluation is given, checked before any file is written: a corrected command then finds no
+    half-begun evaluation in its way."""
+    from bdlearn.pipeline import checked_edit_settings
+
+    if not tasks:
+        raise InputError("the task set is empty: nothing to evaluate")
+    if not methods or not all(isinstance(method, MethodSpec) for method in methods):
+        raise InputError("give at least one method (parse_method('blended'), --method blended)")
+    if len({method.label for method in methods}) < len(methods):
+        raise InputError("a method is given twice")
+    if isinstance(repetitions, bool) or not isinstance(repetitions, int) or repetitions < 1:
+        raise InputError(f"repetitions must be a whole number of at least 1, got {repetitions!r}")
+    last_seed = (seed + len(tasks) * len(methods) * repetitions - 1) if isinstance(seed, int) else None
+    if isinstance(seed, bool) or last_seed is None or seed < 0 or last_seed >= 2**32:
+        raise InputError(f"seed must be a whole number with seed + items - 1 below 2**32 (item k is edited with seed "
+                         f"+ k, {len(tasks) * len(methods) * repetitions} items); got {seed!r}")
+    if not isinstance(shard, Shard):
+        raise InputError(f"shard must be a Shard (parse_shard('0/4')), got {shard!r}")
+    for method in methods:  # the settings each item will use, as edit() checks them
+        try:
+            checked_edit_settings(world, method=method.method, **{**options, **method.options}, repetitions=1,
+                                  seed=seed)
+        except InputError as err:
+            raise InputError(f"--method {method.label}: {err}") from None
+
+
+def _lock(handle, path: Path) -> None:
+    """Hold the shard file's lock while the run writes it: a second process on the same shard (a requeued job
+    while the first still runs) stops at once instead of editing every item twice. The operating system's
+    lock (flock) ends with the process."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise InputError(f"another process is writing {path} (the same shard); let it finish, or give this one "
+                         "another --shard") from None

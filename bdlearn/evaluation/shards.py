@@ -28,6 +28,11 @@ class Shard:
     count: int
     source: str
 
+    def __post_init__(self) -> None:
+        if not (isinstance(self.index, int) and isinstance(self.count, int) and 0 <= self.index < self.count):
+            raise InputError(f"a shard is index i of count N, whole numbers with 0 <= i < N; got {self.index!r} of "
+                             f"{self.count!r}")
+
     def takes(self, task_id: str) -> bool:
         """Whether the task ``task_id`` is this shard's."""
         return shard_of(task_id, self.count) == self.index
@@ -35,11 +40,15 @@ class Shard:
 
 def shard_of(task_id: str, count: int) -> int:
     """The shard of ``task_id`` among ``count``: the first 8 bytes of its SHA-256, modulo ``count``."""
-    return int.from_bytes(hashlib.sha256(task_id.encode("utf-8")).digest()[:8], "big") % count
+    if not isinstance(count, int) or count < 1:
+        raise InputError(f"the number of shards must be a whole number of at least 1, got {count!r}")
+    return int.from_bytes(hashlib.sha256(str(task_id).encode("utf-8")).digest()[:8], "big") % count
 
 
 def parse_shard(text: str) -> Shard:
     """``"i/N"`` (0 <= i < N) as a :class:`Shard`."""
+    if not isinstance(text, str):
+        raise InputError(f"a shard is written 'i/N', e.g. '0/4'; got {text!r}")
     found = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
     if not found or not int(found[2]) >= 1 or not int(found[1]) < int(found[2]):
         raise InputError(f"--shard {text}: write i/N with 0 <= i < N, e.g. 0/4 for the first of four")

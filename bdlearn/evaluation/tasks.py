@@ -36,6 +36,8 @@ def toy_tasks(count: int) -> list[EvalTask]:
     """The first ``count`` tasks of the toy world's reproduction suite."""
     from bdlearn.scenes import edit_task_suite
 
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise InputError(f"the toy task set holds at least 1 task; got {count!r}")
     return [EvalTask(f"toy-{task.seed}", task.image, task.mask, task.prompt, (task.target_colour, task.target_shape))
             for task in edit_task_suite(count)]
 
@@ -53,7 +55,16 @@ def folder_tasks(folder: Path) -> list[EvalTask]:
         if missing:
             raise InputError(f"{picture} has no {' or '.join(missing)} beside it; each picture NAME needs its mask "
                              "NAME.mask.png and its prompt in NAME.txt")
-        tasks.append(EvalTask(picture.stem, picture, mask, prompt.read_text(encoding="utf-8").strip(), None))
+        earlier = next((task.image for task in tasks if task.id == picture.stem), None)
+        if earlier is not None:
+            raise InputError(f"{folder} holds two pictures of one name, {earlier.name} and {picture.name}; a task is "
+                             "named by its file's stem: keep one or rename one")
+        try:
+            text = prompt.read_text(encoding="utf-8-sig").strip()  # -sig: a Windows editor's byte-order mark
+        except UnicodeDecodeError:
+            raise InputError(f"{prompt} is not UTF-8 text; save the prompt as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+                             ) from None
+        tasks.append(EvalTask(picture.stem, picture, mask, text, None))
     if not tasks:
         raise InputError(f"--tasks {folder}: no pictures (NAME.png with NAME.mask.png and NAME.txt) in it")
     return tasks
@@ -61,6 +72,9 @@ def folder_tasks(folder: Path) -> list[EvalTask]:
 
 def named_task_set(name: str) -> list[EvalTask]:
     """The task set ``name``: ``toy:N`` or a folder (module docstring)."""
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"--tasks {name!r}: give toy:N or a folder of NAME.png, NAME.mask.png and NAME.txt "
+                         "(an empty value: an unset shell variable?)")
     found = re.fullmatch(r"toy:(\d+)", name.strip())
     if found:
         count = int(found[1])

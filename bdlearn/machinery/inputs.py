@@ -399,9 +399,15 @@ def load_mask(mask: ImageLike, size: int, invert: bool = False,
 
 
 def check_prompt(prompt: str) -> str:
-    """The prompt stripped of surrounding space; an empty one is an error."""
+    """The prompt stripped of surrounding space; an empty one, or one that is not text (undecodable bytes), is an
+    error."""
     if not isinstance(prompt, str):
         raise InputError(f"the prompt must be a string, got {type(prompt).__name__}")
     if not prompt.strip():
         raise InputError("the prompt is empty; describe what the masked region should become")
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError:  # bytes a shell passed on undecoded, e.g. "$(cat prompt.txt)" of a Latin-1 file
+        raise InputError("the prompt holds bytes that are not UTF-8 text (a file in another encoding?); convert it to "
+                         "UTF-8, e.g. iconv -f latin1 -t utf-8") from None
     return prompt.strip()

@@ -18,8 +18,8 @@ The rules, where :func:`bdlearn.edit`'s docstring does not give them already:
   of its seed, so a larger seed would repeat the edits of a smaller one;
 * ``variant="official"`` (:mod:`bdlearn.editing.variants`) runs with the DDPM sampler only, the one
   its conformance fixtures prove; ``clip_input`` None takes the variant's choice;
-* ``resample`` (u) is in [1, 20]; ``jump`` (j) at least 1 and, when resampling, at most the edit's
-  steps (the respaced steps less ``skip``);
+* ``resample`` (u) is in [1, 20]; ``jump`` (j), given only with u ≥ 2 (5 when unset), at least 1 and
+  at most the edit's steps (the respaced steps less ``skip``); a respaced schedule has at least 2 steps;
 * ``batch_size`` None leaves the batch to :func:`bdlearn.machinery.cost.plan_batches` (what fits on
   a GPU, the world's default elsewhere); 0 is refused, not read as "unset".
 """
@@ -52,6 +52,8 @@ MAX_AUGMENTATIONS = 256
 MAX_REPETITIONS = 1024
 
 #: The most times resampling may run each block of steps (RePaint uses 10; each costs a pass over the block).
+#: Steps per resampled block when ``jump`` is not given (RePaint's j; its paper uses 10 of 250).
+DEFAULT_JUMP = 5
 MAX_RESAMPLE = 20
 
 #: The choices of each option, read from the type the code that takes it declares (one source of truth).
@@ -172,9 +174,12 @@ def _respacing(value: Any, default: str) -> str:
 
 def _schedule_steps(diffusion: dict, respacing: str) -> int:
     try:
-        return DiffusionSchedule.create(**diffusion, respacing=respacing).num_timesteps
+        steps = DiffusionSchedule.create(**diffusion, respacing=respacing).num_timesteps
     except ValueError as err:
         raise InputError(f"respacing {respacing!r}: {err}") from err
+    if steps < 2:  # the posterior's clipped log-variance takes its first value from the second step
+        raise InputError(f"respacing {respacing!r} keeps {steps} step; a schedule needs at least 2")
+    return steps
 
 
 def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any, variant: Any, respacing: Any, skip: Any,
@@ -228,8 +233,14 @@ def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any, va
         raise InputError("background_weight (λ) belongs to the local method; blending keeps the background exactly")
     resample = _integer("resample", resample, 1, MAX_RESAMPLE + 1, hint=" (1: no resampling; RePaint uses 10)")
     edit_steps = num_steps - skip
+    jump_hint = f" (the edit has {edit_steps} steps)"
+    if jump is None:
+        jump, jump_hint = DEFAULT_JUMP, f" (the default; the edit has {edit_steps} steps: pass a smaller jump)"
+    elif resample == 1:
+        raise InputError(f"jump (j = {jump!r}) sets the blocks of resampling; pass resample of 2 or more (--resample) "
+                         "or leave jump unset")
     jump = _integer("jump", jump, 1, edit_steps + 1 if resample > 1 else None,
-                    hint=f" (the edit has {edit_steps} steps)" if resample > 1 else "")
+                    hint=jump_hint if resample > 1 else "")
     return EditSettings(
         method=method, variant=variant, respacing=respacing, skip=skip, num_steps=num_steps, sampler=sampler, eta=eta,
         num_augmentations=num_augmentations, repetitions=repetitions, batch_size=batch_size,

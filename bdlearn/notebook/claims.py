@@ -73,6 +73,8 @@ def success_rate(successes: Sequence[bool] | np.ndarray) -> Estimate:
     outcomes = np.asarray(successes, dtype=float).ravel()
     if outcomes.size == 0:
         raise ValueError("a rate needs at least one trial")
+    if not np.isin(outcomes, (0.0, 1.0)).all():
+        raise ValueError("a success rate counts trials that succeeded or not: give True/False (or 1/0) per trial")
     p = float(outcomes.mean())
     spread = p if 0 < p < 1 else (outcomes.sum() + 1) / (outcomes.size + 2)
     return Estimate(p, math.sqrt(spread * (1 - spread) / outcomes.size))
@@ -134,6 +136,8 @@ def parse_claim(line: str) -> Claim | None:
 
 def claim(statement: str, holds: bool, evidence: str) -> Claim:
     """Print the claim line ``claim: <statement> — holds|does not hold (<evidence>)`` and return it."""
+    if not isinstance(holds, (bool, np.bool_)):
+        raise TypeError(f"holds must be True or False (the result of a comparison), got {holds!r}")
     result = Claim(statement, bool(holds), evidence)
     print(result)
     return result

@@ -100,6 +100,9 @@ def trajectory_slider(result: Any, index: int = 0, scale: int = 6, show_input: b
     if x_t is None:
         raise ValueError("this result has no trajectory: make it with return_trajectory=True "
                          "(edit) or keep_trajectory=True (guided_edit_loop)")
+    edits = x_t.shape[1]
+    if isinstance(index, bool) or not isinstance(index, int) or not -edits <= index < edits:
+        raise ValueError(f"index picks one of the {edits} edits (0 = the best ranked, to {edits - 1}); got {index!r}")
     extra = [result.input] if show_input and getattr(result, "input", None) is not None else []
     frames = trajectory_frames(x_t, pred_xstart, index=index, scale=scale, extra=extra)
     right = " | the input" if extra else ""
@@ -124,6 +127,13 @@ def gallery_slider(pictures: Mapping[Any, bytes | Figure], description: str = ""
     The slider's positions are the labels, in the mapping's order; figures are rendered (and
     closed) once, here.
     """
+    if not isinstance(pictures, Mapping) or not pictures:
+        raise TypeError(f"gallery_slider takes a mapping of labels to pictures, e.g. {{0: figure, 4: png}}; got "
+                        f"{type(pictures).__name__}{' (empty)' if isinstance(pictures, Mapping) else ''}")
+    odd = [label for label, value in pictures.items() if not (isinstance(value, bytes) or hasattr(value, "savefig"))]
+    if odd:
+        raise TypeError(f"gallery_slider shows PNG bytes or matplotlib figures; the picture of {odd[0]!r} is a "
+                        f"{type(pictures[odd[0]]).__name__}")
     labels = list(pictures)
     frames = [value if isinstance(value, bytes) else figure_to_png(value) for value in pictures.values()]
     captions = list(captions) if captions is not None else [f"{description} = {label}" for label in labels]

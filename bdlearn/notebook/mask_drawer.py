@@ -72,9 +72,14 @@ class MaskDrawer(widgets.VBox):
         for name, value, low in (("scale", scale, 1), ("brush", brush, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
-        if isinstance(image, torch.Tensor):  # the model's view, [−1, 1] (e.g. load_image's)
+        if isinstance(image, torch.Tensor) and image.is_floating_point():  # the model's view, [−1, 1] (load_image's)
+            low, high = (float(value) for value in image.aminmax()) if image.numel() else (0.0, 0.0)
+            if low < -1.001 or high > 1.001:
+                raise ValueError(f"a tensor is the model's view of a picture, in [−1, 1] (load_image's); this one "
+                                 f"holds values in [{low:g}, {high:g}]: give the picture itself (a PIL image, a "
+                                 "path, a uint8 array) or scale it")
             self.picture = to_display(image[0] if image.ndim == 4 else image)
-        else:  # anything edit() reads: a path, a PIL image, uint8 0..255 or floats in [0, 1]
+        else:  # anything edit() reads: a path, a PIL image, uint8 0..255 (arrays or tensors) or floats in [0, 1]
             self.picture = read_image(image).astype(np.float32) / 255
         height, width = self.picture.shape[:2]
         if height != width:

@@ -45,8 +45,10 @@ _LOADED: dict[str, ModelWorld] = {}
 
 def named_world(name: str) -> NamedWorld:
     """The entry of :data:`WORLDS` called ``name``; a ValueError naming the choices for any other name."""
-    if name not in WORLDS:
-        raise ValueError(f"unknown world {name!r}; choose from {', '.join(map(repr, WORLD_NAMES))}")
+    if not isinstance(name, str) or name not in WORLDS:
+        shown = repr(name) if isinstance(name, str) else f"given as a {type(name).__name__}"
+        already = " (that is a loaded world already: use it as it is)" if isinstance(name, ModelWorld) else ""
+        raise ValueError(f"unknown world {shown}{already}; choose from {', '.join(map(repr, WORLD_NAMES))}")
     return WORLDS[name]
 
 
@@ -75,6 +77,9 @@ def available_device(device: str | torch.device) -> torch.device:
             raise InputError(f"device {device!r}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}")
     elif parsed.type == "mps" and not torch.backends.mps.is_available():
         raise InputError(f"device {device!r}: this machine has no Apple GPU (MPS); use 'cpu'")
+    elif parsed.type == "meta":
+        raise InputError(f"device {device!r} holds shapes, not weights: a world there cannot edit; use 'cpu' or "
+                         "'cuda' (bdlearn.machinery.cost measures memory on the meta device without a world)")
     return parsed
 
 

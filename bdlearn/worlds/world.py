@@ -56,12 +56,14 @@ class ModelWorld:
     def unknown_words(self, prompt: str) -> list[str]:
         """The words of ``prompt`` its CLIP never learned (in order, once each; none where it knows any text).
 
-        Words are what lies between spaces and punctuation, compared in lower case.
+        Words are what lies between spaces, punctuation and slashes, compared in lower case; a hyphenated word
+        whose parts are all known (red-square) is known, as CLIP's tokenizer splits it.
         """
         if self.vocabulary is None:
             return []
-        words = re.findall(r"[^\s.,;:!?\"'()\[\]]+", prompt.lower())
-        return list(dict.fromkeys(word for word in words if word not in self.vocabulary))
+        words = re.findall(r"[^\s.,;:!?\"'()\[\]/]+", prompt.lower())
+        return list(dict.fromkeys(word for word in words if word not in self.vocabulary
+                                  and not all(part in self.vocabulary for part in word.split("-"))))
 
     @property
     def device(self) -> torch.device:
