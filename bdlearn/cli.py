@@ -568,8 +568,6 @@ def _eval_run(args: argparse.Namespace) -> int:
 
     shard = parse_shard(args.shard) if args.shard else shard_from_environment()
     methods = [parse_method(text) for text in args.methods]
-    if len({method.label for method in methods}) < len(methods):
-        raise InputError("--method: a method is given twice")
     options = {name: getattr(args, name) for name in ("respacing", "skip", "num_augmentations")
                if getattr(args, name) is not None}
     tasks = named_task_set(args.tasks)

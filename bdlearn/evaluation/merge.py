@@ -19,6 +19,13 @@ from bdlearn.errors import InputError
 _SHARD_FILE = re.compile(r"items-(\d+)-of-(\d+)\.jsonl")
 
 
+def evaluation_folder(out: Any) -> Path:
+    """``out``, an evaluation's folder given as a str or Path, as a Path; anything else is an InputError."""
+    if not isinstance(out, (str, os.PathLike)) or not str(out).strip():
+        raise InputError(f"give the evaluation's folder's path (str or Path), got {out!r}")
+    return Path(out)
+
+
 def _read_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, line) of a shard file, each line checked to be ``{"record": {...}, "seconds": number}``."""
     lines = []
@@ -65,9 +72,7 @@ def _expected(description: dict[str, Any], index: int) -> dict[str, Any]:
 
 def merge_records(out: Path) -> dict[str, Any]:
     """Merge the shards in ``out`` into ``records.jsonl`` and ``table.json``; returns the table."""
-    if not isinstance(out, (str, os.PathLike)) or not str(out).strip():
-        raise InputError(f"give the evaluation's folder (str or Path), got {out!r}")
-    out = Path(out)
+    out = evaluation_folder(out)
     if not (out / "eval.json").is_file():
         raise InputError(f"{out} holds no evaluation (no eval.json): run bdlearn eval run --out {out} first")
     description = _description(out)

@@ -30,6 +30,7 @@ from typing import Any, get_args
 
 from bdlearn.choices import Method
 from bdlearn.errors import InputError
+from bdlearn.evaluation.merge import evaluation_folder
 from bdlearn.evaluation.shards import Shard
 from bdlearn.evaluation.tasks import EvalTask
 
@@ -172,7 +173,7 @@ def run_evaluation(world, tasks: Sequence[EvalTask], methods: Sequence[MethodSpe
     from tqdm.auto import tqdm
 
     options = dict(options or {})
-    out = _folder(out)
+    out = evaluation_folder(out)
     _check_run(world, tasks, methods, repetitions, seed, shard, options)
     items = eval_items(tasks, methods, repetitions, seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -195,12 +196,6 @@ def run_evaluation(world, tasks: Sequence[EvalTask], methods: Sequence[MethodSpe
             handle.flush()
             os.fsync(handle.fileno())
     return path, len(mine)
-
-
-def _folder(out: Any) -> Path:
-    if not isinstance(out, (str, os.PathLike)) or not str(out).strip():
-        raise InputError(f"out must be a folder's path (str or Path), got {out!r}")
-    return Path(out)
 
 
 def _check_run(world, tasks: Sequence[EvalTask], methods: Sequence[MethodSpec], repetitions: Any, seed: Any,

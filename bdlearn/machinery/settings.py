@@ -52,9 +52,10 @@ MAX_AUGMENTATIONS = 256
 MAX_REPETITIONS = 1024
 
 #: The most times resampling may run each block of steps (RePaint uses 10; each costs a pass over the block).
+MAX_RESAMPLE = 20
+
 #: Steps per resampled block when ``jump`` is not given (RePaint's j; its paper uses 10 of 250).
 DEFAULT_JUMP = 5
-MAX_RESAMPLE = 20
 
 #: The choices of each option, read from the type the code that takes it declares (one source of truth).
 METHODS: tuple[str, ...] = get_args(Method)
