@@ -53,6 +53,9 @@ def _path(text: str) -> str:
     """A path option: never empty (an unset shell variable), ``~`` expanded as a shell would have."""
     if not text.strip():
         raise argparse.ArgumentTypeError("is empty (an unset shell variable?); name a file or folder")
+    if text == "-":
+        raise argparse.ArgumentTypeError("'-' (standard input or output) is not used by bdlearn: name a file or "
+                                         "folder (./- for one named -)")
     if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*://", text):
         raise argparse.ArgumentTypeError(f"{text} is a URL; bdlearn reads files on this machine: download it first "
                                          "(e.g. curl -O URL) and give the file")
@@ -558,21 +561,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _eval_run(args: argparse.Namespace) -> int:
-    import torch
-
-    from bdlearn.evaluation import run_evaluation
     from bdlearn.evaluation.run import parse_method
     from bdlearn.evaluation.shards import parse_shard, shard_from_environment
     from bdlearn.evaluation.tasks import named_task_set
-    from bdlearn.worlds.load import load_world
 
-    shard = parse_shard(args.shard) if args.shard else shard_from_environment()
+    shard = parse_shard(args.shard) if args.shard else shard_from_environment()  # these answer before torch loads
     methods = [parse_method(text) for text in args.methods]
     options = {name: getattr(args, name) for name in ("respacing", "skip", "num_augmentations")
                if getattr(args, name) is not None}
     tasks = named_task_set(args.tasks)
     out = Path(args.out)
     _check_writable(f"--out {out}", out)
+
+    import torch
+
+    from bdlearn.evaluation import run_evaluation
+    from bdlearn.worlds.load import load_world
+
     local_rank = os.environ.get("LOCAL_RANK")
     device = f"cuda:{local_rank}" if local_rank is not None and torch.cuda.is_available() else None
     world = load_world(args.world, device=device)

@@ -629,7 +629,7 @@ def test_a_cache_folder_that_cannot_be_made_names_the_variable(tmp_path, monkeyp
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # downloads on: the folder is made before any connection
     (tmp_path / "a file").write_text("")
     with pytest.raises(DownloadError, match="cannot make the folder .* point BDLEARN_CACHE at a folder you can write"):
-        download("https://example.invalid/w.bin", tmp_path / "a file" / "w.bin", progress=False)
+        download("https://example.invalid/w.bin", tmp_path / "a file" / "cache" / "w.bin", progress=False)
 
 
 def test_strokes_of_any_bright_colour_count_in_a_mask():
@@ -1148,3 +1148,46 @@ def test_the_mask_drawer_refuses_a_tensor_out_of_the_models_range_and_reads_uint
         mask_drawer(torch.full((3, 32, 32), 200.0))
     drawer = mask_drawer(torch.full((3, 32, 32), 51, dtype=torch.uint8))
     assert np.allclose(drawer.picture, 0.2)
+
+
+def test_standard_input_as_a_path_is_refused(files, tmp_path, capsys):
+    for option in ("--image", "--mask", "--out"):
+        arguments = [*files, "--out", str(tmp_path / "o"), option, "-"]
+        with pytest.raises(SystemExit):
+            main(["edit", *arguments])
+        _one_error_line(capsys, f"{option}: '-' (standard input or output) is not used by bdlearn")
+
+
+def test_a_cache_path_that_is_a_file_is_named_offline_too(tmp_path):
+    (tmp_path / "a file").write_text("")  # BDLEARN_CACHE=a file, with HF_HUB_OFFLINE set (conftest)
+    with pytest.raises(DownloadError, match="a file, not a folder, so w.bin cannot be kept in it; point BDLEARN_CACHE"):
+        download("https://example.invalid/w.bin", tmp_path / "a file" / "w.bin", progress=False)
+
+
+def test_a_library_error_quoted_in_ours_is_cut_at_a_word(tmp_path):
+    import datetime
+
+    from bdlearn.errors import first_words
+
+    assert first_words(ValueError("one two three four"), width=12) == "one two …"
+    assert first_words(RuntimeError("\x1b[1mshort\x1b[0m. More.\nsecond line")) == "short"
+    torch.save({"w": torch.zeros(1), "when": datetime.date(2026, 1, 1)}, tmp_path / "code.pt")  # not weights only
+    with pytest.raises(CheckpointError) as caught:
+        read_state_dict(tmp_path / "code.pt")
+    assert "unpickles code): Weights only load failed; is it" in str(caught.value)
+
+
+def test_a_tab_or_a_newline_in_a_prompt_draws_no_glyph_warning(world):
+    import matplotlib.pyplot as plt
+
+    from bdlearn.notebook.plotting import edit_figure
+
+    image, mask = _case()
+    result = edit(image, mask, "a red\tcircle\n", world, **FAST)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figure = edit_figure(result)
+        figure.canvas.draw()
+    plt.close(figure)
+    assert not [w for w in caught if "Glyph" in str(w.message)], [str(w.message) for w in caught]
+    assert figure._suptitle.get_text().startswith("“a red circle”")

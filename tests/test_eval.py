@@ -182,6 +182,9 @@ def test_an_evaluation_checks_everything_before_it_writes(world, tmp_path):
                              ({"shard": "0/1"}, "must be a Shard"),
                              ({"options": {"skip": 99}}, "--method blended: skip"),
                              ({"methods": [parse_method("blended:jump=3")]}, "resampling"),
+                             ({"methods": [parse_method("blended"), parse_method("blended:")]}, "given twice"),
+                             ({"methods": [parse_method("local:background_weight=1e3"),
+                                           parse_method("local:background_weight=1000")]}, "given twice"),
                              ({"out": None}, "folder's path")):
         with pytest.raises(InputError, match=message):
             _evaluate(world, out, **changes)

@@ -61,12 +61,19 @@ def test_unknown_top_level_name_is_an_attribute_error():
     assert {"edit", "load_world", "ModelWorld", "EditResult"} <= set(dir(bdlearn))
 
 
+EVAL = ["eval", "run", "--out", "x", "--method", "blended", "--tasks"]
+
+
 @pytest.mark.parametrize("arguments", [["--help"], ["edit", "--help"], ["edit", "--method", "sideways"],
-                                       ["grow", "--weights"], ["train", "dpm", "--out", "x"]])
-def test_the_command_line_answers_help_and_argument_errors_before_loading_torch(arguments):
-    probe = ("import json, sys\nfrom bdlearn.cli import main\ntry:\n    main(" + repr(arguments) + ")\n"
+                                       ["grow", "--weights"], ["train", "dpm", "--out", "x"],
+                                       [*EVAL, "toy:0"], [*EVAL, "toy:3", "--shard", "2/2"],
+                                       [*EVAL, "toy:3", "--method", "sideways:skip=3"]])
+def test_the_command_line_answers_help_and_argument_errors_before_loading_torch(arguments, tmp_path):
+    probe = ("import json, sys\nfrom bdlearn.cli import main\ntry:\n    code = main(" + repr(arguments) + ")\n"
              "except SystemExit as done:\n    code = done.code\n"
              "print(json.dumps([code, sorted(m for m in ('torch', 'numpy', 'PIL') if m in sys.modules)]))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    code, loaded = json.loads(out.strip().splitlines()[-1])
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=tmp_path)
+    code, loaded = json.loads(out.stdout.strip().splitlines()[-1])
     assert loaded == [] and code == (0 if "--help" in arguments else 2)
+    assert "--help" in arguments or out.stderr.startswith("bdlearn: error: ")
+    assert list(tmp_path.iterdir()) == []

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from bdlearn.errors import first_words
 from bdlearn.offline import downloads_are_off
 
 #: torchvision's ImageNet weights behind each LPIPS backbone (the ones ``lpips`` asks torchvision for).
@@ -49,7 +50,7 @@ def load_lpips(net: str = "vgg") -> tuple[nn.Module | None, str]:
             warnings.simplefilter("ignore", UserWarning)  # torchvision's 'pretrained' deprecation notes
             module = lpips.LPIPS(net=net, verbose=False)
     except (OSError, RuntimeError, ValueError) as err:
-        reason = (f"LPIPS unavailable ({type(err).__name__}: {str(err)[:120]}): torchvision's ImageNet "
+        reason = (f"LPIPS unavailable ({type(err).__name__}: {first_words(err)}): torchvision's ImageNet "
                   f"{net} weights could not be loaded, so the background loss is ½·MSE without the LPIPS term")
         warnings.warn(reason, LPIPSUnavailableWarning, stacklevel=2)
         return None, reason

@@ -25,6 +25,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, get_args
 
@@ -61,21 +62,27 @@ def _value(text: str) -> Any:
     return text
 
 
-def parse_method(text: str) -> MethodSpec:
-    """``NAME`` or ``NAME:KEY=VALUE,...`` (edit() keywords, e.g. ``local:background_weight=1000``)."""
+@cache
+def _method_keywords() -> frozenset[str]:
+    """edit()'s keywords a method may set (read from edit(), which loads torch: only for a method with options)."""
     import inspect
 
     from bdlearn.pipeline import edit
 
+    return frozenset(inspect.signature(edit).parameters) - _PER_ITEM
+
+
+def parse_method(text: str) -> MethodSpec:
+    """``NAME`` or ``NAME:KEY=VALUE,...`` (edit() keywords, e.g. ``local:background_weight=1000``)."""
     if not isinstance(text, str):
         raise InputError(f"a method is written NAME or NAME:KEY=VALUE,..., e.g. 'blended'; got {text!r}")
     name, _, rest = text.strip().partition(":")
     if name not in get_args(Method):
         raise InputError(f"--method {text}: the method is one of {', '.join(get_args(Method))}, then "
                          "optionally :KEY=VALUE,... (edit()'s keywords)")
-    keywords = set(inspect.signature(edit).parameters) - _PER_ITEM
-    options = {}
+    options: dict[str, Any] = {}
     for pair in filter(None, (part.strip() for part in rest.split(","))):
+        keywords = _method_keywords()
         key, equals, value = pair.partition("=")
         if key.strip() in _PER_ITEM:
             raise InputError(f"--method {text}: {key.strip()} is set by bdlearn eval run itself, for every item "
@@ -208,8 +215,14 @@ def _check_run(world, tasks: Sequence[EvalTask], methods: Sequence[MethodSpec], 
         raise InputError("the task set is empty: nothing to evaluate")
     if not methods or not all(isinstance(method, MethodSpec) for method in methods):
         raise InputError("give at least one method (parse_method('blended'), --method blended)")
-    if len({method.label for method in methods}) < len(methods):
-        raise InputError("a method is given twice")
+    seen: dict[tuple, str] = {}
+    for method in methods:  # `blended` and `blended:` are one edit under two labels
+        edit_made = (method.method, tuple(sorted(method.options.items())))
+        if edit_made in seen:
+            same = seen[edit_made]
+            twice = f"--method {same}" + ("" if same == method.label else f" and --method {method.label}")
+            raise InputError(f"{twice}: a method is given twice (the same edit with the same options)")
+        seen[edit_made] = method.label
     if isinstance(repetitions, bool) or not isinstance(repetitions, int) or repetitions < 1:
         raise InputError(f"repetitions must be a whole number of at least 1, got {repetitions!r}")
     last_seed = (seed + len(tasks) * len(methods) * repetitions - 1) if isinstance(seed, int) else None

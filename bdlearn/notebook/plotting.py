@@ -162,7 +162,8 @@ def edit_figure(result: "EditResult", top: int = 4, size: float = 2.2) -> Figure
     where = ("the whole input" if window.is_whole_image else
              f"the {window.side}x{window.side} window at ({window.left}, {window.top}) of the "
              f"{window.image_width}x{window.image_height} input")
-    fig.suptitle(f"“{result.prompt}”: {where}, edited at {window.model_side}x{window.model_side}", fontsize=10)
+    shown = " ".join("".join(c if c.isprintable() else " " for c in result.prompt).split())  # no tabs or newlines
+    fig.suptitle(f"“{shown}”: {where}, edited at {window.model_side}x{window.model_side}", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -25,7 +25,7 @@ from safetensors.torch import save
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from bdlearn.errors import CheckpointError
+from bdlearn.errors import CheckpointError, first_words
 
 Params = ParamSpec("Params")
 Returned = TypeVar("Returned")
@@ -145,9 +145,9 @@ def resuming_from(path: Path) -> Iterator[None]:
     try:
         yield
     except (pickle.UnpicklingError, EOFError, RuntimeError, KeyError, AttributeError, TypeError, IndexError) as err:
-        detail = (str(err).strip().splitlines() or [""])[0][:120]
-        raise CheckpointError(f"{path} is not a whole checkpoint of a run ({type(err).__name__}: {detail}); "
-                              "start afresh with --restart (resume=False in Python), or remove it") from None
+        raise CheckpointError(f"{path} is not a whole checkpoint of a run ({type(err).__name__}: "
+                              f"{first_words(err)}); start afresh with --restart (resume=False in Python), "
+                              "or remove it") from None
 
 
 def machine_description(threads: int | None = None) -> str:

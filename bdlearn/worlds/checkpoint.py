@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from bdlearn.diffusion import UNet, UNetConfig
-from bdlearn.errors import CheckpointError
+from bdlearn.errors import CheckpointError, first_words
 
 
 def _show(keys: list[str], limit: int = 5) -> str:
@@ -53,10 +53,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
-            first = (str(err).strip().splitlines() or [""])[0]
             raise CheckpointError(
                 f"{path} could not be read as a weights-only PyTorch checkpoint (bdlearn never unpickles code): "
-                f"{first.split('. ')[0][:160]}; is it a .safetensors file named otherwise, or not weights?") from err
+                f"{first_words(err)}; is it a .safetensors file named otherwise, or not weights?") from err
         except Exception as err:  # random bytes give IndexError, KeyError, ...
             raise CheckpointError(
                 f"{path} is not a PyTorch checkpoint (reading it failed with {type(err).__name__}: {err}); "

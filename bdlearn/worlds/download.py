@@ -158,6 +158,9 @@ def download(url: str, dest: str | Path, sha256: str | None = None, size: int | 
             raise DownloadError(f"{dest} exists but has {dest.stat().st_size:,} bytes, expected {size:,}; "
                                 "delete it to download it again")
         return dest
+    if dest.parent.exists() and not dest.parent.is_dir():
+        raise DownloadError(f"{dest.parent} is a file, not a folder, so {dest.name} cannot be kept in it; point "
+                            f"{CACHE_ENV} at a folder (it is made if missing)")
     if downloads_are_off():
         raise DownloadError(f"{dest.name} is not in {dest.parent}, and downloads are off ({OFFLINE_ENV} is set); "
                             f"unset {OFFLINE_ENV} to download it from {url}, or put the file there")
