@@ -201,7 +201,7 @@ def test_merge_takes_only_this_evaluations_records(world, tmp_path):
     assert merge_records(out)["methods"][0]["seconds"] == pytest.approx(
         sum(json.loads(line)["seconds"] for line in lines), abs=1e-3)
     other = json.loads(lines[0])
-    for change, message in (({"seed": 7}, "seed differ"), ({"method": "local"}, "method differ"),
+    for change, message in (({"seed": 7}, "seed differs"), ({"method": "local"}, "method differs"),
                             ({"index": 5}, "item 5 is not one of")):
         shard.write_text("\n".join([json.dumps({**other, "record": {**other["record"], **change}}), lines[1]]) + "\n")
         with pytest.raises(InputError, match=message):
@@ -213,6 +213,8 @@ def test_merge_takes_only_this_evaluations_records(world, tmp_path):
         (out / "eval.json").write_text(text)
         with pytest.raises(InputError, match="eval.json is not"):
             merge_records(out)
+        with pytest.raises(InputError, match="eval.json is not"):  # a resumed run reads it as merge does
+            _evaluate(world, out, resume=True)
     with pytest.raises(InputError, match="folder"):
         merge_records(None)
 

@@ -44,13 +44,14 @@ def _read_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return lines
 
 
-def _description(out: Path) -> dict[str, Any]:
+def read_description(out: Path) -> dict[str, Any]:
     """``out/eval.json``, checked to be what bdlearn eval run writes."""
     path = out / "eval.json"
     try:
         description = json.loads(path.read_text(encoding="utf-8", errors="replace"))
     except ValueError:
-        raise InputError(f"{path} is not JSON; it is written by bdlearn eval run (run it again there)") from None
+        raise InputError(f"{path} is not JSON; bdlearn eval run writes it (remove it and run the evaluation again "
+                         "there)") from None
     shapes = {"items": int, "tasks": list, "methods": list, "repetitions": int, "seed": int, "world": str}
     if not isinstance(description, dict) or not all(isinstance(description.get(key), kind)
                                                     for key, kind in shapes.items()):
@@ -75,7 +76,7 @@ def merge_records(out: Path) -> dict[str, Any]:
     out = evaluation_folder(out)
     if not (out / "eval.json").is_file():
         raise InputError(f"{out} holds no evaluation (no eval.json): run bdlearn eval run --out {out} first")
-    description = _description(out)
+    description = read_description(out)
     files = {path: _SHARD_FILE.fullmatch(path.name) for path in out.iterdir()}
     files = {path: (int(found[1]), int(found[2])) for path, found in files.items() if found}
     counts = {count for _, count in files.values()}
@@ -94,7 +95,8 @@ def merge_records(out: Path) -> dict[str, Any]:
             expected = _expected(description, index)
             differ = [key for key, value in expected.items() if record.get(key) != value]
             if differ:
-                raise InputError(f"{path.name}, line {number}: item {index}'s {', '.join(differ)} differ from "
+                raise InputError(f"{path.name}, line {number}: item {index}'s {', '.join(differ)} "
+                                 f"{'differs' if len(differ) == 1 else 'differ'} from "
                                  "eval.json's (a shard of another evaluation?); keep one evaluation per folder")
             if index in records:
                 if records[index] != record:

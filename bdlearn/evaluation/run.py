@@ -31,7 +31,7 @@ from typing import Any, get_args
 
 from bdlearn.choices import Method
 from bdlearn.errors import InputError
-from bdlearn.evaluation.merge import evaluation_folder
+from bdlearn.evaluation.merge import evaluation_folder, read_description
 from bdlearn.evaluation.shards import Shard
 from bdlearn.evaluation.tasks import EvalTask
 
@@ -161,7 +161,7 @@ def _check_description(out: Path, description: dict[str, Any]) -> None:
     path = out / "eval.json"
     text = json.dumps(description, indent=2, sort_keys=True) + "\n"
     if path.exists():
-        earlier = json.loads(path.read_text())
+        earlier = read_description(out)
         differ = sorted(key for key in {*earlier, *description} if earlier.get(key) != description.get(key))
         if differ:
             raise InputError(f"{out} holds another evaluation (its {', '.join(differ)} differ); "
