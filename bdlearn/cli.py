@@ -15,23 +15,25 @@ import argparse
 import ast
 import errno
 import importlib.util
+import io
 import json
 import os
 import re
+import shlex
 import signal
 import sys
 import tempfile
 import threading
 import warnings
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any, get_args
 
 from bdlearn.choices import SEED_LIMIT, Method, Sampler, Variant, WorldName
-from bdlearn.errors import CheckpointError, DownloadError, InputError
+from bdlearn.errors import CheckpointError, DownloadError, InputError, first_words
 
 
 def _at_least(low: int) -> Callable[[str], int]:
@@ -105,7 +107,8 @@ def _add_edit_options(parser: argparse.ArgumentParser) -> None:
                                                          "the world's)")
     options.add_argument("--batch-size", type=int,
                          help="edits run at once (at least 1; default: as many as fit in a GPU's free memory, "
-                              "on a CPU the world's)")
+                              "on a CPU the world's). Which noise each edit draws depends on the batch: to "
+                              "repeat a run's edits exactly, give its batch size (report.json names it)")
     options.add_argument("--clip-weight", type=float, help="λ_CLIP, a finite number >= 0 (default: the world's)")
     options.add_argument("--range-weight", type=float, help="λ_range, a finite number >= 0 (default: the world's)")
     options.add_argument("--lambda", dest="background_weight", metavar="LAMBDA", type=float,
@@ -473,8 +476,18 @@ def _grow(args: argparse.Namespace) -> int:
         grown = f"residual blocks per level {config.blocks_per_level}"
     print(f"wrote {args.out} with its card: {grown}, "
           f"computing exactly what {args.weights} does. Train it on with\n"
-          f"  bdlearn train ddpm --preset anneal --init-weights {args.out} --out <run folder>")
+          f"  bdlearn train ddpm --preset anneal --init-weights {shlex.quote(str(args.out))} --out <run folder>")
     return 0
+
+
+def _version() -> str:
+    """bdlearn's installed version (from its metadata: no import of the package's heavy parts)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bdlearn")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -488,6 +501,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bdlearn", description="Blended Diffusion, taught from first principles.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     edit_parser = commands.add_parser("edit", help="edit the masked region of an image to match a prompt")
@@ -499,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     edit_parser.set_defaults(run=_edit)
 
     demo_parser = commands.add_parser("demo", help="edit a toy-world scene and save a figure")
-    demo_parser.add_argument("--out", type=_path, default="demo_output")
+    demo_parser.add_argument("--out", type=_path, default="demo_output", help="output folder (default: demo_output)")
     demo_parser.add_argument("--task-seed", type=_at_least(0), default=3, help="which toy task (at least 0)")
     _add_edit_options(demo_parser)
     demo_parser.set_defaults(run=_demo)
@@ -583,7 +597,8 @@ def _eval_run(args: argparse.Namespace) -> int:
     world = load_world(args.world, device=device)
     path, count = run_evaluation(world, tasks, methods, repetitions=args.repetitions, seed=args.seed, out=out,
                                  shard=shard, resume=args.resume, options=options)
-    print(f"shard {shard.index}/{shard.count} ({shard.source}): edited {count} items into {path}")
+    print(f"shard {shard.index}/{shard.count} ({shard.source}): edited {count} item{'s' if count != 1 else ''} "
+          f"into {path}")
     return 0
 
 
@@ -594,12 +609,13 @@ def _eval_merge(args: argparse.Namespace) -> int:
     from bdlearn.notebook.plotting import evaluation_figure
 
     folder = Path(args.folder)
-    table = merge_records(folder)
-    figure, writes = evaluation_figure(table), _Writes()
-    with _atomic(folder / "figure.png", writes) as partial:
-        figure.savefig(partial, format="png", dpi=120)
-    plt.close(figure)
-    writes.keep()
+    with _locked(folder) if folder.is_dir() else nullcontext():  # a second merge of the folder stops at once
+        table = merge_records(folder)
+        figure, writes = evaluation_figure(table), _Writes()
+        with _atomic(folder / "figure.png", writes) as partial:
+            figure.savefig(partial, format="png", dpi=120)
+        plt.close(figure)
+        writes.keep()
     for row in table["methods"]:
         success = "no judge" if row["success"] is None else f"success {row['success']:.1%}"
         print(f"{row['method']}: {row['edits']} edits, {success}, CLIP distance {row['clip_distance']:.4f}, "
@@ -671,11 +687,21 @@ def main(argv: list[str] | None = None) -> int:
     if sys.stderr is None:  # started with stderr closed (2>&-): messages and progress bars go nowhere
         sys.stderr = open(os.devnull, "w")
     args = build_parser().parse_args(argv)
-    previous = _stop_on_sigterm()
+    try:
+        os.getcwd()
+    except FileNotFoundError:  # relative paths, and torch's own libraries, would fail in stranger words
+        print("bdlearn: error: the current folder no longer exists (deleted?); cd into one that does",
+              file=sys.stderr)
+        return 2
+    previous, encoding_errors = _stop_on_sigterm(), _replace_unencodable()
     try:
         with warnings.catch_warnings():  # restored on return: only this command's warnings look like this
             warnings.showwarning = _WarningLines()
             return args.run(args)
+    except ImportError as err:  # torch's libraries under a memory limit (ulimit -v), a damaged install, ...
+        print(f"bdlearn: error: a library bdlearn needs could not be loaded ({first_words(err)}); a memory limit "
+              "(ulimit -v) or a damaged install? (pip install --force-reinstall bdlearn)", file=sys.stderr)
+        return 2
     except BrokenPipeError as err:
         if err.filename is not None:  # a file of the command's own, not its standard output
             print(f"bdlearn: error: {_error_line(err)}", file=sys.stderr)
@@ -694,6 +720,27 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        _restore_encoding_errors(encoding_errors)
+
+
+def _replace_unencodable() -> dict[Any, str]:
+    """Let standard output and error write what their encoding cannot (a file name in ü under
+    PYTHONIOENCODING=ascii, a C locale) as ``\\xfc``, so that a finished edit is not reported as a failure;
+    returns each stream's earlier setting, for :func:`_restore_encoding_errors`."""
+    earlier = {}
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            earlier[stream] = stream.errors
+            stream.reconfigure(errors="backslashreplace")
+    return earlier
+
+
+def _restore_encoding_errors(earlier: dict[Any, str]) -> None:
+    for stream, errors in earlier.items():
+        try:
+            stream.reconfigure(errors=errors)
+        except (OSError, ValueError):  # a reader gone (| head), a stream closed: nothing left to restore for
+            pass
 
 
 def _discard_standard_output() -> None:

@@ -1141,10 +1141,10 @@ def test_sliders_name_what_they_take(world):
         trajectory_slider(result, index=5)
 
 
-def test_the_mask_drawer_refuses_a_tensor_out_of_the_models_range_and_reads_uint8_ones():
+def test_the_mask_drawer_refuses_a_float_tensor_out_of_0_1_and_reads_uint8_ones():
     from bdlearn.notebook import mask_drawer
 
-    with pytest.raises(ValueError, match=r"holds values in \[200, 200\]"):
+    with pytest.raises(ValueError, match=r"\[0, 1\] \(floats\) or 0..255 \(integers\); got \[200, 200\]"):
         mask_drawer(torch.full((3, 32, 32), 200.0))
     drawer = mask_drawer(torch.full((3, 32, 32), 51, dtype=torch.uint8))
     assert np.allclose(drawer.picture, 0.2)
@@ -1191,3 +1191,70 @@ def test_a_tab_or_a_newline_in_a_prompt_draws_no_glyph_warning(world):
     plt.close(figure)
     assert not [w for w in caught if "Glyph" in str(w.message)], [str(w.message) for w in caught]
     assert figure._suptitle.get_text().startswith("“a red circle”")
+
+
+# ------------------------------------------------------------------------------------------------
+# The fourth battery's findings
+# ------------------------------------------------------------------------------------------------
+
+def test_output_the_terminal_cannot_encode_is_escaped_not_an_error(monkeypatch):
+    import io
+
+    def says_where(args):
+        print("wrote /tmp/ü/edit_00.png")
+        return 0
+
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="ascii")  # PYTHONIOENCODING=ascii, or a C locale
+    monkeypatch.setattr("sys.stdout", stdout)
+    monkeypatch.setattr("bdlearn.cli._demo", says_where)
+    assert main(["demo"]) == 0
+    stdout.flush()
+    assert stdout.buffer.getvalue() == b"wrote /tmp/\\xfc/edit_00.png\n" and stdout.errors == "strict"
+
+
+def test_a_deleted_current_folder_and_a_library_that_cannot_load_are_one_line(capsys, monkeypatch):
+    def gone():
+        raise FileNotFoundError(2, "No such file or directory")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("os.getcwd", gone)
+        assert main(["demo"]) == 2
+    _one_error_line(capsys, "the current folder no longer exists")
+
+    def cannot_map(args):
+        raise ImportError("libtorch_cpu.so: failed to map segment from shared object")
+
+    monkeypatch.setattr("bdlearn.cli._demo", cannot_map)
+    assert main(["demo"]) == 2
+    _one_error_line(capsys, "could not be loaded (libtorch_cpu.so: failed to map segment", "ulimit -v")
+
+
+def test_sdedits_background_weight_is_refused_for_its_own_reason(no_loading):
+    image, mask = _case()
+    with pytest.raises(InputError, match="belongs to the local method; SDEdit has no background loss"):
+        edit(image, mask, "a red circle", "toy", method="sdedit", background_weight=5, **FAST)
+
+
+def test_a_ragged_list_and_a_16_bit_file_of_8_bit_values_are_named(tmp_path):
+    with pytest.raises(InputError, match="image: its nested lists are not all of one length"):
+        read_image([[1, 2], [3]])
+    Image.fromarray(np.full((8, 8), 200, np.uint16)).save(tmp_path / "dark16.png")  # 8-bit values in 16 bits
+    with pytest.warns(UserWarning, match=r"a 16-bit image \(PIL mode 'I;16'\) is read over 0..65535.*nearly black"):
+        read_image(tmp_path / "dark16.png")
+
+
+def test_grow_reads_the_card_beside_a_linked_weights_file_and_quotes_its_advice(tmp_path, capsys):
+    (tmp_path / "my weights").mkdir()
+    link = tmp_path / "my weights" / "link.safetensors"
+    link.symlink_to(TOY_DDPM_WEIGHTS)  # its card is beside the target, not beside the link
+    out = tmp_path / "my weights" / "grown 1.safetensors"
+    assert main(["grow", "--weights", str(link), "--attention", "1", "--out", str(out)]) == 0
+    assert f"--init-weights '{out}' --out" in capsys.readouterr().out
+
+
+def test_version_is_the_installed_one(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    from importlib.metadata import version
+
+    assert stopped.value.code == 0 and capsys.readouterr().out == f"bdlearn {version('bdlearn')}\n"

@@ -14,9 +14,9 @@ from PIL import Image
 
 from bdlearn.cli import main
 from bdlearn.evaluation import merge_records, run_evaluation
-from bdlearn.evaluation.run import parse_method
+from bdlearn.evaluation.run import eval_items, parse_method
 from bdlearn.evaluation.shards import Shard, parse_shard, shard_from_environment, shard_of
-from bdlearn.evaluation.tasks import named_task_set, toy_tasks
+from bdlearn.evaluation.tasks import folder_tasks, named_task_set, toy_tasks
 from bdlearn.machinery.inputs import InputError
 from bdlearn.notebook.plotting import evaluation_figure
 
@@ -230,3 +230,86 @@ def test_a_second_process_on_the_same_shard_stops_at_once(world, tmp_path):
             _evaluate(world, out, resume=True)
     assert (out / "items-0-of-1.jsonl").read_text() == ""
 
+
+
+# --- the fourth battery's findings -------------------------------------------------------------------------------
+
+def test_a_folder_skips_hidden_files_takes_masks_of_any_picture_suffix_and_names_folders(tmp_path):
+    folder = _photo_folder(tmp_path / "photos", ("a.png", ".b.png", "C.JPG"))
+    (folder / "C.mask.png").rename(folder / "C.mask.PNG")
+    Image.new("L", (32, 32), 255).save(folder / "d.png")
+    (folder / "d.txt").write_text("a red circle")
+    Image.new("L", (32, 32), 255).save(folder / "d.mask.jpg")
+    tasks = named_task_set(str(folder))
+    assert [(task.id, task.mask.name) for task in tasks] == [("C", "C.mask.PNG"), ("a", "a.mask.png"),
+                                                              ("d", "d.mask.jpg")]
+    (folder / "d.mask.jpg").unlink()
+    (folder / "d.mask.png").mkdir()
+    with pytest.raises(InputError, match="d.mask.png, d.png's mask, is not a file"):
+        named_task_set(str(folder))
+    (folder / "d.mask.png").rmdir()
+    with pytest.raises(InputError, match="d.png has no mask d.mask.png beside it"):
+        named_task_set(str(folder))
+
+
+def test_a_method_option_given_twice_is_refused():
+    with pytest.raises(InputError, match="skip is given twice"):
+        parse_method("blended:skip=7,skip=8")
+
+
+def test_a_resume_refuses_a_changed_task_and_another_split(world, tmp_path):
+    folder, out = _photo_folder(tmp_path / "photos", ("a.png", "b.png")), tmp_path / "eval"
+    _evaluate(world, out, tasks=named_task_set(str(folder)))
+    (folder / "b.txt").write_text("a purple cross")
+    with pytest.raises(InputError, match="task b changed since this evaluation began"):
+        _evaluate(world, out, tasks=named_task_set(str(folder)), resume=True)
+    (folder / "b.txt").write_text("a red circle")
+    with pytest.raises(InputError, match="shards of a split into 1.*give --shard i/1"):
+        _evaluate(world, out, tasks=named_task_set(str(folder)), resume=True, shard=Shard(1, 2, "test"))
+    assert sorted(path.name for path in out.iterdir()) == ["eval.json", "items-0-of-1.jsonl"]
+    _evaluate(world, out, tasks=named_task_set(str(folder)), resume=True)  # as it was: goes on
+
+
+def test_merge_refuses_records_that_are_not_measures(world, tmp_path):
+    out = tmp_path / "eval"
+    _evaluate(world, out)
+    shard = out / "items-0-of-1.jsonl"
+    first, second = (json.loads(line) for line in shard.read_text().splitlines())
+    for change, message in (({"clip_distance": float("nan")}, "clip_distance is nan"),
+                            ({"background_error": -1.0}, "background_error is -1.0"),
+                            ({"success": "yes"}, "success is 'yes'"), ({"success": 1}, "success is 1")):
+        shard.write_text(json.dumps({**first, "record": {**first["record"], **change}}) + "\n" + json.dumps(second))
+        with pytest.raises(InputError, match=message):
+            merge_records(out)
+    for seconds in (float("inf"), -5):
+        shard.write_text(json.dumps({**first, "seconds": seconds}) + "\n" + json.dumps(second))
+        with pytest.raises(InputError, match="line 1, is not a record"):
+            merge_records(out)
+
+
+def test_a_second_merge_of_a_folder_stops_at_once(world, tmp_path, capsys):
+    import fcntl
+
+    out = tmp_path / "eval"
+    _evaluate(world, out)
+    with open(out / ".bdlearn-lock", "w") as held:  # another bdlearn eval merge, writing there now
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert main(["eval", "merge", str(out)]) == 2
+    assert "another bdlearn command is writing into" in capsys.readouterr().err
+    assert not (out / "table.json").exists()
+
+
+def test_a_bad_task_is_named_before_any_edit(world, tmp_path):
+    folder, out = _photo_folder(tmp_path / "photos", ("a.png", "b.png", "c.png")), tmp_path / "eval"
+    Image.new("L", (32, 32), 0).save(folder / "c.mask.png")  # selects nothing
+    with pytest.raises(InputError, match="task c: the mask selects nothing"):
+        _evaluate(world, out, tasks=folder_tasks(str(folder)))  # a str folder, as every path bdlearn takes
+    assert not out.exists()
+    with pytest.raises(InputError, match="at least 1, got -1"):
+        eval_items(toy_tasks(1), [parse_method("blended")], -1, 0)
+
+
+def test_an_evaluation_takes_a_world_by_name(world, tmp_path, monkeypatch):
+    monkeypatch.setattr("bdlearn.worlds.load._LOADED", {"toy": world})
+    path, count = _evaluate("toy", tmp_path / "eval")
+    assert count == 2 and len(path.read_text().splitlines()) == 2

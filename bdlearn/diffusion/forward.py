@@ -2,15 +2,21 @@
 
 All functions take a :class:`~bdlearn.diffusion.schedule.DiffusionSchedule`, images shaped
 (B, C, H, W) (any trailing shape works) and a 1-D int64 tensor ``t`` of B step indices; the
-results have the images' shape, dtype and device.
+results have the images' shape, dtype and device. :func:`q_sample`, the one a learner calls
+first, checks its arguments and also takes one index for all the images (an int, or a tensor of
+one value).
 """
 from __future__ import annotations
 
+import numbers
 from typing import NamedTuple
 
+import torch
 from torch import Tensor
 
+from bdlearn.diffusion.checks import shown
 from bdlearn.diffusion.schedule import DiffusionSchedule
+from bdlearn.errors import InputError
 
 __all__ = ["Gaussian", "gather", "q_mean_variance", "q_posterior_mean_variance", "q_sample", "q_sample_later"]
 
@@ -34,11 +40,38 @@ def gather(buffer: Tensor, t: Tensor, like: Tensor) -> Tensor:
     return values.reshape(-1, *([1] * (like.ndim - 1)))
 
 
-def q_sample(schedule: DiffusionSchedule, x_start: Tensor, t: Tensor, noise: Tensor) -> Tensor:
+def _step_indices(schedule: DiffusionSchedule, t: Tensor | int, batch: int) -> Tensor:
+    """``t`` checked as step indices for a batch of ``batch`` images, as a CPU int64 tensor.
+
+    ``t`` is an int, or an integer tensor of ``batch`` values or of one value for every image; each
+    index lies in [0, T). A negative index is refused: it does not count back from T here.
+    """
+    if isinstance(t, numbers.Integral) and not isinstance(t, bool):
+        t = torch.tensor([int(t)])
+    if not isinstance(t, Tensor) or t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
+        got = f"a tensor of {t.dtype}" if isinstance(t, Tensor) else shown(t)
+        raise InputError(f"t must be an int or an integer tensor of step indices, got {got}")
+    if t.numel() not in (1, batch):
+        raise InputError(f"t holds {t.numel()} step indices for a batch of {batch}; give one per image, "
+                         "or one for them all")
+    t = t.cpu().long()
+    outside = t[(t < 0) | (t >= schedule.num_timesteps)]
+    if outside.numel():
+        raise InputError(f"t must be step indices in [0, {schedule.num_timesteps - 1}] (the schedule has "
+                         f"{schedule.num_timesteps} steps), got {int(outside[0])}")
+    return t
+
+
+def q_sample(schedule: DiffusionSchedule, x_start: Tensor, t: Tensor | int, noise: Tensor) -> Tensor:
     """Draw x_t ~ q(x_t | x_0) = N(√ᾱ_t x_0, (1-ᾱ_t) I) as x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε (DDPM eq. 4).
 
-    ``noise`` is ε ~ N(0, I), passed in so that the draw is reproducible.
+    ``t`` holds the step index of each image, or one for them all: an int, or an integer tensor of
+    B values or of one, each in [0, T). ``noise`` is ε ~ N(0, I), of ``x_start``'s shape, passed in
+    so that the draw is reproducible.
     """
+    t = _step_indices(schedule, t, x_start.shape[0])
+    if noise.shape != x_start.shape:
+        raise InputError(f"noise must have x_start's shape {tuple(x_start.shape)}, got {tuple(noise.shape)}")
     return (
         gather(schedule.sqrt_alphas_cumprod, t, x_start) * x_start
         + gather(schedule.sqrt_one_minus_alphas_cumprod, t, x_start) * noise

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from bdlearn.choices import Sampler
+from bdlearn.diffusion.checks import check_eta_sampler, checked_integer, checked_seed
 from bdlearn.diffusion.reverse import ddim_step, ddpm_step, p_mean_variance
 from bdlearn.diffusion.schedule import DiffusionSchedule, model_timesteps
 
@@ -53,10 +54,15 @@ def sample(model: nn.Module, schedule: DiffusionSchedule, num_images: int, image
            return_trajectory: bool = False, progress: bool = True) -> Tensor | tuple[Tensor, Trajectory]:
     """Draw ``num_images`` images in [−1, 1] by running all of ``schedule``'s steps from x_T ~ N(0, I).
 
-    The same seed gives the same images on the CPU. With ``return_trajectory`` also returns a
-    :class:`Trajectory` (kept on the CPU).
+    ``num_images`` and ``image_size`` (the side of the square images, a multiple of the UNet's
+    downsampling) are ints of at least 1; ``eta`` (η, DDIM's σ_t) is for ``sampler="ddim"`` only, as
+    in :func:`bdlearn.edit`. The same ``seed``, in [0, 2**32), gives the same images on the CPU. With
+    ``return_trajectory`` also returns a :class:`Trajectory` (kept on the CPU).
     """
-    generator = torch.Generator().manual_seed(seed)
+    num_images = checked_integer("num_images", num_images, 1)
+    image_size = checked_integer("image_size", image_size, 1)
+    check_eta_sampler(eta, sampler)
+    generator = torch.Generator().manual_seed(checked_seed(seed))
     device = next(model.parameters()).device
     x = torch.randn((num_images, channels, image_size, image_size), generator=generator).to(device)
     xs, preds = [x.cpu()], []

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from bdlearn.diffusion.checks import checked_integer
+
 __all__ = [
     "DiffusionSchedule",
     "cosine_beta_schedule",
@@ -45,8 +47,10 @@ def linear_beta_schedule(num_timesteps: int) -> Tensor:
     """β_t rising linearly, as in DDPM (section 4), in float64.
 
     DDPM uses β from 1e-4 to 0.02 over T = 1000 steps; for other T both ends are multiplied by
-    1000 / T, so that the total noise added stays about the same (IDDPM's convention).
+    1000 / T, so that the total noise added stays about the same (IDDPM's convention). T
+    (``num_timesteps``) is an int of at least 1.
     """
+    num_timesteps = checked_integer("num_timesteps", num_timesteps, 1)
     scale = 1000 / num_timesteps
     return torch.linspace(scale * 1e-4, scale * 0.02, num_timesteps, dtype=torch.float64)
 
@@ -55,8 +59,10 @@ def cosine_beta_schedule(num_timesteps: int, max_beta: float = 0.999) -> Tensor:
     """IDDPM's cosine schedule (eq. 17), in float64.
 
     ᾱ is prescribed as f(t) / f(0) with f(t) = cos²((t/T + s) / (1 + s) · π/2), s = 0.008, and
-    β_t = 1 - ᾱ_t / ᾱ_{t-1} is clipped to ``max_beta`` so that the last steps stay finite.
+    β_t = 1 - ᾱ_t / ᾱ_{t-1} is clipped to ``max_beta`` so that the last steps stay finite. T
+    (``num_timesteps``) is an int of at least 1.
     """
+    num_timesteps = checked_integer("num_timesteps", num_timesteps, 1)
     s = 0.008
 
     def alpha_bar(fraction: float) -> float:
@@ -166,15 +172,16 @@ class DiffusionSchedule:
         schedule: str = "linear",
         respacing: str | Sequence[int] | None = None,
     ) -> DiffusionSchedule:
-        """The ``schedule`` β's over ``steps`` steps, respaced by ``respacing`` when given.
+        """The ``schedule`` β's over ``steps`` steps (an int of at least 1), respaced by ``respacing`` when given.
 
         ``respacing`` takes the forms :func:`space_timesteps` accepts, e.g. "100" or "ddim50";
-        ``None`` or "" keep every step.
+        ``None`` or "" keep every step. A respacing that asks for more steps than ``steps`` is
+        refused as such, before the β's are built.
         """
+        steps = checked_integer("steps", steps, 1)
+        kept = None if respacing is None or respacing == "" else space_timesteps(steps, respacing)
         base = cls.from_betas(named_beta_schedule(schedule, steps))
-        if respacing is None or respacing == "":
-            return base
-        return respace(base, space_timesteps(steps, respacing))
+        return base if kept is None else respace(base, kept)
 
 
 def space_timesteps(num_timesteps: int, section_counts: str | Sequence[int]) -> set[int]:
@@ -205,6 +212,8 @@ def space_timesteps(num_timesteps: int, section_counts: str | Sequence[int]) -> 
         raise ValueError("respacing needs at least one section count")
     if any(count < 1 for count in counts):
         raise ValueError(f"every section count must be at least 1, got {counts}")
+    if sum(counts) > num_timesteps:
+        raise ValueError(f"the respacing asks for {sum(counts)} steps, more than the schedule's {num_timesteps}")
 
     kept: set[int] = set()
     shortest, longer_sections = divmod(num_timesteps, len(counts))

@@ -9,12 +9,14 @@ background error, the seconds spent).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
 from typing import Any
 
 from bdlearn.errors import InputError
+from bdlearn.files import write_text_whole
 
 _SHARD_FILE = re.compile(r"items-(\d+)-of-(\d+)\.jsonl")
 
@@ -24,6 +26,28 @@ def evaluation_folder(out: Any) -> Path:
     if not isinstance(out, (str, os.PathLike)) or not str(out).strip():
         raise InputError(f"give the evaluation's folder's path (str or Path), got {out!r}")
     return Path(out)
+
+
+def shard_files(out: Path) -> dict[Path, tuple[int, int]]:
+    """The shard files ``items-I-of-N.jsonl`` in ``out``, each with its (I, N)."""
+    found = {path: _SHARD_FILE.fullmatch(path.name) for path in out.iterdir()}
+    return {path: (int(match[1]), int(match[2])) for path, match in found.items() if match}
+
+
+def _finite(value: Any, low: float = -math.inf) -> bool:
+    """Whether ``value`` is a real number (not a bool), finite and at least ``low``."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= low
+
+
+def _bad_measure(record: dict[str, Any]) -> str | None:
+    """What is wrong with a record's measures (a file changed by hand, or by another program), else None."""
+    if not _finite(record.get("clip_distance")):
+        return f"clip_distance is {record.get('clip_distance')!r}, not a finite number"
+    if not _finite(record.get("background_error"), low=0):
+        return f"background_error is {record.get('background_error')!r}, not a finite number of at least 0"
+    if record.get("success") is not None and not isinstance(record.get("success"), bool):
+        return f"success is {record.get('success')!r}, not true, false or null"
+    return None
 
 
 def _read_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -37,9 +61,9 @@ def _read_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
                              "shard again with --resume)") from None
         if not (isinstance(value, dict) and isinstance(value.get("record"), dict)
                 and isinstance(value["record"].get("index"), int)
-                and isinstance(value.get("seconds"), (int, float)) and not isinstance(value["seconds"], bool)):
+                and _finite(value.get("seconds"), low=0)):
             raise InputError(f"{path}, line {number}, is not a record of bdlearn eval run "
-                             '({"record": {"index": ...}, "seconds": ...})')
+                             '({"record": {"index": ...}, "seconds": a number of at least 0})')
         lines.append((number, value))
     return lines
 
@@ -77,8 +101,7 @@ def merge_records(out: Path) -> dict[str, Any]:
     if not (out / "eval.json").is_file():
         raise InputError(f"{out} holds no evaluation (no eval.json): run bdlearn eval run --out {out} first")
     description = read_description(out)
-    files = {path: _SHARD_FILE.fullmatch(path.name) for path in out.iterdir()}
-    files = {path: (int(found[1]), int(found[2])) for path, found in files.items() if found}
+    files = shard_files(out)
     counts = {count for _, count in files.values()}
     if len(counts) > 1:
         raise InputError(f"{out} holds shards of different splits ({', '.join(sorted(map(str, counts)))} shards); "
@@ -98,6 +121,10 @@ def merge_records(out: Path) -> dict[str, Any]:
                 raise InputError(f"{path.name}, line {number}: item {index}'s {', '.join(differ)} "
                                  f"{'differs' if len(differ) == 1 else 'differ'} from "
                                  "eval.json's (a shard of another evaluation?); keep one evaluation per folder")
+            problem = _bad_measure(record)
+            if problem:
+                raise InputError(f"{path.name}, line {number}: item {index}'s {problem} (bdlearn eval run does not "
+                                 "write that: run its shard again)")
             if index in records:
                 if records[index] != record:
                     raise InputError(f"item {index} has two different records ({path.name} and another shard)")
@@ -111,7 +138,7 @@ def merge_records(out: Path) -> dict[str, Any]:
         raise InputError(f"{len(missing)} of {description['items']} items are missing (shard files present: "
                          f"{shards or 'none'} of {count}); run the unfinished shards with --resume, then merge")
     ordered = [records[index] for index in range(description["items"])]
-    (out / "records.jsonl").write_text("".join(json.dumps(record, sort_keys=True) + "\n" for record in ordered))
+    write_text_whole(out / "records.jsonl", "".join(json.dumps(record, sort_keys=True) + "\n" for record in ordered))
     table = {"world": description["world"], "tasks": len(description["tasks"]),
              "repetitions": description["repetitions"], "methods": []}
     for method in description["methods"]:
@@ -125,5 +152,5 @@ def merge_records(out: Path) -> dict[str, Any]:
             "clip_distance": sum(record["clip_distance"] for record in rows) / len(rows),
             "background_error": sum(record["background_error"] for record in rows) / len(rows),
             "seconds": round(seconds.get(method, 0.0), 3)})
-    (out / "table.json").write_text(json.dumps(table, indent=2) + "\n")
+    write_text_whole(out / "table.json", json.dumps(table, indent=2) + "\n")
     return table

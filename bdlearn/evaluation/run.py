@@ -27,13 +27,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from bdlearn.choices import Method
 from bdlearn.errors import InputError
-from bdlearn.evaluation.merge import evaluation_folder, read_description
+from bdlearn.evaluation.merge import evaluation_folder, read_description, shard_files
 from bdlearn.evaluation.shards import Shard
-from bdlearn.evaluation.tasks import EvalTask
+from bdlearn.evaluation.tasks import EvalTask, task_digest
+from bdlearn.files import write_text_whole
+
+if TYPE_CHECKING:
+    from bdlearn.worlds.world import ModelWorld
 
 #: edit()'s keywords an evaluation sets itself, per item: not a method's options.
 _PER_ITEM = {"image", "mask", "prompt", "world", "seed", "repetitions", "progress", "return_trajectory", "method"}
@@ -87,6 +91,8 @@ def parse_method(text: str) -> MethodSpec:
         if key.strip() in _PER_ITEM:
             raise InputError(f"--method {text}: {key.strip()} is set by bdlearn eval run itself, for every item "
                              f"({_SET_BY_THE_RUN.get(key.strip(), 'one edit at a time')}), not by a method")
+        if key.strip() in options:
+            raise InputError(f"--method {text}: {key.strip()} is given twice; give each option once")
         if not equals or key.strip() not in keywords:
             raise InputError(f"--method {text}: {pair!r} is not KEY=VALUE with KEY one of edit()'s options "
                              f"({', '.join(sorted(keywords))})")
@@ -105,8 +111,14 @@ class EvalItem:
     seed: int
 
 
+def _check_repetitions(repetitions: Any) -> None:
+    if isinstance(repetitions, bool) or not isinstance(repetitions, int) or repetitions < 1:
+        raise InputError(f"repetitions must be a whole number of at least 1, got {repetitions!r}")
+
+
 def eval_items(tasks: Sequence[EvalTask], methods: Sequence[MethodSpec], repetitions: int, seed: int) -> list[EvalItem]:
     """Every item, numbered in the one order all processes share (module docstring)."""
+    _check_repetitions(repetitions)
     combos = [(task, method, repetition) for task in tasks for method in methods for repetition in range(repetitions)]
     return [EvalItem(index, task, method, repetition, seed + index)
             for index, (task, method, repetition) in enumerate(combos)]
@@ -163,28 +175,41 @@ def _check_description(out: Path, description: dict[str, Any]) -> None:
     if path.exists():
         earlier = read_description(out)
         differ = sorted(key for key in {*earlier, *description} if earlier.get(key) != description.get(key))
+        changed = [task for task, digest in description["inputs"].items()
+                   if task in earlier.get("inputs", {}) and earlier["inputs"][task] != digest]
+        if changed:
+            raise InputError(f"the picture, mask or prompt of task {', '.join(changed[:3])}"
+                             f"{' and more' if len(changed) > 3 else ''} changed since this evaluation began in "
+                             f"{out}: its records would mix two tasks; choose another --out, or put the task back")
         if differ:
             raise InputError(f"{out} holds another evaluation (its {', '.join(differ)} differ); "
                              "choose another --out, or give the same settings")
         return
-    partial = path.with_name(f".eval.json.{os.getpid()}.partial")
-    partial.write_text(text)
-    os.replace(partial, path)  # shards starting together write the same text
+    write_text_whole(path, text)  # shards starting together write the same text
 
 
-def run_evaluation(world, tasks: Sequence[EvalTask], methods: Sequence[MethodSpec], *, repetitions: int, seed: int,
-                   out: Path, shard: Shard, resume: bool = False, options: dict[str, Any] | None = None,
-                   progress: bool = True) -> tuple[Path, int]:
-    """Edit this shard's items not yet done into ``out`` (module docstring); returns its file and how many
-    items it edited now."""
+def run_evaluation(world: ModelWorld | str, tasks: Sequence[EvalTask], methods: Sequence[MethodSpec], *,
+                   repetitions: int, seed: int, out: Path | str, shard: Shard, resume: bool = False,
+                   options: dict[str, Any] | None = None, progress: bool = True) -> tuple[Path, int]:
+    """Edit this shard's items not yet done into ``out`` with ``world`` (a loaded world, or its name as
+    :func:`bdlearn.edit` takes it), as the module docstring says; returns the shard's file and how many items it
+    edited now."""
     from tqdm.auto import tqdm
+
+    from bdlearn.worlds.load import shared_world
 
     options = dict(options or {})
     out = evaluation_folder(out)
     _check_run(world, tasks, methods, repetitions, seed, shard, options)
+    world = shared_world(world) if isinstance(world, str) else world
     items = eval_items(tasks, methods, repetitions, seed)
     out.mkdir(parents=True, exist_ok=True)
+    other_splits = sorted({count for _, count in shard_files(out).values()} - {shard.count})
+    if other_splits:
+        raise InputError(f"{out} holds the shards of a split into {' and '.join(map(str, other_splits))}, and "
+                         f"merge takes one split per folder: give --shard i/{other_splits[0]}, or choose another --out")
     _check_description(out, {"world": world.name, "tasks": [task.id for task in tasks],
+                             "inputs": {task.id: task_digest(task) for task in tasks},
                              "methods": [method.label for method in methods], "repetitions": repetitions,
                              "seed": seed, "options": options, "items": len(items)})
     path = shard_file(out, shard)
@@ -209,6 +234,7 @@ def _check_run(world, tasks: Sequence[EvalTask], methods: Sequence[MethodSpec], 
                shard: Any, options: dict[str, Any]) -> None:
     """Everything an evaluation is given, checked before any file is written: a corrected command then finds no
     half-begun evaluation in its way."""
+    from bdlearn.machinery.inputs import check_prompt, read_image, read_mask
     from bdlearn.pipeline import checked_edit_settings
 
     if not tasks:
@@ -223,20 +249,29 @@ def _check_run(world, tasks: Sequence[EvalTask], methods: Sequence[MethodSpec], 
             twice = f"--method {same}" + ("" if same == method.label else f" and --method {method.label}")
             raise InputError(f"{twice}: a method is given twice (the same edit with the same options)")
         seen[edit_made] = method.label
-    if isinstance(repetitions, bool) or not isinstance(repetitions, int) or repetitions < 1:
-        raise InputError(f"repetitions must be a whole number of at least 1, got {repetitions!r}")
+    _check_repetitions(repetitions)
     last_seed = (seed + len(tasks) * len(methods) * repetitions - 1) if isinstance(seed, int) else None
     if isinstance(seed, bool) or last_seed is None or seed < 0 or last_seed >= 2**32:
         raise InputError(f"seed must be a whole number with seed + items - 1 below 2**32 (item k is edited with seed "
                          f"+ k, {len(tasks) * len(methods) * repetitions} items); got {seed!r}")
     if not isinstance(shard, Shard):
         raise InputError(f"shard must be a Shard (parse_shard('0/4')), got {shard!r}")
+    inverts = set()
     for method in methods:  # the settings each item will use, as edit() checks them
         try:
-            checked_edit_settings(world, method=method.method, **{**options, **method.options}, repetitions=1,
-                                  seed=seed)
+            settings = checked_edit_settings(world, method=method.method, **{**options, **method.options},
+                                             repetitions=1, seed=seed)
         except InputError as err:
             raise InputError(f"--method {method.label}: {err}") from None
+        inverts.add(settings.invert_mask)
+    for task in tasks:  # every picture, mask and prompt read as edit() reads them, not found bad half-way through
+        try:
+            check_prompt(task.prompt)
+            source = read_image(task.image)
+            for invert in inverts:
+                read_mask(task.mask, source.shape[:2], invert=invert)
+        except (InputError, OSError) as err:
+            raise InputError(f"task {task.id}: {err}") from None
 
 
 def _lock(handle, path: Path) -> None:

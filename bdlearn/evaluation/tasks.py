@@ -3,12 +3,14 @@
 * ``toy:N``: the first N tasks of the reproduction suite (:func:`bdlearn.scenes.edit_task_suite`),
   with the independent judge's target (colour and shape) for each;
 * a folder: every picture ``NAME.png`` / ``.jpg`` / ``.jpeg`` / ``.webp`` with its mask
-  ``NAME.mask.png`` and its prompt in ``NAME.txt`` beside it (no judge: photos have none).
+  ``NAME.mask.png`` (or another of those suffixes) and its prompt in ``NAME.txt`` beside it (no judge:
+  photos have none); hidden files and subfolders are not read.
 
 A task's ``id`` is what sharding hashes and what the records name: ``toy-<seed>`` or the file's stem.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,21 @@ class EvalTask:
     target: tuple[str, str] | None
 
 
+def task_digest(task: EvalTask) -> str:
+    """16 hex digits of SHA-256 over the task's prompt, picture and mask (a file's bytes, an array's shape, type
+    and values): a resumed evaluation notices a task that changed since it began."""
+    import numpy as np
+
+    digest = hashlib.sha256(task.prompt.encode("utf-8", "surrogateescape"))
+    for part in (task.image, task.mask):
+        if isinstance(part, Path):
+            digest.update(part.read_bytes())
+        else:
+            array = np.ascontiguousarray(part)
+            digest.update(f"{array.shape} {array.dtype}".encode() + array.tobytes())
+    return digest.hexdigest()[:16]
+
+
 def toy_tasks(count: int) -> list[EvalTask]:
     """The first ``count`` tasks of the toy world's reproduction suite."""
     from bdlearn.scenes import edit_task_suite
@@ -42,19 +59,40 @@ def toy_tasks(count: int) -> list[EvalTask]:
             for task in edit_task_suite(count)]
 
 
-def folder_tasks(folder: Path) -> list[EvalTask]:
-    """Every ``NAME.png`` (or .jpg, .jpeg, .webp) in ``folder`` with ``NAME.mask.png`` and ``NAME.txt``."""
+def _beside(picture: Path, names: dict[str, list[Path]], suffixes: tuple[str, ...], what: str) -> Path:
+    """The one file named ``<picture's stem><suffix>`` (any case) beside ``picture``: its ``what``."""
+    found = [path for suffix in suffixes for path in names.get(f"{picture.stem}{suffix}".lower(), [])]
+    wanted = f"{picture.stem}{suffixes[0]}"
+    if not found:
+        raise InputError(f"{picture} has no {what} {wanted} beside it; each picture NAME needs its mask "
+                         "NAME.mask.png (or .jpg, .jpeg, .webp) and its prompt in NAME.txt")
+    if len(found) > 1:
+        raise InputError(f"{picture} has {len(found)} {what}s beside it ({', '.join(path.name for path in found)}); "
+                         "keep one")
+    if not found[0].is_file():
+        raise InputError(f"{found[0]}, {picture.name}'s {what}, is not a file (a folder?)")
+    return found[0]
+
+
+def folder_tasks(folder: Path | str) -> list[EvalTask]:
+    """Every ``NAME.png`` (or .jpg, .jpeg, .webp, in any case) in ``folder`` with its mask ``NAME.mask.png`` (or
+    another of those suffixes) and its prompt ``NAME.txt``; hidden files (``.NAME``) and subfolders are not read."""
+    folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise InputError(f"--tasks {folder}: not a folder (give toy:N or a folder of NAME.png, NAME.mask.png "
                          "and NAME.txt)")
+    names: dict[str, list[Path]] = {}
+    for path in sorted(folder.iterdir()):
+        if not path.name.startswith("."):  # hidden: a Mac's ._NAME.png, an editor's backups
+            names.setdefault(path.name.lower(), []).append(path)
+    pictures = [path for paths in names.values() for path in paths if path.suffix.lower() in PICTURE_SUFFIXES
+                and not path.stem.lower().endswith(".mask")]
     tasks = []
-    for picture in sorted(path for path in folder.iterdir() if path.suffix.lower() in PICTURE_SUFFIXES
-                          and not path.name.lower().endswith(".mask.png")):
-        mask, prompt = picture.with_name(f"{picture.stem}.mask.png"), picture.with_suffix(".txt")
-        missing = [path.name for path in (mask, prompt) if not path.is_file()]
-        if missing:
-            raise InputError(f"{picture} has no {' or '.join(missing)} beside it; each picture NAME needs its mask "
-                             "NAME.mask.png and its prompt in NAME.txt")
+    for picture in sorted(pictures):
+        if not picture.is_file():
+            raise InputError(f"{picture} is not a file (a folder?); a task's picture is a file NAME.png")
+        mask = _beside(picture, names, tuple(f".mask{suffix}" for suffix in PICTURE_SUFFIXES), "mask")
+        prompt = _beside(picture, names, (".txt",), "prompt")
         earlier = next((task.image for task in tasks if task.id == picture.stem), None)
         if earlier is not None:
             raise InputError(f"{folder} holds two pictures of one name, {earlier.name} and {picture.name}; a task is "
@@ -83,4 +121,4 @@ def named_task_set(name: str) -> list[EvalTask]:
         return toy_tasks(count)
     if name.startswith("toy"):
         raise InputError(f"--tasks {name}: write toy:N, e.g. toy:100")
-    return folder_tasks(Path(name).expanduser())
+    return folder_tasks(name)

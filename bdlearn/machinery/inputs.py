@@ -127,18 +127,25 @@ def _upright(image: Image.Image, what: str) -> Image.Image:
         raise InputError(f"{what}: its EXIF orientation could not be applied: {err}") from err
 
 
+def _warn_if_8_bit(what: str, kind: str, high: int, fix: str) -> None:
+    """Warn that 16-bit pixels whose largest value is ``high`` in 2..255 (8-bit values saved as 16 bits?) come out
+    nearly black, read over 0..65535 as they are (0/1 masks are read as 0/1: no warning for them)."""
+    if 1 < high <= 255:
+        warnings.warn(f"{what}: {kind} is read over 0..65535, and this one's values all lie in 0..{high}, so it "
+                      f"comes out nearly black; if it holds 8-bit data, {fix}", UserWarning, stacklevel=_caller_level())
+
+
 def _pil_pixels(image: Image.Image, what: str) -> tuple[np.ndarray, np.ndarray]:
     """A PIL image as an HxWxC array (C = 1, 2, 3 or 4; with 2 and 4 the last is alpha) and the full
     scale of each channel."""
     _check_size(image.height, image.width, what)
     mode = image.mode
-    if mode in _SIXTEEN_BIT:
-        return np.asarray(image).astype(np.float32)[..., None], np.array([65535.0], np.float32)
-    if mode == "I":
+    if mode in _SIXTEEN_BIT or mode == "I":
         array = np.asarray(image)
-        if array.min() < 0 or array.max() > 65535:
+        if mode == "I" and (array.min() < 0 or array.max() > 65535):
             raise InputError(f"{what}: a 32-bit integer image (PIL mode 'I') is read over 0..65535 (16 bits); "
                              f"this one holds {array.min()}..{array.max()}")
+        _warn_if_8_bit(what, f"a 16-bit image (PIL mode {mode!r})", array.max(), "save it as an 8-bit image")
         return array.astype(np.float32)[..., None], np.array([65535.0], np.float32)
     if mode == "F":
         array = np.asarray(image, dtype=np.float32)
@@ -180,7 +187,11 @@ def _array_pixels(value, what: str) -> tuple[np.ndarray, np.ndarray]:
         value = value.numpy()
     elif not isinstance(value, (np.ndarray, list, tuple)):
         raise InputError(f"{what}: expected a PIL image, a path, or an array or tensor; got {type(value).__name__}")
-    array = np.asarray(value)
+    try:
+        array = np.asarray(value)
+    except ValueError:  # nested lists of unequal lengths
+        raise InputError(f"{what}: its nested lists are not all of one length (rows of unequal width?); an image is "
+                         "H rows of W pixels") from None
     if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[-1] not in (1, 3, 4):
         array = array.transpose(1, 2, 0)  # CxHxW -> HxWxC, as for tensors
     elif array.ndim == 4 and array.shape[1] in (1, 3, 4) and array.shape[-1] not in (1, 3, 4):
@@ -203,10 +214,8 @@ def _array_pixels(value, what: str) -> tuple[np.ndarray, np.ndarray]:
         if low < 0 or high > full:
             hint = " (pass 16-bit data as a uint16 array)" if full == 255 and 0 <= low and high <= 65535 else ""
             raise InputError(f"{what}: {array.dtype} values must lie in 0..{full}; got {low}..{high}{hint}")
-        if array.dtype == np.uint16 and high <= 255:
-            warnings.warn(f"{what}: a uint16 array is read over 0..65535, and this one's values all lie in 0..{high}, "
-                          "so it comes out nearly black; if it holds 8-bit data, pass array.astype(np.uint8)",
-                          UserWarning, stacklevel=_caller_level())
+        if array.dtype == np.uint16:
+            _warn_if_8_bit(what, "a uint16 array", high, "pass array.astype(np.uint8)")
         return array.astype(np.float32), np.full(channels, float(full), np.float32)
     if not np.issubdtype(array.dtype, np.floating):
         raise InputError(f"{what}: unsupported dtype {array.dtype}; pass integers in 0..255 or floats in [0, 1]")

@@ -32,7 +32,8 @@ from typing import Any, get_args
 
 import numpy as np
 
-from bdlearn.choices import SEED_LIMIT, ClipInput, Distance, Method, Sampler, Variant, WindowFit
+from bdlearn.choices import ClipInput, Distance, Method, Sampler, Variant, WindowFit
+from bdlearn.diffusion.checks import check_eta_sampler, checked_integer, checked_seed, shown
 from bdlearn.diffusion.schedule import DiffusionSchedule
 from bdlearn.editing.guidance import GuidanceWeights
 from bdlearn.editing.resampling import resampling_moves
@@ -119,25 +120,10 @@ def world_defaults(name: str) -> tuple[EditDefaults, dict]:
     return world.defaults, dict(world.diffusion)
 
 
-def _shown(value: Any) -> str:
-    return f"{value!r} ({type(value).__name__})"
-
-
-def _integer(name: str, value: Any, low: int, high: int | None = None, hint: str = "") -> int:
-    """``value`` as an int in [low, high) (no upper bound when ``high`` is None)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise InputError(f"{name} must be an integer, got {_shown(value)}{hint}")
-    value = int(value)
-    if value < low or (high is not None and value >= high):
-        bounds = f"at least {low}" if high is None else f"in [{low}, {high - 1}]"
-        raise InputError(f"{name} must be {bounds}, got {value}{hint}")
-    return value
-
-
 def _weight(name: str, value: Any, high: float | None = None) -> float:
     """``value`` as a finite float, at least 0 (and at most ``high`` when given)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise InputError(f"{name} must be a number, got {_shown(value)}")
+        raise InputError(f"{name} must be a number, got {shown(value)}")
     value = float(value)
     if not math.isfinite(value):
         raise InputError(f"{name} must be a finite number, got {value}")
@@ -155,7 +141,7 @@ def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
 
 def _flag(name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise InputError(f"{name} must be True or False, got {_shown(value)}")
+        raise InputError(f"{name} must be True or False, got {shown(value)}")
     return bool(value)
 
 
@@ -166,7 +152,7 @@ def _respacing(value: Any, default: str) -> str:
         return str(int(value))
     if not isinstance(value, str):
         raise InputError(f"respacing must be a string such as '100', 'ddim50' or '10,20,30', or an int; "
-                         f"got {_shown(value)}")
+                         f"got {shown(value)}")
     if not value.strip():
         raise InputError("respacing is empty; give the respaced steps, e.g. '100' or 'ddim50', or leave it unset "
                          "for the world's")
@@ -216,32 +202,34 @@ def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any, va
                 f"respacing {respacing!r} has {num_steps} steps, but the world's default skip is {skip} "
                 f"(made for its respacing {defaults.respacing!r}); pass a skip in [0, {num_steps - 1}] "
                 f"(--skip on the command line), e.g. {same_share}, the same share of the steps")
-    skip = _integer("skip", skip, 0, num_steps, hint=f" (respacing {respacing!r} has {num_steps} steps)")
+    skip = checked_integer("skip", skip, 0, num_steps, hint=f" (respacing {respacing!r} has {num_steps} steps)")
     eta = _weight("eta", eta, high=1.0)
-    if eta and sampler != "ddim":
-        raise InputError(f"eta (η = {eta:g}) belongs to the DDIM sampler; pass sampler='ddim' or leave eta at 0")
-    num_augmentations = _integer("num_augmentations", defaults.num_augmentations if num_augmentations is None
-                                 else num_augmentations, 0, MAX_AUGMENTATIONS + 1,
-                                 hint=" (the paper uses 16 views, the official code 8)")
-    repetitions = _integer("repetitions", defaults.repetitions if repetitions is None else repetitions, 1,
-                           MAX_REPETITIONS + 1, hint=" (the paper makes 64)")
+    check_eta_sampler(eta, sampler)
+    num_augmentations = checked_integer("num_augmentations", defaults.num_augmentations if num_augmentations is None
+                                        else num_augmentations, 0, MAX_AUGMENTATIONS + 1,
+                                        hint=" (the paper uses 16 views, the official code 8)")
+    repetitions = checked_integer("repetitions", defaults.repetitions if repetitions is None else repetitions, 1,
+                                  MAX_REPETITIONS + 1, hint=" (the paper makes 64)")
     if batch_size is not None:
-        batch_size = min(_integer("batch_size", batch_size, 1), repetitions)
+        batch_size = min(checked_integer("batch_size", batch_size, 1), repetitions)
     clip_weight = _weight("clip_weight", defaults.clip_weight if clip_weight is None else clip_weight)
     range_weight = _weight("range_weight", defaults.range_weight if range_weight is None else range_weight)
     background_weight = _weight("background_weight", background_weight)
     if background_weight and method != "local":
-        raise InputError("background_weight (λ) belongs to the local method; blending keeps the background exactly")
-    resample = _integer("resample", resample, 1, MAX_RESAMPLE + 1, hint=" (1: no resampling; RePaint uses 10)")
+        why = ("blending keeps the background exactly" if method == "blended" else
+               "SDEdit has no background loss: it redraws the whole window")
+        raise InputError(f"background_weight (λ) belongs to the local method; {why}")
+    resample = checked_integer("resample", resample, 1, MAX_RESAMPLE + 1, hint=" (1: no resampling; RePaint uses 10)")
     edit_steps = num_steps - skip
-    jump_hint = f" (the edit has {edit_steps} steps)"
+    steps_text = f"{edit_steps} step{'s' if edit_steps != 1 else ''}"
+    jump_hint = f" (the edit has {steps_text})"
     if jump is None:
-        jump, jump_hint = DEFAULT_JUMP, f" (the default; the edit has {edit_steps} steps: pass a smaller jump)"
+        jump, jump_hint = DEFAULT_JUMP, f" (the default; the edit has {steps_text}: pass a smaller jump)"
     elif resample == 1:
         raise InputError(f"jump (j = {jump!r}) sets the blocks of resampling; pass resample of 2 or more (--resample) "
                          "or leave jump unset")
-    jump = _integer("jump", jump, 1, edit_steps + 1 if resample > 1 else None,
-                    hint=jump_hint if resample > 1 else "")
+    jump = checked_integer("jump", jump, 1, edit_steps + 1 if resample > 1 else None,
+                           hint=jump_hint if resample > 1 else "")
     return EditSettings(
         method=method, variant=variant, respacing=respacing, skip=skip, num_steps=num_steps, sampler=sampler, eta=eta,
         num_augmentations=num_augmentations, repetitions=repetitions, batch_size=batch_size,
@@ -251,6 +239,6 @@ def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any, va
                            CLIP_INPUTS),
         clip_denoised=_flag("clip_denoised", clip_denoised), invert_mask=_flag("invert_mask", invert_mask),
         window=_choice("window", window, WINDOW_FITS),
-        seed=_integer("seed", seed, 0, SEED_LIMIT, hint=" (seeds run from 0 to 2**32 - 1)"),
+        seed=checked_seed(seed),
         resample=resample, jump=jump, return_trajectory=_flag("return_trajectory", return_trajectory),
         progress=_flag("progress", progress))

@@ -19,6 +19,7 @@ edited under two settings) the standard error of the mean of the per-pair differ
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import re
 from collections.abc import Sequence
@@ -35,21 +36,29 @@ STANDARD_ERRORS = 2.0
 
 
 def notebook_seed(default: int) -> int:
-    """The notebook's base seed: ``BDLEARN_NOTEBOOK_SEED`` when it is set, else ``default``.
+    """The notebook's base seed: ``BDLEARN_NOTEBOOK_SEED`` when it is set, else ``default``; either a whole
+    number in [0, 2**31).
 
     Every random choice of a notebook (tasks, noise, augmentations) derives from this number, so
     ``BDLEARN_NOTEBOOK_SEED=7 jupyter lab`` re-runs the whole course with another draw.
     """
     value = os.environ.get(SEED_VARIABLE, "").strip()
     if not value:
-        return default
+        return _seed("default", default)
     try:
         seed = int(value)
     except ValueError:
         raise ValueError(f"{SEED_VARIABLE} must be a whole number, got {value!r}") from None
+    return _seed(SEED_VARIABLE, seed)
+
+
+def _seed(name: str, seed: int) -> int:
+    """``seed`` as an int, refused (a ValueError naming ``name``) unless it is a whole number in [0, 2**31)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"{name} must be a whole number, got {seed!r}")
     if not 0 <= seed < 2**31:
-        raise ValueError(f"{SEED_VARIABLE} must be in [0, 2**31), got {seed}")
-    return seed
+        raise ValueError(f"{name} must be in [0, 2**31), got {seed}")
+    return int(seed)
 
 
 @dataclass(frozen=True)

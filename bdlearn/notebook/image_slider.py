@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from bdlearn.notebook.pictures import figure_to_png, to_png
+from bdlearn.notebook.plotting import check_index, whole_number
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -94,15 +95,12 @@ def trajectory_slider(result: Any, index: int = 0, scale: int = 6, show_input: b
     """
     if not hasattr(result, "steps"):
         raise TypeError(f"trajectory_slider takes an EditResult or a LoopOutput, got {type(result).__name__}")
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-        raise ValueError(f"scale must be a whole number >= 1, got {scale!r}")
+    scale = whole_number("scale", scale, 1)
     x_t, pred_xstart, steps = getattr(result, "x_t", None), getattr(result, "pred_xstart", None), list(result.steps)
     if x_t is None:
         raise ValueError("this result has no trajectory: make it with return_trajectory=True "
                          "(edit) or keep_trajectory=True (guided_edit_loop)")
-    edits = x_t.shape[1]
-    if isinstance(index, bool) or not isinstance(index, int) or not -edits <= index < edits:
-        raise ValueError(f"index picks one of the {edits} edits (0 = the best ranked, to {edits - 1}); got {index!r}")
+    check_index(index, x_t.shape[1], "edits (0 = the best ranked)")
     extra = [result.input] if show_input and getattr(result, "input", None) is not None else []
     frames = trajectory_frames(x_t, pred_xstart, index=index, scale=scale, extra=extra)
     right = " | the input" if extra else ""

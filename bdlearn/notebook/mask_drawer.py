@@ -11,15 +11,17 @@ from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
-import torch
 
-from bdlearn.machinery.inputs import read_image
+from bdlearn.machinery.inputs import ImageLike, read_image
 from bdlearn.notebook.pictures import to_png
-from bdlearn.notebook.plotting import mask_overlay, to_display
+from bdlearn.notebook.plotting import mask_overlay, whole_number
 
 
 def preset_masks(size: int) -> dict[str, np.ndarray]:
-    """A few ready-made masks (bool, ``size`` x ``size``): useful wherever drawing is impossible."""
+    """A few ready-made masks (bool, ``size`` x ``size``, ``size`` a whole number >= 1): useful wherever drawing
+    is impossible."""
+    size = whole_number("size", size, 1)
+
     def box(top: float, left: float, height: float, width: float) -> np.ndarray:
         mask = np.zeros((size, size), dtype=bool)
         mask[round(top * size):round((top + height) * size), round(left * size):round((left + width) * size)] = True
@@ -67,20 +69,11 @@ class MaskDrawer(widgets.VBox):
     DRAWN = "drawn on the canvas"
     RECTANGLE = "rectangle (sliders)"
 
-    def __init__(self, image: torch.Tensor | np.ndarray, presets: Mapping[str, np.ndarray] | None = None,
+    def __init__(self, image: ImageLike, presets: Mapping[str, np.ndarray] | None = None,
                  scale: int = 8, brush: int = 2) -> None:
-        for name, value, low in (("scale", scale, 1), ("brush", brush, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
-        if isinstance(image, torch.Tensor) and image.is_floating_point():  # the model's view, [−1, 1] (load_image's)
-            low, high = (float(value) for value in image.aminmax()) if image.numel() else (0.0, 0.0)
-            if low < -1.001 or high > 1.001:
-                raise ValueError(f"a tensor is the model's view of a picture, in [−1, 1] (load_image's); this one "
-                                 f"holds values in [{low:g}, {high:g}]: give the picture itself (a PIL image, a "
-                                 "path, a uint8 array) or scale it")
-            self.picture = to_display(image[0] if image.ndim == 4 else image)
-        else:  # anything edit() reads: a path, a PIL image, uint8 0..255 (arrays or tensors) or floats in [0, 1]
-            self.picture = read_image(image).astype(np.float32) / 255
+        scale, brush = whole_number("scale", scale, 1), whole_number("brush", brush, 0)
+        # read as edit() reads it, so the canvas shows the picture an edit with this mask gets
+        self.picture = read_image(image).astype(np.float32) / 255
         height, width = self.picture.shape[:2]
         if height != width:
             raise ValueError(f"the mask drawer draws on a square picture (the model's view); this one is "
@@ -226,8 +219,12 @@ class MaskDrawer(widgets.VBox):
         self._update_preview()
 
 
-def mask_drawer(image: torch.Tensor | np.ndarray, presets: Mapping[str, np.ndarray] | None = None,
+def mask_drawer(image: ImageLike, presets: Mapping[str, np.ndarray] | None = None,
                 scale: int = 8, brush: int = 2) -> MaskDrawer:
-    """A :class:`MaskDrawer` over ``image`` ([3, S, S] in [−1, 1] or S x S x 3 in [0, 1])."""
+    """A :class:`MaskDrawer` over a square ``image``, read as :func:`bdlearn.edit` reads it
+    (:func:`~bdlearn.machinery.inputs.read_image`): a path, a PIL image, or an array or tensor (integers
+    over 0..255, uint16 over 0..65535, floats in [0, 1]). A tensor in the model's [−1, 1] (``load_image``'s)
+    is refused, as edit() refuses it: pass ``(x + 1) / 2``. ``scale`` (>= 1) enlarges the canvas; ``brush``
+    (>= 0) is the brush's starting radius in pixels."""
     return MaskDrawer(image, presets, scale=scale, brush=brush)
 

@@ -2,9 +2,11 @@
 
 Images are tensors in the models' range [−1, 1] ([3, H, W] or [B, 3, H, W]) unless said otherwise;
 every function returns a matplotlib Figure (or HTML for animations) and never calls ``show``.
+:func:`whole_number` and :func:`check_index` check arguments here and in the widgets.
 """
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +22,19 @@ if TYPE_CHECKING:
     from bdlearn.pipeline import EditResult
 
 
+def whole_number(name: str, value: int, low: int) -> int:
+    """``value`` as an int (NumPy integers too); a ValueError naming ``name`` unless it is a whole number >= ``low``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
+    return int(value)
+
+
+def check_index(index: int, count: int, what: str) -> None:
+    """A ValueError unless ``index`` picks one of ``count`` ``what`` (negative ones count from the end)."""
+    if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not -count <= index < count:
+        raise ValueError(f"index picks one of the {count} {what}, 0 to {count - 1}; got {index!r}")
+
+
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:
     """Map images from the model's [−1, 1] to [0, 1] for display, clamping outliers."""
     return ((images.detach().float().cpu() + 1) / 2).clamp(0, 1)
@@ -28,6 +43,9 @@ def to_unit_range(images: torch.Tensor) -> torch.Tensor:
 def to_display(image: torch.Tensor | np.ndarray) -> np.ndarray:
     """One image as an HxWx3 array in [0, 1]: tensors [3, H, W] in [−1, 1], or arrays HxWx3 in [0, 1]."""
     if isinstance(image, torch.Tensor):
+        if image.ndim != 3:
+            raise ValueError(f"to_display shows one image, a tensor [3, H, W]; got shape {list(image.shape)} "
+                             "(pick one of a batch with images[i])")
         return to_unit_range(image).permute(1, 2, 0).numpy()
     return np.clip(np.asarray(image, dtype=np.float32), 0, 1)
 
@@ -41,8 +59,13 @@ def save_image_grid(images: torch.Tensor, path: str | Path, nrow: int = 8, upsca
 
 def show_images(images: Sequence[torch.Tensor | np.ndarray] | torch.Tensor, titles: Sequence[str] | None = None,
                 ncols: int | None = None, size: float = 1.8) -> Figure:
-    """A grid of images with optional titles (pixelated: toy images are small)."""
+    """A grid of images (at least one, each as :func:`to_display` takes it) with optional titles, one per image
+    (pixelated: toy images are small)."""
     images = list(images)
+    if not images:
+        raise ValueError("show_images needs at least one image, got none")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"{len(images)} images but {len(titles)} titles: give one title per image")
     ncols = ncols or min(len(images), 8)
     nrows = -(-len(images) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if titles else 0)), squeeze=False)
@@ -67,6 +90,8 @@ def equation_figure(terms: Sequence[torch.Tensor | np.ndarray | str], captions: 
     For example the blended step ``[x_fg, "⊙", mask, "+", x_bg, "⊙", 1 − mask, "=", x_next]``.
     """
     terms = list(terms)
+    if not terms:
+        raise ValueError("equation_figure needs at least one term (a picture or a symbol), got none")
     captions = list(captions) if captions is not None else [""] * len(terms)
     widths = [max(0.35, 0.07 * max(len(line) for line in term.split("\n"))) if isinstance(term, str) else 1.0
               for term in terms]  # a picture is one unit wide, a symbol as wide as its longest line
@@ -91,11 +116,26 @@ def equation_figure(terms: Sequence[torch.Tensor | np.ndarray | str], captions: 
 
 def mask_overlay(image: torch.Tensor | np.ndarray, mask: torch.Tensor | np.ndarray, colour=(1.0, 0.2, 0.8),
                  alpha: float = 0.45) -> np.ndarray:
-    """The image (HxWx3 in [0, 1]) with the mask's region tinted, for showing what will be edited."""
+    """The image (HxWx3 in [0, 1]) with the mask's region tinted, for showing what will be edited.
+
+    ``mask`` has the image's height and width (HxW, or with axes of 1 such as [1, H, W]); ``alpha``, in
+    [0, 1], is the colour's share in the tinted pixels.
+    """
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be a number in [0, 1] (0: no tint, 1: the colour alone), got {alpha!r}")
     picture = to_display(image).copy()
-    region = np.asarray(mask.detach().cpu() if isinstance(mask, torch.Tensor) else mask).squeeze().astype(bool)
+    region = np.asarray(mask.detach().cpu() if isinstance(mask, torch.Tensor) else mask).astype(bool)
+    if _without_ones(region.shape) != _without_ones(picture.shape[:2]):
+        raise ValueError(f"a mask of shape {region.shape} for a {picture.shape[0]}x{picture.shape[1]} image: "
+                         "give a mask of the image's size")
+    region = region.reshape(picture.shape[:2])
     picture[region] = (1 - alpha) * picture[region] + alpha * np.asarray(colour)
     return picture
+
+
+def _without_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A shape without its axes of 1, so that a mask [1, H, W] matches an image's (H, W)."""
+    return tuple(side for side in shape if side != 1)
 
 
 def trajectory_grid(x_t: torch.Tensor, pred_xstart: torch.Tensor | None = None, steps: Sequence[int] | None = None,
@@ -103,8 +143,13 @@ def trajectory_grid(x_t: torch.Tensor, pred_xstart: torch.Tensor | None = None, 
     """x_t at evenly spaced steps (top row) and the predicted clean image x̂_0 beneath.
 
     ``x_t`` [K+1, B, 3, H, W] (the start, then after each step), ``pred_xstart`` [K, B, 3, H, W];
-    ``index`` picks the batch element.
+    ``index`` picks the batch element; ``steps`` (optional), the step index reached by each frame after
+    the start, titles the frames.
     """
+    check_index(index, x_t.shape[1], "images of the batch")
+    if steps and len(steps) < x_t.shape[0] - 1:
+        raise ValueError(f"steps must give the step of each of the {x_t.shape[0] - 1} frames after the start "
+                         f"(x_t has {x_t.shape[0]} frames); got {len(steps)}")
     picks = np.linspace(0, x_t.shape[0] - 1, num_columns).round().astype(int)
     rows = 2 if pred_xstart is not None else 1
     fig, axes = plt.subplots(rows, num_columns, figsize=(size * num_columns, size * rows + 0.4), squeeze=False)
@@ -126,7 +171,11 @@ def trajectory_grid(x_t: torch.Tensor, pred_xstart: torch.Tensor | None = None, 
 
 def animate_trajectory(x_t: torch.Tensor, pred_xstart: torch.Tensor | None = None, index: int = 0,
                        interval: int = 80, size: float = 2.5) -> str:
-    """An HTML/JavaScript animation of x_t (and x̂_0 beside it) through the steps (no ffmpeg needed)."""
+    """An HTML/JavaScript animation of x_t (and x̂_0 beside it) through the steps (no ffmpeg needed).
+
+    ``x_t`` [K+1, B, 3, H, W], ``pred_xstart`` [K, B, 3, H, W]; ``index`` picks the batch element.
+    """
+    check_index(index, x_t.shape[1], "images of the batch")
     panels = 2 if pred_xstart is not None else 1
     fig, axes = plt.subplots(1, panels, figsize=(size * panels, size), squeeze=False)
     frames = x_t.shape[0]
@@ -152,8 +201,9 @@ def animate_trajectory(x_t: torch.Tensor, pred_xstart: torch.Tensor | None = Non
 
 def edit_figure(result: "EditResult", top: int = 4, size: float = 2.2) -> Figure:
     """Input | mask | the best ``top`` edits, each titled with its CLIP distance, at the model's side: the
-    window of the input the model edited (the subtitle says where it lies in the input)."""
-    top = min(top, result.images.shape[0])
+    window of the input the model edited (the subtitle says where it lies in the input). ``top`` is at least 1;
+    fewer edits than ``top`` are all shown."""
+    top = min(whole_number("top", top, 1), result.images.shape[0])
     panels = [to_display(result.input), mask_overlay(result.input, result.mask)]
     panels += [to_display(result.images[i]) for i in range(top)]
     titles = ["input", "mask"] + [f"#{i + 1}  d={float(result.distances[i]):.3f}" for i in range(top)]
@@ -197,12 +247,15 @@ def similarity_heatmap(similarity: torch.Tensor | np.ndarray, images: Sequence[t
     """Image–text similarities [N, M] as a heatmap, each row marked by its image, each column by its text.
 
     ``similarity[i, j]`` belongs to ``images[i]`` and ``labels[j]`` (e.g. cosine similarities of CLIP
-    embeddings). Taught in notebook 03.
+    embeddings), so there is one image per row and one label per column. Taught in notebook 03.
     """
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
     values = np.asarray(similarity.detach().float().cpu() if isinstance(similarity, torch.Tensor) else similarity)
     rows, cols = values.shape
+    if len(images) != rows or len(labels) != cols:
+        raise ValueError(f"{len(images)} images and {len(labels)} labels for a similarity of {rows} rows and {cols} "
+                         "columns: similarity[i, j] belongs to images[i] and labels[j]")
     fig, ax = plt.subplots(figsize=(size * cols + 2.2, size * rows + 1.6))
     shown = ax.imshow(values, cmap="viridis", aspect="equal")
     ax.set_xticks(range(cols), labels, rotation=40, ha="right", fontsize=8)
@@ -228,9 +281,10 @@ def zero_shot_bars(images: Sequence[torch.Tensor | np.ndarray] | torch.Tensor, l
                    titles: Sequence[str] | None = None, size: float = 2.0) -> Figure:
     """Each image above a bar chart of its ``top`` most probable labels (zero-shot CLIP).
 
-    ``probabilities`` [N, len(labels)]; a label equal to ``truth[i]`` is drawn green, the others grey.
-    Taught in notebook 03.
+    ``probabilities`` [N, len(labels)]; ``top`` is at least 1; a label equal to ``truth[i]`` is drawn green,
+    the others grey. Taught in notebook 03.
     """
+    top = whole_number("top", top, 1)
     images = list(images)
     probs = np.asarray(probabilities.detach().float().cpu() if isinstance(probabilities, torch.Tensor)
                        else probabilities)

@@ -26,6 +26,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from bdlearn.errors import CheckpointError, first_words
+from bdlearn.files import write_whole
 
 Params = ParamSpec("Params")
 Returned = TypeVar("Returned")
@@ -109,17 +110,6 @@ def optimisation_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: 
 def make_ema(model: nn.Module, decay: float) -> AveragedModel:
     """An exponential moving average of ``model``'s weights: θ_ema ← decay·θ_ema + (1 − decay)·θ."""
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
-
-
-def write_whole(path: Path, write: Callable[[Path], object]) -> None:
-    """``write(partial)`` to a temporary name beside ``path``, then rename it into place: a crash
-    leaves the old file or the new one, never a torn file (and no temporary one after an error)."""
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        write(partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def save_checkpoint(path: Path, **state) -> None:

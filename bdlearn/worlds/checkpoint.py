@@ -119,12 +119,15 @@ def load_unet(path: str | Path, config: UNetConfig, device: str | torch.device =
 
 
 def weight_card(path: str | Path) -> dict:
-    """The JSON card beside a weights file (configuration, training cost, metrics).
+    """The JSON card beside a weights file (configuration, training cost, metrics); for a symbolic link to the
+    weights, beside the link or else beside the file it points to.
 
     Raises :class:`CheckpointError` where there is none: the card records the architecture and the
     training behind the weights, which growing and further training need.
     """
     card_path = Path(path).with_suffix(".json")
+    if not card_path.is_file() and Path(path).is_symlink():  # a link to weights: the card is beside the target
+        card_path = Path(path).resolve().with_suffix(".json")
     if not card_path.is_file():
         raise CheckpointError(f"{path} has no card beside it ({card_path.name}): it records the UNet architecture "
                               "and the training behind the weights")

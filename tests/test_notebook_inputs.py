@@ -1,0 +1,154 @@
+"""Every bad argument to the notebook helpers a clear error (the fourth bad-input battery).
+
+One test per case of the battery's report, named after it (``api_m_nb_...``); each also checks that a
+refused call leaves no figure open, and where the battery found a silently wrong result, the right one.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from bdlearn.machinery.inputs import read_image
+from bdlearn.notebook import (
+    animate_trajectory,
+    edit_figure,
+    equation_figure,
+    mask_drawer,
+    mask_overlay,
+    notebook_seed,
+    preset_masks,
+    show_images,
+    similarity_heatmap,
+    to_display,
+    trajectory_grid,
+    zero_shot_bars,
+)
+from bdlearn.notebook.claims import SEED_VARIABLE
+from bdlearn.pipeline import edit
+
+#: A picture HxWx3 in [0, 1], each value a whole number of 255ths (as a uint8 picture read as floats).
+PICTURE = np.random.default_rng(0).integers(0, 256, (32, 32, 3)).astype(np.float64) / 255
+MASK = np.zeros((32, 32), dtype=bool)
+MASK[8:20, 10:22] = True
+
+
+@pytest.fixture(autouse=True)
+def no_figure_left_open():
+    """Every test starts without figures, and a refused call draws none (a notebook would show it blank)."""
+    plt.close("all")
+    yield
+    assert not plt.get_fignums(), "a figure was left open"
+
+
+@pytest.fixture(scope="module")
+def result(world):
+    """One edit of 3 steps with its trajectory: x_t has 4 frames of 1 edit."""
+    return edit((PICTURE * 255).astype(np.uint8), MASK, "a red circle", world, respacing="10", skip=7, repetitions=1,
+                num_augmentations=0, seed=0, return_trajectory=True, progress=False)
+
+
+# ------------------------------------------------------------------------------------------------
+# Silently wrong before
+# ------------------------------------------------------------------------------------------------
+
+def test_api_m_nb_md_torch01_the_mask_drawer_reads_a_tensor_as_edit_does():
+    tensor = torch.from_numpy(PICTURE).permute(2, 0, 1).float()  # [3, H, W] in [0, 1]
+    picture = mask_drawer(tensor).picture
+    assert np.array_equal(picture, read_image(tensor).astype(np.float32) / 255)  # edit()'s pixels
+    assert np.abs(picture - PICTURE).max() < 1e-6  # not washed out
+    with pytest.raises(ValueError, match=r"model format \[−1, 1\].*convert with \(x \+ 1\) / 2"):
+        mask_drawer(tensor * 2 - 1)  # refused, as edit() refuses it
+
+
+def test_api_m_edit_figure_top0(result):
+    with pytest.raises(ValueError, match="top must be a whole number >= 1, got 0"):
+        edit_figure(result, top=0)
+    figure = edit_figure(result, top=1)
+    assert len(figure.axes) == 3  # input, mask, the edit
+    plt.close(figure)
+
+
+def test_api_m_nb_overlay_alpha2():
+    with pytest.raises(ValueError, match=r"alpha must be a number in \[0, 1\].*got 2"):
+        mask_overlay(PICTURE, MASK, alpha=2)
+    tinted = mask_overlay(PICTURE, MASK, alpha=1)
+    assert np.allclose(tinted[MASK], (1.0, 0.2, 0.8)) and np.allclose(tinted[~MASK], PICTURE[~MASK])
+
+
+def test_api_m_nb_presets_0():
+    with pytest.raises(ValueError, match="size must be a whole number >= 1, got 0"):
+        preset_masks(0)
+    assert all(mask.shape == (1, 1) for mask in preset_masks(1).values())
+
+
+def test_api_m_nb_heatmap_mismatch():
+    with pytest.raises(ValueError, match="3 images and 2 labels for a similarity of 2 rows and 2 columns"):
+        similarity_heatmap(np.eye(2), [PICTURE] * 3, ["a", "b"])
+
+
+def test_api_m_nb_zeroshot_top0():
+    with pytest.raises(ValueError, match="top must be a whole number >= 1, got 0"):
+        zero_shot_bars([PICTURE], ["a", "b"], np.array([[0.5, 0.5]]), top=0)
+
+
+def test_api_m_nb_seed_str(monkeypatch):
+    monkeypatch.delenv(SEED_VARIABLE, raising=False)
+    with pytest.raises(ValueError, match="default must be a whole number, got 'x'"):
+        notebook_seed("x")
+    with pytest.raises(ValueError, match=r"default must be in \[0, 2\*\*31\), got -5"):
+        notebook_seed(-5)
+    assert notebook_seed(np.int64(5)) == 5 and type(notebook_seed(np.int64(5))) is int
+
+
+# ------------------------------------------------------------------------------------------------
+# Tracebacks before
+# ------------------------------------------------------------------------------------------------
+
+def test_api_m_nb_show_empty():
+    with pytest.raises(ValueError, match="show_images needs at least one image, got none"):
+        show_images([])
+
+
+def test_api_m_nb_show_titles_short():
+    with pytest.raises(ValueError, match="2 images but 1 titles: give one title per image"):
+        show_images([PICTURE, PICTURE], titles=["a"])
+
+
+def test_api_m_traj_grid_steps_oob(result):
+    with pytest.raises(ValueError, match=r"step of each of the 3 frames after the start \(x_t has 4 frames\); got 1"):
+        trajectory_grid(result.x_t, steps=[100])
+    plt.close(trajectory_grid(result.x_t, result.pred_xstart, result.steps, num_columns=4))  # an edit's own steps
+
+
+def test_api_m_nb_to_display_4d():
+    with pytest.raises(ValueError, match=r"one image, a tensor \[3, H, W\]; got shape \[2, 3, 8, 8\]"):
+        to_display(torch.rand(2, 3, 8, 8))
+
+
+def test_api_m_nb_overlay_mismatch():
+    with pytest.raises(ValueError, match=r"a mask of shape \(32, 32\) for a 64x64 image"):
+        mask_overlay(np.zeros((64, 64, 3)), MASK)
+    assert mask_overlay(PICTURE, torch.from_numpy(MASK)[None]).shape == (32, 32, 3)  # [1, H, W], as load_mask's
+    assert mask_overlay(PICTURE[:1, :1], MASK[:1, :1]).shape == (1, 1, 3)  # one pixel (the drawer's brush)
+
+
+def test_api_m_anim_index5(result):
+    with pytest.raises(ValueError, match="index picks one of the 1 images of the batch, 0 to 0; got 5"):
+        animate_trajectory(result.x_t, index=5)
+
+
+def test_api_m_nb_presets_neg():
+    with pytest.raises(ValueError, match="size must be a whole number >= 1, got -1"):
+        preset_masks(-1)
+
+
+def test_api_m_nb_presets_float():
+    with pytest.raises(ValueError, match="size must be a whole number >= 1, got 3.5"):
+        preset_masks(3.5)
+
+
+def test_api_m_nb_eqfig_empty():
+    with pytest.raises(ValueError, match=r"equation_figure needs at least one term \(a picture or a symbol\)"):
+        equation_figure([])
