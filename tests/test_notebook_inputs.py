@@ -119,6 +119,8 @@ def test_api_m_nb_show_titles_short():
 def test_api_m_traj_grid_steps_oob(result):
     with pytest.raises(ValueError, match=r"step of each of the 3 frames after the start \(x_t has 4 frames\); got 1"):
         trajectory_grid(result.x_t, steps=[100])
+    with pytest.raises(ValueError, match="num_columns must be a whole number >= 1, got 0"):
+        trajectory_grid(result.x_t, num_columns=0)
     plt.close(trajectory_grid(result.x_t, result.pred_xstart, result.steps, num_columns=4))  # an edit's own steps
 
 

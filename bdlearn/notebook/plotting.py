@@ -147,6 +147,7 @@ def trajectory_grid(x_t: torch.Tensor, pred_xstart: torch.Tensor | None = None, 
     the start, titles the frames.
     """
     check_index(index, x_t.shape[1], "images of the batch")
+    num_columns = whole_number("num_columns", num_columns, 1)
     if steps and len(steps) < x_t.shape[0] - 1:
         raise ValueError(f"steps must give the step of each of the {x_t.shape[0] - 1} frames after the start "
                          f"(x_t has {x_t.shape[0]} frames); got {len(steps)}")
