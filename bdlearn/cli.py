@@ -391,6 +391,9 @@ def _demo(args: argparse.Namespace) -> int:
     from bdlearn.scenes.judge import judge_region
     from bdlearn.scenes.tasks import make_edit_task
 
+    if getattr(args, "invert_mask", False):
+        raise InputError("--invert-mask: the demo judges its task's own region, which an inverted mask leaves as "
+                         "it was; edit the demo's input.png and mask.png with bdlearn edit --invert-mask instead")
     out = Path(args.out)
     _check_out(out, [], args.force)
     task = make_edit_task(args.task_seed)

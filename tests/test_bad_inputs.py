@@ -1258,3 +1258,40 @@ def test_version_is_the_installed_one(capsys):
     from importlib.metadata import version
 
     assert stopped.value.code == 0 and capsys.readouterr().out == f"bdlearn {version('bdlearn')}\n"
+
+
+# ------------------------------------------------------------------------------------------------
+# The fifth battery's findings (the command line's; the building blocks' are in test_*_inputs.py)
+# ------------------------------------------------------------------------------------------------
+
+def test_the_demo_refuses_an_inverted_mask_it_would_not_judge(tmp_path, capsys):
+    assert main(["demo", "--invert-mask", "--out", str(tmp_path / "demo")]) == 2
+    _one_error_line(capsys, "--invert-mask: the demo judges its task's own region", "bdlearn edit --invert-mask")
+    assert not (tmp_path / "demo").exists()
+
+
+def test_damaged_exif_data_is_read_as_stored_with_a_warning(tmp_path):
+    garbage = b"Exif\x00\x00" + bytes(np.random.default_rng(0).integers(0, 256, 40, dtype=np.uint8))
+    Image.new("RGB", (16, 16), "red").save(tmp_path / "damaged.jpg", exif=garbage)
+    with pytest.warns(UserWarning, match="its EXIF data is damaged .* read as stored"):
+        pixels = read_image(tmp_path / "damaged.jpg")
+    assert pixels.shape == (16, 16, 3) and pixels[..., 0].min() > 200
+
+
+def test_load_image_and_load_mask_check_their_size():
+    from bdlearn.machinery.inputs import load_image, load_mask
+
+    image, mask = _case()
+    for size, message in ((0, "size must be at least 1, got 0"), (-1, "at least 1, got -1"),
+                          (32.5, "size must be an integer, got 32.5")):
+        with pytest.raises(InputError, match=message):
+            load_image(image, size)
+        with pytest.raises(InputError, match=message):
+            load_mask(mask, size)
+
+
+def test_a_file_object_gets_a_hint_to_open_it():
+    import io
+
+    with pytest.raises(InputError, match=r"got BytesIO \(a file object: pass PIL.Image.open\(it\)\)"):
+        read_image(io.BytesIO(b"\x89PNG"))

@@ -245,7 +245,7 @@ def test_a_folder_skips_hidden_files_takes_masks_of_any_picture_suffix_and_names
                                                               ("d", "d.mask.jpg")]
     (folder / "d.mask.jpg").unlink()
     (folder / "d.mask.png").mkdir()
-    with pytest.raises(InputError, match="d.mask.png, d.png's mask, is not a file"):
+    with pytest.raises(InputError, match="d.mask.png, d.png's mask, is a folder, not a file"):
         named_task_set(str(folder))
     (folder / "d.mask.png").rmdir()
     with pytest.raises(InputError, match="d.png has no mask d.mask.png beside it"):
@@ -313,3 +313,18 @@ def test_an_evaluation_takes_a_world_by_name(world, tmp_path, monkeypatch):
     monkeypatch.setattr("bdlearn.worlds.load._LOADED", {"toy": world})
     path, count = _evaluate("toy", tmp_path / "eval")
     assert count == 2 and len(path.read_text().splitlines()) == 2
+
+
+def test_a_prompt_file_that_is_a_pipe_is_named_as_one(tmp_path):
+    import os
+
+    folder = _photo_folder(tmp_path / "photos")
+    (folder / "a.txt").unlink()
+    os.mkfifo(folder / "a.txt")
+    with pytest.raises(InputError, match=r"a.txt, a.png's prompt, is not a regular file \(a pipe"):
+        named_task_set(str(folder))
+
+
+def test_an_inverted_mask_is_refused_where_the_judge_looks_inside_the_mask(world, tmp_path):
+    with pytest.raises(InputError, match="the judge looks inside each toy task's mask"):
+        _evaluate(world, tmp_path / "eval", methods=[parse_method("blended:invert_mask=true")])

@@ -63,7 +63,7 @@ def _read_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
                 and isinstance(value["record"].get("index"), int)
                 and _finite(value.get("seconds"), low=0)):
             raise InputError(f"{path}, line {number}, is not a record of bdlearn eval run "
-                             '({"record": {"index": ...}, "seconds": a number of at least 0})')
+                             '({"record": {"index": ...}, "seconds": a finite number of at least 0})')
         lines.append((number, value))
     return lines
 

@@ -264,6 +264,9 @@ def _check_run(world, tasks: Sequence[EvalTask], methods: Sequence[MethodSpec], 
         except InputError as err:
             raise InputError(f"--method {method.label}: {err}") from None
         inverts.add(settings.invert_mask)
+        if settings.invert_mask and any(task.target is not None for task in tasks):
+            raise InputError(f"--method {method.label}: the judge looks inside each toy task's mask, which an "
+                             "inverted mask leaves as it was; evaluate invert_mask on a folder of photos")
     for task in tasks:  # every picture, mask and prompt read as edit() reads them, not found bad half-way through
         try:
             check_prompt(task.prompt)

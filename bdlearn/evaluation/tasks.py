@@ -70,8 +70,13 @@ def _beside(picture: Path, names: dict[str, list[Path]], suffixes: tuple[str, ..
         raise InputError(f"{picture} has {len(found)} {what}s beside it ({', '.join(path.name for path in found)}); "
                          "keep one")
     if not found[0].is_file():
-        raise InputError(f"{found[0]}, {picture.name}'s {what}, is not a file (a folder?)")
+        raise InputError(f"{found[0]}, {picture.name}'s {what}, {_not_a_file(found[0])}")
     return found[0]
+
+
+def _not_a_file(path: Path) -> str:
+    """What ``path``, which is not a regular file, is instead."""
+    return "is a folder, not a file" if path.is_dir() else "is not a regular file (a pipe, device or socket?)"
 
 
 def folder_tasks(folder: Path | str) -> list[EvalTask]:
@@ -90,7 +95,7 @@ def folder_tasks(folder: Path | str) -> list[EvalTask]:
     tasks = []
     for picture in sorted(pictures):
         if not picture.is_file():
-            raise InputError(f"{picture} is not a file (a folder?); a task's picture is a file NAME.png")
+            raise InputError(f"{picture} {_not_a_file(picture)}; a task's picture is a file NAME.png")
         mask = _beside(picture, names, tuple(f".mask{suffix}" for suffix in PICTURE_SUFFIXES), "mask")
         prompt = _beside(picture, names, (".txt",), "prompt")
         earlier = next((task.image for task in tasks if task.id == picture.stem), None)
@@ -104,7 +109,8 @@ def folder_tasks(folder: Path | str) -> list[EvalTask]:
                              ) from None
         tasks.append(EvalTask(picture.stem, picture, mask, text, None))
     if not tasks:
-        raise InputError(f"--tasks {folder}: no pictures (NAME.png with NAME.mask.png and NAME.txt) in it")
+        raise InputError(f"--tasks {folder}: no pictures in it (NAME{', '.join(PICTURE_SUFFIXES)} with its mask "
+                         "NAME.mask.png and its prompt NAME.txt)")
     return tasks
 
 

@@ -36,7 +36,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from bdlearn.errors import InputError
+from bdlearn.diffusion.checks import checked_integer
+from bdlearn.errors import InputError, first_words
 
 ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, str, Path]
 
@@ -120,11 +121,17 @@ def _upright(image: Image.Image, what: str) -> Image.Image:
                          "`with Image.open(...)` block, pass image.copy() made inside it), or pass the path") from None
     try:
         orientation = image.getexif().get(0x0112, 1)
-        if orientation in (None, 1):
-            return image
+    except Exception:  # EXIF data PIL cannot parse: the pixels are fine, read them as stored
+        warnings.warn(f"{what}: its EXIF data is damaged (PIL cannot parse it), so its orientation is unknown: "
+                      "read as stored (re-save the picture without metadata to silence this)", UserWarning,
+                      stacklevel=_caller_level())
+        return image
+    if orientation in (None, 1):
+        return image
+    try:
         return ImageOps.exif_transpose(image)
-    except Exception as err:  # broken EXIF data
-        raise InputError(f"{what}: its EXIF orientation could not be applied: {err}") from err
+    except Exception as err:  # an orientation PIL read but cannot apply
+        raise InputError(f"{what}: its EXIF orientation could not be applied: {first_words(err)}") from err
 
 
 def _warn_if_8_bit(what: str, kind: str, high: int, fix: str) -> None:
@@ -186,7 +193,9 @@ def _array_pixels(value, what: str) -> tuple[np.ndarray, np.ndarray]:
             value = value.permute(0, 2, 3, 1)  # 1xCxHxW -> 1xHxWxC
         value = value.numpy()
     elif not isinstance(value, (np.ndarray, list, tuple)):
-        raise InputError(f"{what}: expected a PIL image, a path, or an array or tensor; got {type(value).__name__}")
+        hint = " (a file object: pass PIL.Image.open(it))" if hasattr(value, "read") else ""
+        raise InputError(f"{what}: expected a PIL image, a path, or an array or tensor; got {type(value).__name__}"
+                         f"{hint}")
     try:
         array = np.asarray(value)
     except ValueError:  # nested lists of unequal lengths
@@ -291,7 +300,9 @@ def read_image(image: ImageLike) -> np.ndarray:
 
 
 def load_image(image: ImageLike, size: int) -> torch.Tensor:
-    """Any image as a [1, 3, size, size] float32 tensor in [−1, 1]: its centred square, resized."""
+    """Any image as a [1, 3, size, size] float32 tensor in [−1, 1]: its centred square, resized (``size``, a
+    whole number of pixels, at least 1)."""
+    size = checked_integer("size", size, 1)
     pil = Image.fromarray(read_image(image), "RGB")
     square = pil.crop(_centre_square(*pil.size))
     if square.size != (size, size):
@@ -391,9 +402,10 @@ def load_mask(mask: ImageLike, size: int, invert: bool = False,
     """Any mask as a [1, 1, size, size] float32 tensor of 0s and 1s; 1 marks the region to edit.
 
     The mask of :func:`read_mask` (at the image's size ``image_shape`` when given, which checks the
-    aspect ratio; else at its own), its centred square resized by nearest neighbour, as
-    :func:`load_image` crops the image.
+    aspect ratio; else at its own), its centred square resized by nearest neighbour to ``size`` (a
+    whole number of pixels, at least 1), as :func:`load_image` crops the image.
     """
+    size = checked_integer("size", size, 1)
     binary = read_mask(mask, image_shape, invert)
     height, width = binary.shape
     left, top, right, bottom = _centre_square(width, height)
