@@ -416,9 +416,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} is a file; name a run folder (it is created if missing)")
+    from bdlearn.files import run_folder
+
+    out = run_folder(args.out, "--out")
     _check_writable(f"--out {out}", out)
     if args.init_weights and Path(args.init_weights).is_dir():
         raise InputError(f"--init-weights {args.init_weights} is a folder; give the .safetensors weights file in it")

@@ -1,15 +1,36 @@
-"""Every bad argument to the diffusion core a clear error (the fourth bad-input battery).
+"""Every bad argument to the diffusion core a clear error (the fourth and fifth bad-input batteries).
 
 One test per case: the schedules (a step count that is not a positive int, a respacing that asks for more steps than
 there are), the forward process q_sample (its step indices t and its noise) and the sampling loop (the number and
-size of the images, η with DDPM, the seed).
+size of the images, η with DDPM, the seed); then the reverse process and its helpers (t outside [0, T) or not an
+integer, tensors of other shapes, a flag given as a string, η outside [0, 1], uint8 images, respacing with steps that
+are not ints) and the UNet's configuration.
 """
 from __future__ import annotations
 
 import pytest
 import torch
 
-from bdlearn.diffusion import DiffusionSchedule, UNet, linear_beta_schedule, q_sample, sample
+from bdlearn.diffusion import (
+    DiffusionSchedule,
+    UNet,
+    UNetConfig,
+    count_parameters,
+    ddim_step,
+    ddpm_step,
+    diffusion_training_loss,
+    linear_beta_schedule,
+    model_timesteps,
+    p_mean_variance,
+    predict_xstart_from_eps,
+    q_posterior_mean_variance,
+    q_sample,
+    q_sample_later,
+    respace,
+    reverse_step,
+    sample,
+    space_timesteps,
+)
 from bdlearn.errors import InputError
 from tests.helpers import TINY_UNET
 
@@ -124,3 +145,235 @@ def test_sample_eta_outside_0_1(unet):
     for eta in (1.5, -0.1, float("nan")):
         with pytest.raises(InputError, match=r"eta \(η\) must be a number in \[0, 1\]"):
             sample(unet, SCHEDULE, 1, 16, sampler="ddim", eta=eta, progress=False)
+
+
+# ------------------------------------------------------------------------------------------------
+# The fifth battery: the reverse process and its helpers check t, shapes, flags and η as q_sample and sample do
+# ------------------------------------------------------------------------------------------------
+
+OUTPUT = torch.randn(1, 6, 8, 8, generator=torch.Generator().manual_seed(1))
+T5 = torch.tensor([5])
+IN_RANGE = r"t must be step indices in \[0, 99\] \(the schedule has 100 steps\), got "
+
+
+def _pmv(**kwargs):
+    return p_mean_variance(SCHEDULE, OUTPUT, X0, T5, **kwargs)
+
+
+def _tiny_config(**overrides) -> UNetConfig:
+    return UNetConfig(**{"image_size": 16, "model_channels": 16, "out_channels": 3, "num_res_blocks": 1,
+                         "attention_resolutions": (), "channel_mult": (1, 2), "num_heads": 1,
+                         "num_head_channels": -1, "norm_groups": 8, **overrides})
+
+
+def test_p_mean_variance_negative_step_does_not_count_from_the_end():
+    with pytest.raises(InputError, match=IN_RANGE + "-1"):
+        p_mean_variance(SCHEDULE, OUTPUT, X0, torch.tensor([-1]))
+
+
+def test_reverse_step_negative_step(unet):
+    with pytest.raises(InputError, match=r"step must be in \[0, 99\], got -1 \(the schedule has 100 steps\)"):
+        reverse_step(unet, SCHEDULE, torch.zeros(1, 3, 16, 16), -1)
+
+
+def test_model_timesteps_negative_step():
+    with pytest.raises(InputError, match=IN_RANGE + "-1"):
+        model_timesteps(SCHEDULE, torch.tensor([-1]))
+
+
+def test_predict_xstart_from_eps_negative_step():
+    with pytest.raises(InputError, match=IN_RANGE + "-1"):
+        predict_xstart_from_eps(SCHEDULE, X0, torch.tensor([-1]), NOISE)
+
+
+def test_q_posterior_negative_step():
+    with pytest.raises(InputError, match=IN_RANGE + "-1"):
+        q_posterior_mean_variance(SCHEDULE, X0, X0, torch.tensor([-1]))
+
+
+def test_reverse_step_float_step(unet):
+    with pytest.raises(InputError, match=r"step must be an integer, got 5\.5 \(float\)"):
+        reverse_step(unet, SCHEDULE, torch.zeros(1, 3, 16, 16), 5.5)
+
+
+def test_reverse_step_eta_with_ddpm(unet):
+    with pytest.raises(InputError, match="belongs to the DDIM sampler"):
+        reverse_step(unet, SCHEDULE, torch.zeros(1, 3, 16, 16), 5, eta=0.5)
+
+
+def test_ddpm_step_more_steps_than_images():
+    with pytest.raises(InputError, match="t holds 2 step indices for a batch of 1"):
+        ddpm_step(_pmv(), torch.tensor([5, 6]), NOISE)
+
+
+@pytest.mark.parametrize("eta", [2.0, float("nan"), -1.0])
+def test_ddim_step_eta_outside_0_1(eta):
+    with pytest.raises(InputError, match=r"eta \(η\) must be a number in \[0, 1\]"):
+        ddim_step(SCHEDULE, _pmv(), X0, T5, NOISE, eta=eta)
+
+
+def test_p_mean_variance_clip_denoised_as_a_string():
+    with pytest.raises(InputError, match=r"clip_denoised must be True or False, got 'no' \(str\)"):
+        _pmv(clip_denoised="no")
+
+
+def test_respace_a_respacing_string():
+    with pytest.raises(TypeError, match=r"got the string '10'; for a respacing use respace\(schedule, "
+                                        r"space_timesteps\(100, '10'\)\)"):
+        respace(SCHEDULE, "10")
+
+
+def test_respace_a_float_step():
+    with pytest.raises(InputError, match=r"a kept step \(use_timesteps\) must be an integer, got 0\.5 \(float\)"):
+        respace(SCHEDULE, [0.5, 10])
+
+
+def test_space_timesteps_a_float_count():
+    with pytest.raises(InputError, match=r"a section count must be an integer, got 2\.5 \(float\)"):
+        space_timesteps(100, [2.5])
+
+
+def test_unet_attention_at_a_factor_no_level_has():
+    with pytest.raises(ValueError, match=r"this UNet's levels have \(1, 2\) .*no level has \[3\]"):
+        _tiny_config(attention_resolutions=(3,))
+
+
+def test_p_mean_variance_step_past_the_last():
+    with pytest.raises(InputError, match=IN_RANGE + "100"):
+        p_mean_variance(SCHEDULE, OUTPUT, X0, torch.tensor([100]))
+
+
+def test_p_mean_variance_float_step():
+    with pytest.raises(InputError, match="t must be an int or an integer tensor of step indices, got a tensor of "
+                                         "torch.float32"):
+        p_mean_variance(SCHEDULE, OUTPUT, X0, torch.tensor([5.0]))
+
+
+def test_p_mean_variance_takes_a_python_int_as_the_step():
+    assert torch.equal(p_mean_variance(SCHEDULE, OUTPUT, X0, 5).mean, _pmv().mean)
+
+
+def test_p_mean_variance_more_steps_than_images():
+    with pytest.raises(InputError, match="t holds 3 step indices for a batch of 1"):
+        p_mean_variance(SCHEDULE, OUTPUT, X0, torch.tensor([1, 2, 3]))
+
+
+def test_model_timesteps_step_past_the_last():
+    with pytest.raises(InputError, match=IN_RANGE + "100"):
+        model_timesteps(SCHEDULE, torch.tensor([100]))
+
+
+def test_model_timesteps_float_step():
+    with pytest.raises(InputError, match="got a tensor of torch.float32"):
+        model_timesteps(SCHEDULE, torch.tensor([2.5]))
+
+
+def test_model_timesteps_takes_a_python_int():
+    assert torch.equal(model_timesteps(SCHEDULE, 3), model_timesteps(SCHEDULE, torch.tensor([3])))
+
+
+def test_predict_xstart_from_eps_step_past_the_last():
+    with pytest.raises(InputError, match=IN_RANGE + "100"):
+        predict_xstart_from_eps(SCHEDULE, X0, torch.tensor([100]), NOISE)
+
+
+def test_q_posterior_step_past_the_last():
+    with pytest.raises(InputError, match=IN_RANGE + "100"):
+        q_posterior_mean_variance(SCHEDULE, X0, X0, torch.tensor([100]))
+
+
+def test_q_sample_later_float_step():
+    with pytest.raises(InputError, match=r"s must be an integer, got 2\.5 \(float\)"):
+        q_sample_later(SCHEDULE, X0, 2.5, 5, NOISE)
+
+
+def test_reverse_step_past_the_last(unet):
+    with pytest.raises(InputError, match=r"step must be in \[0, 99\], got 100"):
+        reverse_step(unet, SCHEDULE, torch.zeros(1, 3, 16, 16), 100)
+
+
+def test_p_mean_variance_output_of_another_batch():
+    with pytest.raises(InputError, match=r"model_output must have x_t's shape with 2 × 3 channels, ε then v "
+                                         r"\(learned_sigma=True\): \(1, 6, 8, 8\), got \(2, 6, 8, 8\)"):
+        p_mean_variance(SCHEDULE, OUTPUT.expand(2, -1, -1, -1), X0, T5)
+
+
+def test_p_mean_variance_output_of_another_size():
+    with pytest.raises(InputError, match=r"model_output must have .* \(1, 6, 8, 8\), got \(1, 6, 4, 4\)"):
+        p_mean_variance(SCHEDULE, torch.zeros(1, 6, 4, 4), X0, T5)
+
+
+def test_ddpm_step_noise_of_another_shape():
+    with pytest.raises(InputError, match=r"noise must have pmv.mean's shape \(1, 3, 8, 8\), got \(1, 3, 4, 4\)"):
+        ddpm_step(_pmv(), T5, torch.zeros(1, 3, 4, 4))
+
+
+def test_ddpm_step_grad_of_another_shape():
+    with pytest.raises(InputError, match=r"grad must have pmv.mean's shape \(1, 3, 8, 8\), got \(1, 3, 4, 4\)"):
+        ddpm_step(_pmv(), T5, NOISE, grad=torch.zeros(1, 3, 4, 4))
+
+
+def test_ddim_step_x_t_of_another_shape():
+    with pytest.raises(InputError, match=r"x_t must have pmv.pred_xstart's shape \(1, 3, 8, 8\), got "
+                                         r"\(1, 3, 4, 4\)"):
+        ddim_step(SCHEDULE, _pmv(), torch.zeros(1, 3, 4, 4), T5)
+
+
+def test_predict_xstart_from_eps_eps_of_another_shape():
+    with pytest.raises(InputError, match=r"eps must have x_t's shape \(1, 3, 8, 8\), got \(1, 3, 4, 4\)"):
+        predict_xstart_from_eps(SCHEDULE, X0, T5, torch.zeros(1, 3, 4, 4))
+
+
+def test_q_posterior_x_start_of_another_shape():
+    with pytest.raises(InputError, match=r"x_start must have x_t's shape \(1, 3, 4, 4\), got \(1, 3, 8, 8\)"):
+        q_posterior_mean_variance(SCHEDULE, X0, torch.zeros(1, 3, 4, 4), T5)
+
+
+def test_q_sample_later_noise_of_another_shape():
+    with pytest.raises(InputError, match=r"noise must have x_s's shape \(1, 3, 8, 8\), got \(1, 3, 4, 4\)"):
+        q_sample_later(SCHEDULE, X0, 5, 10, torch.zeros(1, 3, 4, 4))
+
+
+def test_training_loss_model_output_of_another_size():
+    def model(x, t):
+        return torch.zeros(x.shape[0], 6, 4, 4)
+
+    with pytest.raises(InputError, match=r"model_output must have x_t's shape with 2 × 3 channels, ε then v "
+                                         r"\(learned_sigma=True\): \(1, 6, 8, 8\), got \(1, 6, 4, 4\)"):
+        diffusion_training_loss(model, SCHEDULE, X0)
+
+
+def test_ddpm_step_without_noise():
+    with pytest.raises(TypeError, match=r"noise must be a tensor of pmv.mean's shape \(1, 3, 8, 8\), got None"):
+        ddpm_step(_pmv(), T5, None)
+
+
+def test_count_parameters_of_a_string():
+    with pytest.raises(TypeError, match=r"count_parameters needs a torch.nn.Module, got 'unet' \(str\)"):
+        count_parameters("unet")
+
+
+def test_reverse_step_uint8_images(unet):
+    with pytest.raises(InputError, match=r"x_t must be a floating-point tensor of images in \[-1, 1\], got a tensor "
+                                         r"of torch.uint8 \(for 8-bit pixels use x.float\(\) / 127.5 - 1\)"):
+        reverse_step(unet, SCHEDULE, torch.zeros(1, 3, 16, 16, dtype=torch.uint8), 5)
+
+
+def test_training_loss_uint8_images(unet):
+    with pytest.raises(InputError, match="x_start must be a floating-point tensor of images"):
+        diffusion_training_loss(unet, SCHEDULE, torch.zeros(1, 3, 16, 16, dtype=torch.uint8))
+
+
+def test_unet_empty_channel_mult():
+    with pytest.raises(ValueError, match=r"channel_mult must give at least one level's channel multiplier"):
+        _tiny_config(channel_mult=())
+
+
+def test_unet_zero_heads():
+    with pytest.raises(InputError, match=r"num_heads must be at least 1, got 0 \(with num_head_channels=-1"):
+        _tiny_config(attention_resolutions=(2,), num_heads=0)
+
+
+def test_unet_zero_output_channels():
+    with pytest.raises(InputError, match="out_channels must be at least 1, got 0"):
+        _tiny_config(out_channels=0)

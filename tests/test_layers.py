@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "bdlearn"
-#: From the bottom up; a module of bdlearn/ itself (_lazy.py, choices.py, errors.py, files.py, offline.py,
-#: pipeline.py, cli.py) is a layer of its own.
-LAYERS = ["_lazy", "choices", "errors", "files", "offline", "diffusion", "clip", "scenes", "worlds", "editing",
-          "machinery", "pipeline", "evaluation", "notebook", "training", "cli"]
+#: From the bottom up; a module of bdlearn/ itself (_lazy.py, choices.py, errors.py, checks.py, files.py,
+#: offline.py, pipeline.py, cli.py) is a layer of its own.
+LAYERS = ["_lazy", "choices", "errors", "checks", "files", "offline", "diffusion", "clip", "scenes", "worlds",
+          "editing", "machinery", "pipeline", "evaluation", "notebook", "training", "cli"]
 #: Modules of bdlearn/ that belong to another's layer: ``python -m bdlearn`` is the command line.
 SAME_LAYER_AS = {"__main__": "cli"}
 

@@ -16,20 +16,27 @@ import torch
 import torch.nn.functional as F
 from open_clip.tokenizer import SimpleTokenizer
 
+from bdlearn.checks import shown
+from bdlearn.clip.checks import check_embeddings, check_images
+
 
 def spherical_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """The official Blended Diffusion CLIP loss: 2·arcsin(‖a − b‖ / 2)², over the last dimension.
 
     ``a`` and ``b`` are normalised first. For unit vectors at an angle θ, ‖a − b‖ = 2·sin(θ/2),
     so this is θ²/2: half the squared great-circle distance on the unit sphere. It is 0 for
-    equal directions and grows with θ up to π²/2 for opposite ones.
+    equal directions and grows with θ up to π²/2 for opposite ones. ``a`` and ``b`` are embeddings of one
+    width D whose other dimensions broadcast ([N, D] with [N, D] or [1, D]).
     """
+    check_embeddings(a, b)
     chord = (F.normalize(a, dim=-1) - F.normalize(b, dim=-1)).norm(dim=-1)
     return 2 * torch.arcsin((chord / 2).clamp(max=1)) ** 2
 
 
 def cosine_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """1 − cos θ between ``a`` and ``b`` over the last dimension: 0 for equal directions, 2 for opposite."""
+    """1 − cos θ between ``a`` and ``b`` over the last dimension: 0 for equal directions, 2 for opposite.
+    ``a`` and ``b`` as in :func:`spherical_distance`."""
+    check_embeddings(a, b)
     return 1 - (F.normalize(a, dim=-1) * F.normalize(b, dim=-1)).sum(dim=-1)
 
 
@@ -83,19 +90,21 @@ class ClipBundle:
         """Token ids [N, context_length] of ``prompts``.
 
         Raises ValueError for no prompts, an empty prompt, or a prompt too long for the
-        context (open_clip would silently cut it short).
+        context (open_clip would silently cut it short); TypeError for a prompt that is not a str.
         """
         if isinstance(prompts, str):
             raise ValueError(f"expected a list of prompts, got the string {prompts!r}")
         if not prompts:
             raise ValueError("expected at least one prompt")
         for prompt in prompts:
+            if not isinstance(prompt, str):
+                raise TypeError(f"prompts must be strings, got {shown(prompt)}")
             if not prompt.strip():
                 raise ValueError("a prompt is empty")
             count = len(self.tokenizer.encode(prompt)) + 2  # + start and end of text
             if count > self.context_length:
-                shown = prompt if len(prompt) <= 60 else f"{prompt[:57]}..."
-                raise ValueError(f"the prompt {shown!r} has {count} tokens with start and end; this CLIP takes at "
+                cut = prompt if len(prompt) <= 60 else f"{prompt[:57]}..."
+                raise ValueError(f"the prompt {cut!r} has {count} tokens with start and end; this CLIP takes at "
                                  f"most {self.context_length}: shorten it")
         return self.tokenizer(list(prompts))
 
@@ -105,11 +114,14 @@ class ClipBundle:
         return _at_least_float32(self.model.encode_text(self.tokenize(prompts).to(device), normalize=True))
 
     def preprocess(self, images: torch.Tensor, normalise: bool = True) -> torch.Tensor:
-        """Map images in [−1, 1] to CLIP's input: resized to :attr:`image_size`, normalised.
+        """Map images [N, 3, H, W] in [−1, 1] to CLIP's input: resized to :attr:`image_size`, normalised.
 
         Differentiable; downsampling uses antialiased bilinear interpolation. ``normalise=False``
-        hands CLIP the [0, 1] pixels as they are, as the official code's ranking does.
+        hands CLIP the [0, 1] pixels as they are, as the official code's ranking does. The images must
+        be a floating-point tensor (uint8 pixels are refused: x.float() / 127.5 − 1 maps them); their
+        values are not read, so pixels outside [−1, 1] pass unnoticed.
         """
+        check_images("images", images, channels=3)
         images = (images + 1) / 2
         if tuple(images.shape[-2:]) != self.image_size:
             images = F.interpolate(images, size=self.image_size, mode="bilinear", antialias=True, align_corners=False)

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from bdlearn.checks import checked_choice
 from bdlearn.errors import first_words
 from bdlearn.offline import downloads_are_off
 
@@ -33,10 +34,12 @@ class LPIPSUnavailableWarning(UserWarning):
 def load_lpips(net: str = "vgg") -> tuple[nn.Module | None, str]:
     """The LPIPS module (inputs in [−1, 1]) and a description of what is used.
 
+    ``net`` is the backbone whose features LPIPS compares: ``"vgg"`` (the default), ``"alex"`` or ``"squeeze"``.
     Returns ``(module, "lpips-vgg")`` when the backbone loads, else ``(None, reason)`` after a
     :class:`LPIPSUnavailableWarning`. The module's parameters are frozen. The answer is kept for
     the process (``HF_HUB_OFFLINE`` is read on the first call).
     """
+    checked_choice("net", net, tuple(_BACKBONE_WEIGHTS))
     missing = _uncached_offline_weights(net)
     if missing is not None:
         reason = (f"LPIPS unavailable (offline: HF_HUB_OFFLINE is set and torchvision's {missing} is not in torch's "
@@ -60,10 +63,9 @@ def load_lpips(net: str = "vgg") -> tuple[nn.Module | None, str]:
 
 def _uncached_offline_weights(net: str) -> str | None:
     """The file name of the backbone's weights when downloads are off and torch's cache lacks it; else None."""
-    name = _BACKBONE_WEIGHTS.get(net)
-    if name is None or not downloads_are_off():
+    if not downloads_are_off():
         return None
     import torchvision.models
 
-    file_name = getattr(torchvision.models, name).IMAGENET1K_V1.url.rsplit("/", 1)[-1]
+    file_name = getattr(torchvision.models, _BACKBONE_WEIGHTS[net]).IMAGENET1K_V1.url.rsplit("/", 1)[-1]
     return None if (Path(torch.hub.get_dir()) / "checkpoints" / file_name).is_file() else file_name

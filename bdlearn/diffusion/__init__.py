@@ -3,10 +3,10 @@
 In the order the course teaches it: the noise schedules and their respacing (:mod:`.schedule`),
 the forward process q (:mod:`.forward`), the reverse step p_θ with DDPM and DDIM updates
 (:mod:`.reverse`), sampling loops (:mod:`.sampling`), the training losses (:mod:`.losses`) and the
-ADM UNet that predicts the noise (:mod:`.unet`); :mod:`.checks` holds the checks of plain arguments
-(counts, seeds, η) that :func:`bdlearn.edit`'s settings share. It imports nothing else from bdlearn
-(but the names of the samplers and the seed limit, :mod:`bdlearn.choices`, and the error a user can
-fix, :mod:`bdlearn.errors`), nor CLIP.
+ADM UNet that predicts the noise (:mod:`.unet`); :mod:`.checks` holds the checks of their arguments
+(counts, seeds, η, step indices, shapes, images), some shared with :func:`bdlearn.edit`'s settings.
+It imports nothing else from bdlearn (but the names of the samplers and the seed limit,
+:mod:`bdlearn.choices`, and the error a user can fix, :mod:`bdlearn.errors`), nor CLIP.
 """
 from bdlearn.diffusion.forward import q_posterior_mean_variance, q_sample, q_sample_later
 from bdlearn.diffusion.losses import diffusion_training_loss

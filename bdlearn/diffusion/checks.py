@@ -1,51 +1,98 @@
-"""Checks of the plain arguments the diffusion core shares with :func:`bdlearn.edit`'s settings.
+"""Checks of the diffusion core's tensor arguments (its plain ones, counts, seeds, flags and η, are
+:mod:`bdlearn.checks`').
 
-Counts and sizes (T, the number of images, their side) and seeds must be ints (NumPy integers too; a float such as
-2.0 and a bool are refused) within their range, and η belongs to the DDIM sampler. Every refusal is an
-:class:`~bdlearn.errors.InputError` (a ValueError) that names the argument and says what it accepts. The checks live
-here, in bdlearn's lowest layer, so that :mod:`bdlearn.machinery.settings` refuses an edit's settings in the same
-words.
+Step indices ``t`` are ints or integer tensors in [0, T), one per image or one for all; the tensors a function
+combines must have the same shape; images are floating-point tensors. Every refusal of a value is an
+:class:`~bdlearn.errors.InputError` (a ValueError), and of something that is not a tensor a TypeError; each names the
+argument and says what it accepts, in the same words in every public function of the core.
+
+They are cheap enough for every denoising step: shapes and dtypes are read without touching the data, and the only
+values read are those of ``t``, on the CPU copy that indexing the schedule needs anyway (:func:`checked_steps`).
 """
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
+from torch import Tensor
 
-from bdlearn.choices import SEED_LIMIT
+from bdlearn.checks import shown
 from bdlearn.errors import InputError
 
-__all__ = ["check_eta_sampler", "checked_integer", "checked_seed", "shown"]
+if TYPE_CHECKING:
+    from bdlearn.diffusion.schedule import DiffusionSchedule
+
+__all__ = [
+    "check_float_images",
+    "check_model_output",
+    "check_same_shape",
+    "check_shape",
+    "checked_steps",
+]
 
 
-def shown(value: Any) -> str:
-    """``value`` as a refusal quotes it: its repr and its type, e.g. ``'10' (str)``."""
-    return f"{value!r} ({type(value).__name__})"
+def checked_steps(steps: DiffusionSchedule | int | None, t: Tensor | int, batch: int | None = None) -> Tensor:
+    """``t`` checked as step indices, as a CPU int64 tensor of its shape (a 1-D tensor of one value for an int).
+
+    ``t`` is an int, or an integer tensor (on any device) of ``batch`` values, or of one value for every image; with
+    ``batch`` None any number of values. Each index lies in [0, T), T being ``steps``' number of steps (a schedule,
+    or T itself); a negative index is refused, as it does not count back from T here. The indices are read on the
+    CPU copy, which indexing a schedule's buffers needs anyway: pass the result on, and the next check reads no
+    device memory. With ``steps`` None (a function that has no schedule to index) no value is read, so that no
+    copy waits for the device: only the type and the count are checked, and ``t`` stays where it is.
+    """
+    if isinstance(t, numbers.Integral) and not isinstance(t, (bool, np.bool_)):
+        t = torch.tensor([int(t)])
+    if not isinstance(t, Tensor) or t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
+        got = f"a tensor of {t.dtype}" if isinstance(t, Tensor) else shown(t)
+        raise InputError(f"t must be an int or an integer tensor of step indices, got {got}")
+    if batch is not None and t.numel() not in (1, batch):
+        raise InputError(f"t holds {t.numel()} step indices for a batch of {batch}; give one per image, "
+                         "or one for them all")
+    if steps is None:
+        return t.long()
+    count = steps if isinstance(steps, int) else steps.num_timesteps
+    t = t.cpu().long()
+    outside = t[(t < 0) | (t >= count)]
+    if outside.numel():
+        raise InputError(f"t must be step indices in [0, {count - 1}] (the schedule has {count} steps), "
+                         f"got {int(outside[0])}")
+    return t
 
 
-def checked_integer(name: str, value: Any, low: int, high: int | None = None, hint: str = "") -> int:
-    """``value`` as an int in [low, high) (no upper bound when ``high`` is None); ``hint`` ends a refusal."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise InputError(f"{name} must be an integer, got {shown(value)}{hint}")
-    value = int(value)
-    if value < low or (high is not None and value >= high):
-        bounds = f"at least {low}" if high is None else f"in [{low}, {high - 1}]"
-        raise InputError(f"{name} must be {bounds}, got {value}{hint}")
-    return value
+def check_shape(name: str, tensor: Any, shape: Sequence[int], what: str = "shape") -> None:
+    """Refuse a ``tensor`` that is not a tensor of ``shape``; ``what`` says where the shape comes from, e.g.
+    "x_start's shape", in the refusal "noise must have x_start's shape (1, 3, 8, 8), got (1, 3, 4, 4)"."""
+    shape = tuple(shape)
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"{name} must be a tensor of {what} {shape}, got {shown(tensor)}")
+    if tuple(tensor.shape) != shape:
+        raise InputError(f"{name} must have {what} {shape}, got {tuple(tensor.shape)}")
 
 
-def checked_seed(value: Any) -> int:
-    """``value`` as a seed in [0, 2**32): the CPU generator that draws the noise keeps 32 bits of its seed, so a
-    larger seed would repeat the draws of a smaller one."""
-    return checked_integer("seed", value, 0, SEED_LIMIT, hint=" (seeds run from 0 to 2**32 - 1)")
+def check_same_shape(name: str, tensor: Any, other_name: str, other: Tensor) -> None:
+    """Refuse a ``tensor`` (the argument ``name``) whose shape is not ``other``'s: no silent broadcasting."""
+    check_shape(name, tensor, other.shape, f"{other_name}'s shape")
 
 
-def check_eta_sampler(eta: float, sampler: str) -> None:
-    """Refuse an η outside [0, 1], and one other than 0 with any sampler but DDIM: η sets DDIM's σ_t (Song et al.
-    2021, eq. 16), and a DDPM step has no η to set."""
-    if isinstance(eta, (bool, np.bool_)) or not isinstance(eta, numbers.Real) or not 0 <= eta <= 1:
-        raise InputError(f"eta (η) must be a number in [0, 1] (0: deterministic DDIM, 1: DDPM's variance), "
-                         f"got {shown(eta)}")
-    if eta and sampler != "ddim":
-        raise InputError(f"eta (η = {eta:g}) belongs to the DDIM sampler; pass sampler='ddim' or leave eta at 0")
+def check_model_output(output: Any, x_t: Tensor, learned_sigma: bool) -> None:
+    """Refuse a network output ``output`` for ``x_t`` that does not have x_t's shape with x_t's C channels of ε,
+    and C more of the variance's v (IDDPM eq. 15) when ``learned_sigma``."""
+    channels = x_t.shape[1]
+    holds = (f"2 × {channels} channels, ε then v (learned_sigma=True)" if learned_sigma
+             else f"{channels} channels, ε alone (learned_sigma=False)")
+    expected = (x_t.shape[0], 2 * channels if learned_sigma else channels, *x_t.shape[2:])
+    check_shape("model_output", output, expected, f"x_t's shape with {holds}:")
+
+
+def check_float_images(name: str, images: Any) -> None:
+    """Refuse ``images`` that are not a floating-point tensor: the diffusion core takes images in [−1, 1], and
+    8-bit pixels in 0..255 would be neither in range nor computable."""
+    if not isinstance(images, Tensor):
+        raise TypeError(f"{name} must be a tensor of images in [-1, 1], got {shown(images)}")
+    if not images.is_floating_point():
+        raise InputError(f"{name} must be a floating-point tensor of images in [-1, 1], got a tensor of "
+                         f"{images.dtype} (for 8-bit pixels use x.float() / 127.5 - 1)")

@@ -1,22 +1,21 @@
 """The forward (noising) process q and its posterior, for batches of images.
 
 All functions take a :class:`~bdlearn.diffusion.schedule.DiffusionSchedule`, images shaped
-(B, C, H, W) (any trailing shape works) and a 1-D int64 tensor ``t`` of B step indices; the
-results have the images' shape, dtype and device. :func:`q_sample`, the one a learner calls
-first, checks its arguments and also takes one index for all the images (an int, or a tensor of
-one value).
+(B, C, H, W) (any trailing shape works) and step indices ``t`` in [0, T): an integer tensor of B
+values, or one index for all the images (an int, or a tensor of one value). The results have the
+images' shape, dtype and device. Every public function checks its arguments first
+(:mod:`bdlearn.diffusion.checks`): ``t`` on the CPU copy that indexing the schedule needs, the
+images' shapes without reading them.
 """
 from __future__ import annotations
 
-import numbers
 from typing import NamedTuple
 
-import torch
 from torch import Tensor
 
-from bdlearn.diffusion.checks import shown
+from bdlearn.checks import checked_integer
+from bdlearn.diffusion.checks import check_same_shape, checked_steps
 from bdlearn.diffusion.schedule import DiffusionSchedule
-from bdlearn.errors import InputError
 
 __all__ = ["Gaussian", "gather", "q_mean_variance", "q_posterior_mean_variance", "q_sample", "q_sample_later"]
 
@@ -36,30 +35,8 @@ def gather(buffer: Tensor, t: Tensor, like: Tensor) -> Tensor:
     moved to its device (so devices without float64 work, and the result is the float64
     value rounded once). The shape is (B, 1, 1, ...), with as many dimensions as ``like``.
     """
-    values = buffer[t.cpu()].to(like.dtype).to(like.device)
+    values = buffer[t.cpu()].to(like.dtype).to(like.device)  # a no-op .cpu() for indices already checked
     return values.reshape(-1, *([1] * (like.ndim - 1)))
-
-
-def _step_indices(schedule: DiffusionSchedule, t: Tensor | int, batch: int) -> Tensor:
-    """``t`` checked as step indices for a batch of ``batch`` images, as a CPU int64 tensor.
-
-    ``t`` is an int, or an integer tensor of ``batch`` values or of one value for every image; each
-    index lies in [0, T). A negative index is refused: it does not count back from T here.
-    """
-    if isinstance(t, numbers.Integral) and not isinstance(t, bool):
-        t = torch.tensor([int(t)])
-    if not isinstance(t, Tensor) or t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
-        got = f"a tensor of {t.dtype}" if isinstance(t, Tensor) else shown(t)
-        raise InputError(f"t must be an int or an integer tensor of step indices, got {got}")
-    if t.numel() not in (1, batch):
-        raise InputError(f"t holds {t.numel()} step indices for a batch of {batch}; give one per image, "
-                         "or one for them all")
-    t = t.cpu().long()
-    outside = t[(t < 0) | (t >= schedule.num_timesteps)]
-    if outside.numel():
-        raise InputError(f"t must be step indices in [0, {schedule.num_timesteps - 1}] (the schedule has "
-                         f"{schedule.num_timesteps} steps), got {int(outside[0])}")
-    return t
 
 
 def q_sample(schedule: DiffusionSchedule, x_start: Tensor, t: Tensor | int, noise: Tensor) -> Tensor:
@@ -69,9 +46,8 @@ def q_sample(schedule: DiffusionSchedule, x_start: Tensor, t: Tensor | int, nois
     B values or of one, each in [0, T). ``noise`` is ε ~ N(0, I), of ``x_start``'s shape, passed in
     so that the draw is reproducible.
     """
-    t = _step_indices(schedule, t, x_start.shape[0])
-    if noise.shape != x_start.shape:
-        raise InputError(f"noise must have x_start's shape {tuple(x_start.shape)}, got {tuple(noise.shape)}")
+    t = checked_steps(schedule, t, x_start.shape[0])
+    check_same_shape("noise", noise, "x_start", x_start)
     return (
         gather(schedule.sqrt_alphas_cumprod, t, x_start) * x_start
         + gather(schedule.sqrt_one_minus_alphas_cumprod, t, x_start) * noise
@@ -84,17 +60,21 @@ def q_sample_later(schedule: DiffusionSchedule, x_s: Tensor, s: int, t: int, noi
     q(x_t | x_s) = N(√(ᾱ_t/ᾱ_s) x_s, (1 − ᾱ_t/ᾱ_s) I): the steps s+1 … t of the Markov chain in one
     draw (DDPM eq. 2, composed), with ᾱ_{−1} = 1 for the data x_0 (what the last reverse step gives).
     In a respaced schedule ᾱ are the original chain's at the kept timesteps, so the ratio is exact.
-    RePaint's resampling re-noises with it (:mod:`bdlearn.editing.resampling`).
+    RePaint's resampling re-noises with it (:mod:`bdlearn.editing.resampling`). ``s`` and ``t`` are
+    ints; ``noise`` is ε ~ N(0, I) of ``x_s``'s shape.
     """
-    if not -1 <= s < t < schedule.num_timesteps:
-        raise ValueError(f"need -1 <= s < t < {schedule.num_timesteps}, got s={s}, t={t}")
+    order = f" (need -1 <= s < t < {schedule.num_timesteps})"
+    s = checked_integer("s", s, -1, schedule.num_timesteps - 1, hint=order)
+    t = checked_integer("t", t, s + 1, schedule.num_timesteps, hint=order)
+    check_same_shape("noise", noise, "x_s", x_s)
     alpha_bar_s = 1.0 if s < 0 else float(schedule.alphas_cumprod[s])
     ratio = float(schedule.alphas_cumprod[t]) / alpha_bar_s
     return ratio ** 0.5 * x_s + (1.0 - ratio) ** 0.5 * noise
 
 
-def q_mean_variance(schedule: DiffusionSchedule, x_start: Tensor, t: Tensor) -> Gaussian:
+def q_mean_variance(schedule: DiffusionSchedule, x_start: Tensor, t: Tensor | int) -> Gaussian:
     """The distribution q(x_t | x_0) = N(√ᾱ_t x_0, (1-ᾱ_t) I) (DDPM eq. 4)."""
+    t = checked_steps(schedule, t, x_start.shape[0])
     return Gaussian(
         mean=gather(schedule.sqrt_alphas_cumprod, t, x_start) * x_start,
         variance=gather(1.0 - schedule.alphas_cumprod, t, x_start).expand_as(x_start),
@@ -103,14 +83,17 @@ def q_mean_variance(schedule: DiffusionSchedule, x_start: Tensor, t: Tensor) -> 
 
 
 def q_posterior_mean_variance(
-    schedule: DiffusionSchedule, x_start: Tensor, x_t: Tensor, t: Tensor
+    schedule: DiffusionSchedule, x_start: Tensor, x_t: Tensor, t: Tensor | int
 ) -> Gaussian:
     """The posterior q(x_{t-1} | x_t, x_0) = N(μ̃_t(x_t, x_0), β̃_t I) (DDPM eqs. 6-7).
 
     μ̃_t = √ᾱ_{t-1} β_t / (1-ᾱ_t) · x_0 + √α_t (1-ᾱ_{t-1}) / (1-ᾱ_t) · x_t and
     β̃_t = (1-ᾱ_{t-1}) / (1-ᾱ_t) · β_t; the log-variance is the clipped one (see
-    ``DiffusionSchedule.posterior_log_variance_clipped``), finite at the first step.
+    ``DiffusionSchedule.posterior_log_variance_clipped``), finite at the first step. ``x_start``
+    has ``x_t``'s shape.
     """
+    t = checked_steps(schedule, t, x_t.shape[0])
+    check_same_shape("x_start", x_start, "x_t", x_t)
     mean = (
         gather(schedule.posterior_mean_coef1, t, x_t) * x_start
         + gather(schedule.posterior_mean_coef2, t, x_t) * x_t

@@ -23,6 +23,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from bdlearn.diffusion.checks import check_float_images, check_model_output
 from bdlearn.diffusion.forward import q_posterior_mean_variance, q_sample
 from bdlearn.diffusion.reverse import p_mean_variance
 from bdlearn.diffusion.schedule import DiffusionSchedule
@@ -52,7 +53,11 @@ def discretized_gaussian_log_likelihood(x: Tensor, mean: Tensor, log_scale: Tens
 
 def hybrid_loss(schedule: DiffusionSchedule, model_output: Tensor, x_start: Tensor, x_t: Tensor,
                 t: Tensor, noise: Tensor) -> dict[str, Tensor]:
-    """Per-example L_simple ("mse"), L_t in bits per dimension ("vb") and their sum ("loss")."""
+    """Per-example L_simple ("mse"), L_t in bits per dimension ("vb") and their sum ("loss").
+
+    ``model_output`` has ``x_t``'s shape with twice its channels: ε, then the variance's v.
+    """
+    check_model_output(model_output, x_t, learned_sigma=True)
     channels = x_start.shape[1]
     eps, v = model_output.split(channels, dim=1)
     mse = ((noise - eps) ** 2).mean(dim=(1, 2, 3))
@@ -82,7 +87,10 @@ def diffusion_training_loss(model: Callable[[Tensor, Tensor], Tensor], schedule:
     Draws t ~ U{0..T−1} and ε ~ N(0, I), forms x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε, and scores the
     model's output. With ``min_snr_gamma`` the L_simple term of "loss" is weighted by
     :func:`min_snr_weight`. Returns batch means of "loss", "mse" (unweighted) and "vb".
+    ``x_start`` is a floating-point batch of images in [−1, 1]; ``model(x_t, t)`` returns ε and v
+    (x_start's shape with twice its channels).
     """
+    check_float_images("x_start", x_start)
     batch = x_start.shape[0]
     t = torch.randint(0, schedule.num_timesteps, (batch,), generator=generator, device="cpu").to(x_start.device)
     noise = torch.randn(x_start.shape, generator=generator, device="cpu").to(x_start)

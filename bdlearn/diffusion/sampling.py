@@ -11,8 +11,9 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from bdlearn.checks import check_eta_sampler, checked_integer, checked_seed
 from bdlearn.choices import Sampler
-from bdlearn.diffusion.checks import check_eta_sampler, checked_integer, checked_seed
+from bdlearn.diffusion.checks import check_float_images
 from bdlearn.diffusion.reverse import ddim_step, ddpm_step, p_mean_variance
 from bdlearn.diffusion.schedule import DiffusionSchedule, model_timesteps
 
@@ -34,17 +35,25 @@ class Trajectory:
 def reverse_step(model: nn.Module, schedule: DiffusionSchedule, x_t: Tensor, step: int, *,
                  sampler: Sampler = "ddpm", eta: float = 0.0, generator: torch.Generator | None = None,
                  clip_denoised: bool = True) -> tuple[Tensor, Tensor]:
-    """One reverse step at step index ``step``: returns (x_{t−1}, x̂_0)."""
+    """One reverse step at step index ``step``: returns (x_{t−1}, x̂_0).
+
+    ``x_t`` is a floating-point batch of images; ``step`` an int in [0, T); ``eta`` (η, DDIM's σ_t,
+    in [0, 1]) is for ``sampler="ddim"`` only, as in :func:`sample`.
+    """
+    check_float_images("x_t", x_t)
+    step = checked_integer("step", step, 0, schedule.num_timesteps,
+                           hint=f" (the schedule has {schedule.num_timesteps} steps)")
+    if sampler not in ("ddpm", "ddim"):
+        raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")
+    check_eta_sampler(eta, sampler)
     t = torch.full((x_t.shape[0],), step, dtype=torch.long, device=x_t.device)
     output = model(x_t, model_timesteps(schedule, t).to(x_t.device))
     pmv = p_mean_variance(schedule, output, x_t, t, clip_denoised=clip_denoised)
     noise = torch.randn(x_t.shape, generator=generator, device="cpu").to(x_t)
     if sampler == "ddpm":
         result = ddpm_step(pmv, t, noise)
-    elif sampler == "ddim":
-        result = ddim_step(schedule, pmv, x_t, t, noise, eta=eta)
     else:
-        raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")
+        result = ddim_step(schedule, pmv, x_t, t, noise, eta=eta)
     return result.sample, result.pred_xstart
 
 

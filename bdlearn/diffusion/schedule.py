@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from bdlearn.diffusion.checks import checked_integer
+from bdlearn.checks import checked_integer
+from bdlearn.diffusion.checks import checked_steps
 
 __all__ = [
     "DiffusionSchedule",
@@ -195,7 +196,10 @@ def space_timesteps(num_timesteps: int, section_counts: str | Sequence[int]) -> 
       the steps are cut into that many equal sections (the first ``num_timesteps % n`` one step
       longer) and each section keeps its count of steps, evenly spread from its first step to
       its last and rounded to the nearest step. "100" is the one-section case.
+
+    ``num_timesteps`` and every count are ints of at least 1.
     """
+    num_timesteps = checked_integer("num_timesteps", num_timesteps, 1)
     if isinstance(section_counts, str):
         text = section_counts.strip()
         if text.startswith("ddim"):
@@ -207,7 +211,7 @@ def space_timesteps(num_timesteps: int, section_counts: str | Sequence[int]) -> 
                 f"bad respacing {section_counts!r}: expected 'ddimN', 'N' or comma-separated counts"
             ) from None
     else:
-        counts = [int(count) for count in section_counts]
+        counts = [checked_integer("a section count", count, 1) for count in section_counts]
     if not counts:
         raise ValueError("respacing needs at least one section count")
     if any(count < 1 for count in counts):
@@ -244,17 +248,25 @@ def _ddim_timesteps(num_timesteps: int, text: str) -> set[int]:
     raise ValueError(f"no integer stride gives exactly {desired} of {num_timesteps} steps")
 
 
-def respace(schedule: DiffusionSchedule, use_timesteps: Iterable[int]) -> DiffusionSchedule:
+def respace(schedule: DiffusionSchedule, use_timesteps: Iterable[int] | Tensor) -> DiffusionSchedule:
     """The process that keeps only the steps ``use_timesteps`` of ``schedule``.
 
     ᾱ is unchanged at every kept step, which fixes the new β's: with the kept steps
     S_0 < S_1 < ..., β_i = 1 - ᾱ_{S_i} / ᾱ_{S_{i-1}} (and ᾱ before S_0 taken as 1).
+    ``use_timesteps`` holds step indices, ints in [0, T) (a set, a list, a range, an integer tensor),
+    as :func:`space_timesteps` gives them; a respacing string such as "10" goes to that function.
     """
-    kept = sorted(set(int(step) for step in use_timesteps))
+    if isinstance(use_timesteps, str):
+        raise TypeError(f"use_timesteps must be the step indices to keep, got the string {use_timesteps!r}; for "
+                        f"a respacing use respace(schedule, space_timesteps({schedule.num_timesteps}, "
+                        f"{use_timesteps!r}))")
+    if isinstance(use_timesteps, Tensor):
+        use_timesteps = use_timesteps.tolist()
+    kept = sorted({checked_integer("a kept step (use_timesteps)", step, 0, schedule.num_timesteps,
+                                   hint=f" (the schedule has {schedule.num_timesteps} steps)")
+                   for step in use_timesteps})
     if not kept:
         raise ValueError("respacing must keep at least one step")
-    if kept[0] < 0 or kept[-1] >= schedule.num_timesteps:
-        raise ValueError(f"kept steps must lie in [0, {schedule.num_timesteps}), got {kept[0]}..{kept[-1]}")
     indices = torch.tensor(kept, dtype=torch.int64)
     kept_alphas_cumprod = schedule.alphas_cumprod[indices]
     previous = torch.cat([kept_alphas_cumprod.new_ones(1), kept_alphas_cumprod[:-1]])
@@ -265,15 +277,17 @@ def respace(schedule: DiffusionSchedule, use_timesteps: Iterable[int]) -> Diffus
     )
 
 
-def model_timesteps(schedule: DiffusionSchedule, t: Tensor) -> Tensor:
+def model_timesteps(schedule: DiffusionSchedule, t: Tensor | int) -> Tensor:
     """The float32 timesteps the network receives for step indices ``t`` of ``schedule``.
 
-    Each index becomes the original step it stands for (``timestep_map``), scaled to a
-    range of 1000 (IDDPM's rescaled timesteps): with 1000 original steps the value is just
-    the original step number.
+    ``t`` is an int or an integer tensor of indices in [0, T); the result has its shape (one
+    value for an int) and device. Each index becomes the original step it stands for
+    (``timestep_map``), scaled to a range of 1000 (IDDPM's rescaled timesteps): with 1000
+    original steps the value is just the original step number.
     """
-    original = schedule.timestep_map[t.cpu()].to(torch.float32)
-    return (original * (MODEL_TIMESTEP_RANGE / schedule.original_num_steps)).to(t.device)
+    device = t.device if isinstance(t, Tensor) else torch.device("cpu")
+    original = schedule.timestep_map[checked_steps(schedule, t)].to(torch.float32)
+    return (original * (MODEL_TIMESTEP_RANGE / schedule.original_num_steps)).to(device)
 
 
 def step_indices_from_model_timesteps(schedule: DiffusionSchedule, timesteps: Tensor) -> Tensor:

@@ -33,6 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from bdlearn.checks import checked_integer, shown
+
 AttentionKernel = Literal["sdpa", "einsum"]
 
 
@@ -75,6 +77,10 @@ class UNetConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "attention_resolutions", tuple(self.attention_resolutions))
         object.__setattr__(self, "channel_mult", tuple(self.channel_mult))
+        for name in ("in_channels", "model_channels", "out_channels"):
+            checked_integer(name, getattr(self, name), 1)
+        if not self.channel_mult:
+            raise ValueError("channel_mult must give at least one level's channel multiplier, got ()")
         if not isinstance(self.num_res_blocks, int):
             counts = tuple(self.num_res_blocks)
             if len(counts) != len(self.channel_mult):
@@ -90,6 +96,17 @@ class UNetConfig:
         if self.norm_groups < 1 or self.model_channels % self.norm_groups:
             raise ValueError(f"model_channels ({self.model_channels}) must be a multiple of norm_groups "
                              f"({self.norm_groups})")
+        factors = tuple(2**level for level in range(len(self.channel_mult)))
+        missing = sorted(set(self.attention_resolutions) - set(factors))
+        if missing:
+            raise ValueError(f"attention_resolutions are downsample factors, and this UNet's levels have {factors} "
+                             f"(channel_mult {self.channel_mult}): no level has {missing}")
+        if self.num_head_channels == -1:
+            checked_integer("num_heads", self.num_heads, 1, hint=" (with num_head_channels=-1 it sets the heads)")
+        else:
+            checked_integer("num_head_channels", self.num_head_channels, 1, hint=" (or -1: num_heads sets the heads)")
+        if self.num_heads_upsample != -1 and self.num_head_channels == -1:
+            checked_integer("num_heads_upsample", self.num_heads_upsample, 1, hint=" (or -1: as num_heads)")
 
     @property
     def blocks_per_level(self) -> tuple[int, ...]:
@@ -424,5 +441,7 @@ class UNet(nn.Module):
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of scalar parameters."""
+    """Number of scalar parameters of ``model``, a torch module."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"count_parameters needs a torch.nn.Module, got {shown(model)}")
     return sum(p.numel() for p in model.parameters())

@@ -25,6 +25,10 @@ import torch
 from kornia.augmentation import AugmentationSequential, RandomAffine, RandomPerspective
 from kornia.geometry.transform import warp_affine, warp_perspective
 
+from bdlearn.checks import checked_integer, checked_real, checked_seed
+from bdlearn.clip.checks import check_images
+from bdlearn.editing.checks import check_masks
+
 
 @contextmanager
 def _seeded(seed: int | torch.Generator | None) -> Iterator[None]:
@@ -61,14 +65,16 @@ def extending_augmentations(
     Args:
         images: [B, C, H, W] images (gradients flow back to them through the warps).
         masks: [B, 1, H, W] masks (bool or float) of the region each image is edited in.
-        num_copies: views per image, the original included; 0 or 1 returns just the originals.
-        seed: an int or a ``torch.Generator`` for reproducible transforms; ``None`` draws them
-            from torch's global random state.
-        degrees, translate: the random affine transform: a rotation of up to ``degrees`` and a
-            shift of up to ``translate`` of the image side (the official code's values).
+        num_copies: views per image, the original included: an int of at least 0. 0 and 1 both
+            return just the originals (0 means no augmentation, as ``num_augmentations=0`` does
+            for an edit).
+        seed: an int in [0, 2**32) or a ``torch.Generator`` for reproducible transforms; ``None``
+            draws them from torch's global random state.
+        degrees, translate: the random affine transform: a rotation of up to ``degrees`` (at least 0)
+            and a shift of up to ``translate`` of the image side, in [0, 1] (the official code's values).
         distortion: how far the random perspective transform may move the image corners, as a
-            fraction of half the image side.
-        p: the probability of applying each of the two transforms to a copy.
+            fraction of half the image side, in [0, 1].
+        p: the probability, in [0, 1], of applying each of the two transforms to a copy.
 
     Returns:
         ``(views, view_masks)`` of shapes [num_copies·B, C, H, W] and [num_copies·B, 1, H, W],
@@ -77,13 +83,16 @@ def extending_augmentations(
         same transform as their images (nearest-neighbour, so they stay 0 or 1). Pixels warped
         in from outside the frame are 0 in both.
     """
-    if images.ndim != 4 or masks.ndim != 4 or masks.shape[1] != 1:
-        raise ValueError(f"expected images [B, C, H, W] and masks [B, 1, H, W], got {tuple(images.shape)} "
-                         f"and {tuple(masks.shape)}")
-    if masks.shape[0] != images.shape[0] or masks.shape[-2:] != images.shape[-2:]:
-        raise ValueError(f"masks {tuple(masks.shape)} do not match images {tuple(images.shape)}")
-    if num_copies < 0:
-        raise ValueError(f"num_copies must be at least 0, got {num_copies}")
+    check_images("images", images)
+    check_masks("masks", masks, images)
+    num_copies = checked_integer("num_copies", num_copies, 0, hint=" (views per image, the original included; "
+                                 "0 or 1: no augmentation)")
+    if seed is not None and not isinstance(seed, torch.Generator):
+        seed = checked_seed(seed)
+    checked_real("degrees", degrees, 0)
+    checked_real("translate", translate, 0, 1)
+    checked_real("distortion", distortion, 0, 1)
+    checked_real("p", p, 0, 1)
     masks = masks.to(images.dtype)
     if num_copies <= 1:
         return images, masks

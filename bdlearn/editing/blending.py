@@ -16,17 +16,37 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from bdlearn.checks import checked_integer
+from bdlearn.clip.checks import check_images
 from bdlearn.diffusion.forward import q_sample
 from bdlearn.diffusion.schedule import DiffusionSchedule
+from bdlearn.editing.checks import check_binary_mask, check_masks
+from bdlearn.errors import InputError
 
 
 def blend(foreground: Tensor, background: Tensor, mask: Tensor) -> Tensor:
-    """x_fg ⊙ m + x_bg ⊙ (1 − m) for a mask of 0s and 1s; exact (no arithmetic) outside and inside."""
+    """x_fg ⊙ m + x_bg ⊙ (1 − m) for a mask of 0s and 1s; exact (no arithmetic) outside and inside.
+
+    ``foreground`` and ``background`` are images [B, C, H, W] of one shape; ``mask`` is [B, 1, H, W] (or any
+    shape that broadcasts to theirs), bool or holding only 0s and 1s (a soft mask is refused: binarise it first).
+    A float mask's values are read to check them, a host sync on a GPU; the editing loop, which blends at every
+    step, hands over its mask as bool.
+    """
+    check_images("foreground", foreground)
+    check_images("background", background)
+    if background.shape != foreground.shape:
+        raise InputError(f"background {tuple(background.shape)} must have foreground's shape "
+                         f"{tuple(foreground.shape)}")
+    check_masks("mask", mask, foreground, broadcast=True)
+    check_binary_mask("mask", mask)
     return torch.where(mask.bool(), foreground, background)
 
 
 def noised_background(schedule: DiffusionSchedule, x_start: Tensor, step: int, noise: Tensor) -> Tensor:
-    """x_bg ~ q(x_step | x_0): the input noised to the level of step index ``step``; x_0 itself for step −1."""
+    """x_bg ~ q(x_step | x_0): the input noised to the level of step index ``step``, in [−1, T − 1]; x_0 itself for
+    step −1 (the level after the last step)."""
+    step = checked_integer("step", step, -1, schedule.num_timesteps,
+                           hint=f" (the schedule has {schedule.num_timesteps} steps; −1: x_0 itself)")
     if step < 0:
         return x_start
     t = torch.full((x_start.shape[0],), step, dtype=torch.long, device=x_start.device)

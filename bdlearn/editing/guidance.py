@@ -19,18 +19,23 @@ Taught in notebooks 04 and 06.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from bdlearn.checks import checked_choice, checked_integer, checked_real
 from bdlearn.choices import ClipInput, Distance
 from bdlearn.clip.bundle import ClipBundle, cosine_distance, spherical_distance
+from bdlearn.clip.checks import check_images
 from bdlearn.diffusion.forward import gather
 from bdlearn.diffusion.reverse import PMeanVariance, p_mean_variance
 from bdlearn.diffusion.schedule import DiffusionSchedule, model_timesteps
 from bdlearn.editing.augmentations import WarpParameters, extending_augmentations, warp_copies
+from bdlearn.editing.checks import check_masks, check_text_embedding
 from bdlearn.editing.variants import VARIANTS, VariantChoices
+from bdlearn.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,9 @@ class GuidanceWeights:
     The official code feeds x̂_0·f + x_t·(1 − f) with f = √(1 − ᾱ_t) (``"official_mix"``): early,
     when x̂_0 is a blur, it leans on x̂_0; late, on the nearly clean x_t. Its author calls this an
     optional experiment; bdlearn defaults to the paper.
+
+    The weights are finite numbers of at least 0, ``num_augmentations`` an int of at least 0 (0 or 1: no
+    augmentation), ``distance`` and ``clip_input`` one of their names (:mod:`bdlearn.choices`).
     """
 
     clip: float = 1000.0
@@ -52,19 +60,17 @@ class GuidanceWeights:
     lpips: float = 0.0  #: λ_lpips of the official background loss (the paper's D_bg weighs both terms by λ)
 
     def __post_init__(self) -> None:
-        if self.distance not in ("spherical", "cosine"):
-            raise ValueError(f"distance must be 'spherical' or 'cosine', got {self.distance!r}")
-        if self.clip_input not in ("pred_xstart", "official_mix"):
-            raise ValueError(f"clip_input must be 'pred_xstart' or 'official_mix', got {self.clip_input!r}")
-        if self.num_augmentations < 0:
-            raise ValueError(f"num_augmentations must be at least 0, got {self.num_augmentations}")
+        checked_choice("distance", self.distance, get_args(Distance))
+        checked_choice("clip_input", self.clip_input, get_args(ClipInput))
+        checked_integer("num_augmentations", self.num_augmentations, 0)
         for name in ("clip", "range", "background", "lpips"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"the {name} weight must be at least 0")
+            checked_real(f"the {name} weight", getattr(self, name), 0)
 
 
 def embedding_distance(embeddings: Tensor, text_embedding: Tensor, distance: Distance = "spherical") -> Tensor:
-    """The distance of each image embedding [N, D] to the prompt's [1, D]: spherical or cosine."""
+    """The distance of each image embedding [N, D] to the prompt's [1, D]: ``"spherical"`` or ``"cosine"``."""
+    checked_choice("distance", distance, get_args(Distance))
+    check_text_embedding(text_embedding, embeddings.shape[-1])
     measure = spherical_distance if distance == "spherical" else cosine_distance
     return measure(embeddings, text_embedding.expand_as(embeddings))
 
@@ -74,26 +80,37 @@ def clip_distance(clip: ClipBundle, images: Tensor, masks: Tensor, text_embeddin
                   seed: int | torch.Generator | None = None) -> Tensor:
     """D_CLIP per image [B]: the distance between the prompt and each masked image, averaged over views.
 
-    ``images`` [B, 3, H, W] in [−1, 1], ``masks`` [B, 1, H, W]; each image and its mask are warped
-    together into ``num_augmentations`` views (the first unwarped; 0 or 1 means no augmentation),
-    the background is zeroed (image ⊙ mask), and CLIP embeds the result.
+    ``images`` [B, 3, H, W] in [−1, 1], ``masks`` [B, 1, H, W], ``text_embedding`` the prompt's [1, D];
+    each image and its mask are warped together into ``num_augmentations`` views (the first unwarped;
+    0 or 1 means no augmentation), the background is zeroed (image ⊙ mask), and CLIP embeds the result.
+    ``distance`` is ``"spherical"`` or ``"cosine"``.
     """
+    checked_choice("distance", distance, get_args(Distance))
+    check_text_embedding(text_embedding)
     views, view_masks = extending_augmentations(images, masks, num_augmentations, seed=seed)
     per_view = embedding_distance(clip.encode_image(views * view_masks), text_embedding, distance)
     return per_view.view(-1, images.shape[0]).mean(dim=0)
 
 
 def range_loss(images: Tensor) -> Tensor:
-    """L_range per image [B]: the mean squared amount by which pixels leave [−1, 1]."""
+    """L_range per image [B] of ``images`` [B, C, H, W]: the mean squared amount by which pixels leave [−1, 1]."""
+    check_images("images", images)
     return (images - images.clamp(-1, 1)).pow(2).mean(dim=(1, 2, 3))
 
 
 def background_loss(images: Tensor, x_start: Tensor, masks: Tensor, lpips: nn.Module | None) -> Tensor:
     """D_bg per image [B] = ½(MSE + LPIPS) between x̂_0 and x_0 outside the mask (both ⊙ (1 − m)).
 
+    ``images`` (x̂_0) and ``x_start`` (x_0) are [B, 3, H, W] of one shape, ``masks`` [B, 1, H, W].
     With ``lpips`` None (its ImageNet backbone unavailable), the LPIPS term is left out, so
     D_bg = ½ MSE; :func:`bdlearn.clip.perceptual.load_lpips` warns when that happens.
     """
+    check_images("images", images)
+    check_images("x_start", x_start)
+    if x_start.shape != images.shape:
+        raise InputError(f"x_start {tuple(x_start.shape)} must have the images' shape {tuple(images.shape)} "
+                         "(x_start.expand_as(images) repeats one input)")
+    check_masks("masks", masks, images)
     keep = 1 - masks
     ours, theirs = images * keep, x_start * keep
     mse = (ours - theirs).pow(2).mean(dim=(1, 2, 3))
@@ -157,8 +174,20 @@ def guided_prediction(unet: nn.Module, schedule: DiffusionSchedule, x_t: Tensor,
     ``autocast`` runs the UNet in bfloat16 on the CPU (faster where the CPU supports it).
     ``variant`` chooses the augmentations and the background loss (:mod:`bdlearn.editing.variants`);
     the official augmentations warp with ``warps`` (``seed`` draws the paper's).
+
+    ``x_t`` is [B, 3, H, W], ``step`` a step index in [0, T − 1]. Guided, it needs ``text_embedding`` (the
+    prompt's [1, D]) and ``masks`` [B, 1, H, W], and ``x_start`` (x_0 [B, 3, H, W]) for a background loss.
     """
+    check_images("x_t", x_t)
+    step = checked_integer("step", step, 0, schedule.num_timesteps,
+                           hint=f" (the schedule has {schedule.num_timesteps} steps)")
     guided = clip is not None and weights.clip + weights.range + weights.background + weights.lpips > 0
+    background = weights.background > 0 or weights.lpips > 0
+    if guided:
+        check_text_embedding(text_embedding)
+        check_masks("masks", masks, x_t)
+        if background and x_start is None:
+            raise InputError("the background loss needs x_start, the input image")
     t = torch.full((x_t.shape[0],), step, dtype=torch.long)  # on the CPU, where the schedule lives
     with torch.enable_grad() if guided else torch.no_grad():
         x_in = x_t.detach().requires_grad_(guided)
@@ -168,7 +197,6 @@ def guided_prediction(unet: nn.Module, schedule: DiffusionSchedule, x_t: Tensor,
         pmv = p_mean_variance(schedule, output, x_in, t, clip_denoised=clip_denoised)
         if not guided:
             return GuidedPrediction(pmv, None, None)
-        assert text_embedding is not None and masks is not None
         clip_image = pmv.pred_xstart
         if weights.clip_input == "official_mix":
             fac = gather(schedule.sqrt_one_minus_alphas_cumprod, t, x_t)
@@ -179,9 +207,7 @@ def guided_prediction(unet: nn.Module, schedule: DiffusionSchedule, x_t: Tensor,
             distance = clip_distance(clip, clip_image, masks, text_embedding, weights.num_augmentations,
                                      weights.distance, seed)
         loss = weights.clip * distance + weights.range * range_loss(pmv.pred_xstart)
-        if weights.background > 0 or weights.lpips > 0:
-            if x_start is None:
-                raise ValueError("the background loss needs x_start, the input image")
+        if background:
             if variant.background_loss == "official":
                 loss = loss + official_background_loss(clip_image, x_start, masks, lpips, weights.background,
                                                        weights.lpips)

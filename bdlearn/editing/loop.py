@@ -30,17 +30,21 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from bdlearn.checks import checked_choice, checked_integer
 from bdlearn.choices import Method, Sampler, Variant
 from bdlearn.clip.bundle import ClipBundle
+from bdlearn.clip.checks import check_images
 from bdlearn.diffusion.forward import q_sample, q_sample_later
 from bdlearn.diffusion.reverse import ddim_step, ddpm_step
 from bdlearn.diffusion.schedule import DiffusionSchedule
 from bdlearn.diffusion.unet import UNet
 from bdlearn.editing.blending import blend, noised_background
+from bdlearn.editing.checks import check_binary_mask, check_masks, check_pixel_range, check_text_embedding
 from bdlearn.editing.guidance import GuidanceWeights, GuidedPrediction, guided_prediction
 from bdlearn.editing.noise import GeneratorNoise, NoiseSource
 from bdlearn.editing.resampling import resampling_moves
 from bdlearn.editing.variants import VariantChoices, variant_choices
+from bdlearn.errors import InputError
 
 
 @dataclass
@@ -67,10 +71,9 @@ class EditStep:
 
 
 def start_step(schedule: DiffusionSchedule, skip: int) -> int:
-    """The step index the edit starts from: the last, less ``skip`` skipped steps."""
-    if not 0 <= skip < schedule.num_timesteps:
-        raise ValueError(f"skip must be in [0, {schedule.num_timesteps - 1}] for {schedule.num_timesteps} steps, "
-                         f"got {skip}")
+    """The step index the edit starts from: the last, less ``skip`` (an int in [0, T − 1]) skipped steps."""
+    skip = checked_integer("skip", skip, 0, schedule.num_timesteps,
+                           hint=f" (the schedule has {schedule.num_timesteps} steps)")
     return schedule.num_timesteps - 1 - skip
 
 
@@ -84,6 +87,7 @@ def edit_step(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, x: Tens
     The random draws come from ``noise`` in the variant's order (:mod:`bdlearn.editing.noise`):
     the step noise before the guidance (official) or after it (paper), the warps of the official
     augmentations inside it, the background noise last. ``generator`` seeds the paper's augmentations.
+    ``masks`` [B, 1, S, S] hold 0s and 1s (:func:`guided_edit_loop` checks them).
     """
     batch = x.shape[0]
     t = torch.full((batch,), step, dtype=torch.long, device=x.device)
@@ -108,7 +112,7 @@ def edit_step(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, x: Tens
     level = step if variant.background_level == "step_input" else step - 1
     shape = (1, *x.shape[1:]) if variant.shared_background_noise else tuple(x.shape)
     background = noised_background(schedule, x_start[:shape[0]], level, noise.normal("background", shape, x))
-    return EditStep(prediction, sample, background, blend(sample, background.expand_as(sample), masks))
+    return EditStep(prediction, sample, background, blend(sample, background.expand_as(sample), masks.bool()))
 
 
 class NonFiniteStep(FloatingPointError):
@@ -130,6 +134,10 @@ def guided_edit_loop(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, 
                      on_step: Callable[[int], object] | None = None) -> LoopOutput:
     """Edit ``batch`` copies of x_0 [1, 3, S, S] inside ``mask`` [1, 1, S, S] toward ``text_embedding``.
 
+    ``x_start`` holds pixels in [−1, 1]; ``mask`` only 0s and 1s (1: the region to edit; binarise a soft mask
+    first); ``text_embedding`` is the prompt's CLIP embedding [1, D]; ``batch`` is an int of at least 1. These
+    are checked once, before the first step (reading the values of ``x_start`` and ``mask``).
+
     All randomness (initial noise, step noise, background noise, augmentations) comes from
     ``generator``, so a seed gives the same edits on the CPU; or from ``noise``, e.g. recorded
     draws to replay (:class:`~bdlearn.editing.noise.RecordedNoise`; ``generator`` then seeds only
@@ -140,10 +148,17 @@ def guided_edit_loop(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, 
     (for a caller's own bar). A step whose x_t comes out NaN or infinite (an unstable setting) raises
     :class:`NonFiniteStep` at once.
     """
-    if method not in get_args(Method):
-        raise ValueError(f"method must be one of {get_args(Method)}, got {method!r}")
-    if sampler not in get_args(Sampler):
-        raise ValueError(f"sampler must be one of {get_args(Sampler)}, got {sampler!r}")
+    checked_choice("method", method, get_args(Method))
+    checked_choice("sampler", sampler, get_args(Sampler))
+    batch = checked_integer("batch", batch, 1)
+    check_images("x_start", x_start, channels=3)
+    if x_start.shape[0] != 1:
+        raise InputError(f"x_start must be one image [1, 3, S, S], got shape {tuple(x_start.shape)} (the loop "
+                         "edits batch copies of it)")
+    check_masks("mask", mask, x_start)
+    check_text_embedding(text_embedding)
+    check_pixel_range("x_start", x_start)
+    check_binary_mask("mask", mask)
     if noise is None:
         if generator is None:
             raise ValueError("give a generator (or recorded noise) for the edit's random draws")

@@ -9,11 +9,16 @@ trained on; the two can order the same edits differently.
 """
 from __future__ import annotations
 
+from typing import get_args
+
 import torch
 from torch import Tensor
 
+from bdlearn.checks import checked_choice
 from bdlearn.choices import Distance, Variant
 from bdlearn.clip.bundle import ClipBundle
+from bdlearn.clip.checks import check_images
+from bdlearn.editing.checks import check_masks, check_text_embedding
 from bdlearn.editing.guidance import clip_distance, embedding_distance
 from bdlearn.editing.variants import VariantChoices, variant_choices
 
@@ -23,8 +28,13 @@ def rank_edits(clip: ClipBundle, edits: Tensor, mask: Tensor, text_embedding: Te
                distance: Distance = "spherical", variant: Variant | VariantChoices = "paper") -> tuple[Tensor, Tensor]:
     """Order of ``edits`` [N, 3, S, S] in [−1, 1] from best to worst, and their distances [N] (unsorted).
 
-    Ties keep the original order, so ranking is deterministic.
+    ``mask`` [1, 1, S, S] is the region of every edit, ``text_embedding`` the prompt's [1, D], ``distance``
+    ``"spherical"`` or ``"cosine"``. Ties keep the original order, so ranking is deterministic.
     """
+    check_images("edits", edits, channels=3)
+    check_masks("mask", mask, edits, one=True)
+    check_text_embedding(text_embedding)
+    checked_choice("distance", distance, get_args(Distance))
     masks = mask.expand(edits.shape[0], -1, -1, -1)
     if variant_choices(variant).ranking_normalised:
         distances = clip_distance(clip, edits, masks, text_embedding, num_augmentations=0, distance=distance)

@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from bdlearn.checks import checked_integer
+
 
 @dataclass(frozen=True)
 class Move:
@@ -34,10 +36,12 @@ def resampling_moves(first: int, resample: int = 1, jump: int = 1) -> list[Move]
 
     Blocks are counted from the start: after every ``jump`` steps down, the loop goes back up
     ``jump`` levels, until that block has been run ``resample`` times; then it goes on down. The
-    last block, which ends at the data x_0, is resampled too.
+    last block, which ends at the data x_0, is resampled too. ``first`` is an int of at least 0, ``resample``
+    and ``jump`` ints of at least 1.
     """
-    if resample < 1 or jump < 1:
-        raise ValueError(f"resample and jump must be at least 1, got resample={resample}, jump={jump}")
+    first = checked_integer("first", first, 0)
+    resample = checked_integer("resample", resample, 1)
+    jump = checked_integer("jump", jump, 1)
     if resample > 1 and jump > first + 1:
         raise ValueError(f"jump must be at most the edit's {first + 1} steps, got {jump}")
     moves, level, runs = [], first, {}

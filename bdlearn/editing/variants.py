@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from bdlearn.checks import checked_choice
 from bdlearn.choices import Variant
 
 
@@ -68,6 +69,4 @@ def variant_choices(variant: Variant | VariantChoices) -> VariantChoices:
     """The choices of ``variant``, given by name (:data:`VARIANTS`) or as choices already."""
     if isinstance(variant, VariantChoices):
         return variant
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {', '.join(map(repr, VARIANTS))}, got {variant!r}")
-    return VARIANTS[variant]
+    return VARIANTS[checked_choice("variant", variant, tuple(VARIANTS))]

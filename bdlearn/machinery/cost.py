@@ -35,6 +35,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from bdlearn.checks import checked_integer
 from bdlearn.clip.bundle import ClipBundle
 from bdlearn.editing.guidance import GuidanceWeights, guided_prediction
 from bdlearn.machinery.inputs import InputError
@@ -167,7 +168,14 @@ def plan_batches(world: ModelWorld, repetitions: int, steps: int, num_augmentati
     free memory by :func:`guided_step_cost` and :func:`edits_that_fit` (memory that PyTorch holds
     cached from earlier work counts as free); else the world's default. Never more than
     ``repetitions``. Where the GPU's memory cannot be read or the step cannot be counted, a warning
-    says so and the world's default is used."""
+    says so and the world's default is used.
+
+    ``repetitions``, ``steps`` (guided steps per edit) and ``batch_size`` are positive ints,
+    ``num_augmentations`` an int of at least 0; anything else is an :class:`InputError`."""
+    repetitions, steps = checked_integer("repetitions", repetitions, 1), checked_integer("steps", steps, 1)
+    num_augmentations = checked_integer("num_augmentations", num_augmentations, 0)
+    if batch_size is not None:
+        batch_size = checked_integer("batch_size", batch_size, 1, hint=" (or None for bdlearn to choose)")
     device = world.device
     if device.type == "cpu":
         return _cpu_plan(world, repetitions, steps, num_augmentations, batch_size)

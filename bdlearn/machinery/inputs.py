@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from bdlearn.diffusion.checks import checked_integer
+from bdlearn.checks import checked_integer
 from bdlearn.errors import InputError, first_words
 
 ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, str, Path]

@@ -32,8 +32,8 @@ from typing import Any, get_args
 
 import numpy as np
 
+from bdlearn.checks import check_eta_sampler, checked_choice, checked_flag, checked_integer, checked_seed, shown
 from bdlearn.choices import ClipInput, Distance, Method, Sampler, Variant, WindowFit
-from bdlearn.diffusion.checks import check_eta_sampler, checked_integer, checked_seed, shown
 from bdlearn.diffusion.schedule import DiffusionSchedule
 from bdlearn.editing.guidance import GuidanceWeights
 from bdlearn.editing.resampling import resampling_moves
@@ -133,18 +133,6 @@ def _weight(name: str, value: Any, high: float | None = None) -> float:
     return value
 
 
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise InputError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
-    return value
-
-
-def _flag(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise InputError(f"{name} must be True or False, got {shown(value)}")
-    return bool(value)
-
-
 def _respacing(value: Any, default: str) -> str:
     if value is None:
         return default
@@ -182,9 +170,9 @@ def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any, va
     ``diffusion`` is the world's :attr:`~bdlearn.worlds.world.ModelWorld.diffusion`, which the
     respacing is checked against. Raises :class:`~bdlearn.machinery.inputs.InputError`.
     """
-    method = _choice("method", method, METHODS)
-    variant = _choice("variant", variant, VARIANT_NAMES)
-    sampler = _choice("sampler", defaults.sampler if sampler is None else sampler, SAMPLERS)
+    method = checked_choice("method", method, METHODS)
+    variant = checked_choice("variant", variant, VARIANT_NAMES)
+    sampler = checked_choice("sampler", defaults.sampler if sampler is None else sampler, SAMPLERS)
     if variant == "official" and method == "sdedit":
         raise InputError("the official variant reproduces the official code's Blended Diffusion and Local baseline; "
                          "SDEdit runs with variant='paper'")
@@ -234,11 +222,12 @@ def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any, va
         method=method, variant=variant, respacing=respacing, skip=skip, num_steps=num_steps, sampler=sampler, eta=eta,
         num_augmentations=num_augmentations, repetitions=repetitions, batch_size=batch_size,
         clip_weight=clip_weight, range_weight=range_weight, background_weight=background_weight,
-        distance=_choice("distance", distance, DISTANCES),
-        clip_input=_choice("clip_input", VARIANTS[variant].clip_input if clip_input is None else clip_input,
+        distance=checked_choice("distance", distance, DISTANCES),
+        clip_input=checked_choice("clip_input", VARIANTS[variant].clip_input if clip_input is None else clip_input,
                            CLIP_INPUTS),
-        clip_denoised=_flag("clip_denoised", clip_denoised), invert_mask=_flag("invert_mask", invert_mask),
-        window=_choice("window", window, WINDOW_FITS),
+        clip_denoised=checked_flag("clip_denoised", clip_denoised),
+        invert_mask=checked_flag("invert_mask", invert_mask),
+        window=checked_choice("window", window, WINDOW_FITS),
         seed=checked_seed(seed),
-        resample=resample, jump=jump, return_trajectory=_flag("return_trajectory", return_trajectory),
-        progress=_flag("progress", progress))
+        resample=resample, jump=jump, return_trajectory=checked_flag("return_trajectory", return_trajectory),
+        progress=checked_flag("progress", progress))

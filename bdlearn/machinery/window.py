@@ -29,7 +29,9 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
+from bdlearn.checks import checked_integer
 from bdlearn.choices import WindowFit
+from bdlearn.errors import InputError
 
 #: Context around the mask's bounding box, on each side, as a fraction of the box's longer side.
 CONTEXT = 0.5
@@ -78,9 +80,14 @@ def _place(centre: float, side: int, length: int) -> int:
 
 
 def choose_window(mask: np.ndarray, model_side: int, fit: WindowFit = "mask") -> EditWindow:
-    """The window to edit for a user's ``mask`` (HxW bool, True = edit); see the module's rules."""
+    """The window to edit for a user's ``mask`` (HxW bool, True = edit) and a model of side ``model_side``
+    (a positive int); see the module's rules."""
     if fit not in ("mask", "image"):
         raise ValueError(f"window fit must be 'mask' or 'image', got {fit!r}")
+    model_side = checked_integer("model_side", model_side, 1, hint=" (the model's image side, e.g. 32 or 256)")
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise InputError(f"mask must be an HxW array, got shape {mask.shape}")
     height, width = mask.shape
     if fit == "image":
         side = max(height, width)
@@ -121,9 +128,26 @@ def mask_growth(window: EditWindow) -> int:
     return math.ceil(max(1.0, window.scale)) + 1
 
 
+def check_fits(image: np.ndarray, mask: np.ndarray, window: EditWindow) -> None:
+    """Refuse an ``image`` that is not HxWx3 uint8 (what :func:`~bdlearn.machinery.inputs.read_image` gives),
+    a ``mask`` of another HxW, and a ``window`` chosen for a picture of another size."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        described = f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray) else (
+            type(image).__name__)
+        raise TypeError(f"image must be an HxWx3 uint8 array (read_image gives one), got a {described}")
+    height, width = image.shape[:2]
+    if np.shape(mask) != (height, width):
+        raise InputError(f"mask has shape {np.shape(mask)}; it must be the image's HxW, {(height, width)}")
+    if (window.image_height, window.image_width) != (height, width):
+        raise InputError(f"the window was chosen for a {window.image_height}x{window.image_width} picture, and the "
+                         f"image is {height}x{width}; choose it with choose_window(mask, ...) for this picture's mask")
+
+
 def to_model(image: np.ndarray, mask: np.ndarray, window: EditWindow) -> tuple[torch.Tensor, torch.Tensor]:
     """The window of ``image`` (HxWx3 uint8) and ``mask`` (HxW bool) as the model's inputs:
-    a [1, 3, S, S] float32 tensor in [−1, 1] and a [1, 1, S, S] tensor of 0s and 1s."""
+    a [1, 3, S, S] float32 tensor in [−1, 1] and a [1, 1, S, S] tensor of 0s and 1s. ``window`` is
+    :func:`choose_window`'s for this mask (:func:`check_fits`)."""
+    check_fits(image, mask, window)
     size = window.model_side
     square = Image.fromarray(_crop(image, window, "reflect"), "RGB")
     if square.size != (size, size):
@@ -153,7 +177,9 @@ def to_pixels(images: torch.Tensor, rounding: Rounding = "round") -> torch.Tenso
 def paste_back(edit: torch.Tensor, image: np.ndarray, mask: np.ndarray, window: EditWindow,
                rounding: Rounding = "round") -> np.ndarray:
     """The photo with the edited window (``edit``, [3, S, S] in [−1, 1]) inside ``mask``: HxWx3 uint8,
-    equal to ``image`` wherever ``mask`` is False; ``rounding`` as in :func:`to_pixels`."""
+    equal to ``image`` wherever ``mask`` is False; ``rounding`` as in :func:`to_pixels`. ``image``, ``mask``
+    and ``window`` are :func:`to_model`'s (:func:`check_fits`)."""
+    check_fits(image, mask, window)
     pixels = to_pixels(edit, rounding).permute(1, 2, 0).cpu().numpy()
     square = Image.fromarray(pixels, "RGB")
     if square.size != (window.side, window.side):

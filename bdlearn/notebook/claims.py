@@ -27,6 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bdlearn.checks import shown
+from bdlearn.errors import InputError
+
 #: The environment variable a student sets to re-run a notebook with another seed.
 SEED_VARIABLE = "BDLEARN_NOTEBOOK_SEED"
 #: A printed claim line: ``claim: <statement> — holds|does not hold (<evidence>)``.
@@ -159,16 +162,20 @@ def claim_greater(statement: str, a: Sequence[float] | np.ndarray, b: Sequence[f
 
     For bools (successes) the evidence reads ``41/64 vs 22/64, difference 30 ± 8 points`` (``scale``
     100, ``unit`` " points"); for numbers it reads ``0.31 vs 0.12, difference 0.19 ± 0.02``.
+    ``scale``, a positive finite number, multiplies only the printed difference and its error.
     ``pairs`` as in :func:`difference`; ``names`` label the two samples in the evidence.
     """
+    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, numbers.Real) or not 0 < scale < math.inf:
+        raise InputError(f"scale must be a positive finite number (100 prints a rate's difference in points), "
+                         f"got {shown(scale)}")
     a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
     effect = difference(a, b, pairs)
     label_a, label_b = (f"{name} " if name else "" for name in names)
     if _binary(a) and _binary(b):
-        shown = f"{label_a}{int(a.sum())}/{a.size} vs {label_b}{int(b.sum())}/{b.size}"
+        compared = f"{label_a}{int(a.sum())}/{a.size} vs {label_b}{int(b.sum())}/{b.size}"
     else:
-        shown = f"{label_a}{a.mean():.3g} vs {label_b}{b.mean():.3g}"
-    evidence = (f"{shown}, difference {effect.value * scale:.3g} ± {effect.standard_error * scale:.2g}"
+        compared = f"{label_a}{a.mean():.3g} vs {label_b}{b.mean():.3g}"
+    evidence = (f"{compared}, difference {effect.value * scale:.3g} ± {effect.standard_error * scale:.2g}"
                 f"{unit}{'' if pairs is None else f', {len(np.unique(np.asarray(pairs)))} pairs'}")
     return claim(statement, effect.exceeds(0.0), evidence)
 

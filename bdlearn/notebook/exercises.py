@@ -30,7 +30,8 @@ MAX_PERMUTED_DIMS = 5  # try every order of dims only up to this many dims (5! =
 def check(name: str, mine: Any, reference: Any, rtol: float = 1e-4, atol: float = 1e-5) -> str:
     """Compare ``mine`` with ``reference``, print ``"<name>: <verdict>"`` and return the verdict.
 
-    Both may be tensors, numpy arrays, Python numbers, bools or (nested) lists of numbers.
+    Both may be tensors (sparse ones are compared as their dense values), numpy arrays, Python numbers,
+    bools or (nested) lists of numbers.
     The returned verdict is one of:
 
     * ``"exact"``: same shape and the same values (NaN where the reference has NaN counts as equal);
@@ -68,13 +69,15 @@ def _judge(mine: Any, reference: Any, rtol: float, atol: float) -> tuple[str, st
 # --- turning answers into tensors -------------------------------------------------------------
 
 def _to_tensor(value: Any) -> torch.Tensor | None:
-    """``value`` as a CPU tensor outside autograd, or None when it cannot be one (a string, a dict...)."""
+    """``value`` as a dense CPU tensor outside autograd (a sparse one made dense), or None when it cannot be
+    one (a string, a dict...)."""
     if isinstance(value, (str, bytes)):
         return None
     if isinstance(value, np.ndarray):
         value = np.array(value)  # a copy: torch refuses negative strides and warns on read-only arrays
     try:
-        return torch.as_tensor(value).detach().cpu()
+        tensor = torch.as_tensor(value).detach().cpu()
+        return tensor if tensor.layout == torch.strided else tensor.to_dense()
     except (TypeError, ValueError, RuntimeError):
         return None
 

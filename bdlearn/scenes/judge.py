@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import ndimage
 
+from bdlearn.errors import InputError
+from bdlearn.scenes.measures import read_picture, read_region
 from bdlearn.scenes.render import COLOURS, SHAPES, shape_mask
 
 if TYPE_CHECKING:
@@ -57,13 +59,15 @@ class Verdict:
 
 
 def judge_region(image: np.ndarray, mask: np.ndarray) -> Verdict:
-    """Judge the object (if any) inside ``mask`` of a square (H, W, 3) RGB image in [0, 1]."""
-    image = np.asarray(image, dtype=np.float32)
-    mask = np.asarray(mask, dtype=bool)
-    if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] != image.shape[1]:
-        raise ValueError(f"expected a square (H, W, 3) image, got shape {image.shape}")
-    if mask.shape != image.shape[:2]:
-        raise ValueError(f"mask shape {mask.shape} does not match image shape {image.shape[:2]}")
+    """Judge the object (if any) inside ``mask`` (an (H, W) bool array) of a square (H, W, 3) RGB image.
+
+    The image holds floats in [0, 1] or uint8 values 0..255 (a picture read from a file), read as the
+    measures read pictures (:func:`~bdlearn.scenes.measures.read_picture`: uint8 is divided by 255).
+    """
+    image = read_picture(image).astype(np.float32)
+    if image.shape[0] != image.shape[1]:
+        raise InputError(f"expected a square (H, W, 3) image, got shape {image.shape}")
+    mask = read_region(mask, image)
 
     chroma = image.max(axis=2) - image.min(axis=2)
     hue = rgb_to_hue(image)
@@ -83,7 +87,8 @@ def judge_region(image: np.ndarray, mask: np.ndarray) -> Verdict:
 
 
 def judge_edit(image: np.ndarray, task: EditTask) -> bool:
-    """True when the task's target colour and shape are found inside the task's mask."""
+    """True when the task's target colour and shape are found inside the task's mask of ``image`` (as
+    :func:`judge_region` takes it)."""
     return judge_region(image, task.mask).matches(task.target_colour, task.target_shape)
 
 

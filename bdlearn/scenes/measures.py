@@ -1,7 +1,8 @@
 """Judge-free measures of an edit: how much the background changed, and the seam at the mask's edge.
 
 Both take pictures as (H, W, 3) arrays in [0, 1] (a float array) or 0..255 (uint8), as the judge
-does, and a (H, W) bool mask that is True where the edit goes.
+does (:func:`read_picture`), and a (H, W) bool mask of the picture's size that is True where the edit
+goes (:func:`read_region`); anything else is refused with an error that says what is accepted.
 
 * :func:`background_error`: the root-mean-square change of the pixels *outside* the mask. 0 means
   the background is the input's; Blended Diffusion's final replacement makes it exactly 0.
@@ -13,17 +14,38 @@ from __future__ import annotations
 
 import numpy as np
 
+from bdlearn.errors import InputError
 
-def _unit(image: np.ndarray) -> np.ndarray:
-    """A picture as float64 in [0, 1] (uint8 pictures are divided by 255)."""
-    image = np.asarray(image)
-    return image.astype(np.float64) / 255 if image.dtype == np.uint8 else image.astype(np.float64)
+
+def read_picture(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """``image``, an (H, W, 3) RGB picture of floats in [0, 1] or of uint8 values 0..255, as float64 in [0, 1]
+    (uint8 pictures are divided by 255); ``name`` names it in a refusal."""
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise InputError(f"{name} must be an (H, W, 3) RGB picture, got shape {array.shape}")
+    if array.dtype == np.uint8:
+        return array.astype(np.float64) / 255
+    if not np.issubdtype(array.dtype, np.floating):
+        raise TypeError(f"{name} must hold floats in [0, 1] or uint8 values 0..255, got dtype {array.dtype}")
+    return array.astype(np.float64)
+
+
+def read_region(mask: np.ndarray, picture: np.ndarray) -> np.ndarray:
+    """``mask`` as a bool array, refused unless it is the (H, W) of ``picture``, an (H, W, 3) picture."""
+    region = np.asarray(mask, dtype=bool)
+    if region.shape != picture.shape[:2]:
+        raise InputError(f"mask has shape {region.shape}; it must be the picture's (H, W), {picture.shape[:2]}")
+    return region
 
 
 def background_error(edited: np.ndarray, original: np.ndarray, mask: np.ndarray) -> float:
     """RMS of ``edited − original`` over the pixels outside ``mask`` (and all three channels), in [0, 1]."""
-    outside = ~np.asarray(mask, dtype=bool)
-    change = _unit(edited)[outside] - _unit(original)[outside]
+    edited, original = read_picture(edited, "edited"), read_picture(original, "original")
+    if edited.shape != original.shape:
+        raise InputError(f"edited has shape {edited.shape} and original {original.shape}; "
+                         "compare an edit with the picture it was made from, at the same size")
+    outside = ~read_region(mask, original)
+    change = edited[outside] - original[outside]
     return float(np.sqrt((change**2).mean())) if change.size else 0.0
 
 
@@ -33,7 +55,8 @@ def seam(image: np.ndarray, mask: np.ndarray) -> float:
     Each pair's difference is averaged over the colour channels. 0 for a mask with no edge (empty,
     or the whole picture).
     """
-    pixels, mask = _unit(image), np.asarray(mask, dtype=bool)
+    pixels = read_picture(image)
+    mask = read_region(mask, pixels)
     jumps = []
     for axis in (0, 1):
         here, there = [slice(None)] * 2, [slice(None)] * 2

@@ -16,14 +16,21 @@ rule-based judge in :mod:`bdlearn.scenes.judge`:
 from __future__ import annotations
 
 import colorsys
+import numbers
 from dataclasses import dataclass
-from typing import Sequence, Union
+from typing import Any, Sequence, Union
 
 import numpy as np
 from PIL import Image
 
+from bdlearn.checks import checked_integer, shown
+from bdlearn.errors import InputError
+
 IMAGE_SIZE = 32
 """Default image side in pixels. Every function also takes a ``size`` argument."""
+
+MIN_IMAGE_SIZE = 4
+"""Smallest image side: objects (a quarter to half of the side wide) are then at least a pixel wide."""
 
 COLOURS: dict[str, tuple[float, float, float]] = {
     "red": (0.90, 0.10, 0.12),
@@ -56,8 +63,35 @@ MAX_OVERLAP = 0.1
 """Default largest fraction of an object that may lie under, or over, other objects."""
 
 Seed = Union[int, Sequence[int], np.random.Generator]
+"""A non-negative int, a sequence of them, or a ``numpy.random.Generator`` (which is advanced)."""
 Box = tuple[int, int, int, int]
 """An axis-aligned box as (top, left, height, width) in pixels."""
+
+
+def check_object(colour: Any, shape: Any) -> None:
+    """Refuse a colour not in :data:`COLOUR_NAMES` or a shape not in :data:`SHAPES` (an :class:`InputError`)."""
+    swapped = " (the colour comes first, then the shape)" if colour in SHAPES and shape in COLOUR_NAMES else ""
+    if colour not in COLOUR_NAMES:
+        raise InputError(f"unknown colour {colour!r}; expected one of {COLOUR_NAMES}{swapped}")
+    if shape not in SHAPES:
+        raise InputError(f"unknown shape {shape!r}; expected one of {SHAPES}")
+
+
+def checked_size(size: Any) -> int:
+    """``size``, the side of a square picture in pixels, as an int of at least :data:`MIN_IMAGE_SIZE`."""
+    return checked_integer("size", size, MIN_IMAGE_SIZE, hint=" (the side of the square picture in pixels)")
+
+
+def check_seed(seed: Any) -> None:
+    """Refuse a seed that is not a :data:`Seed`: an int or an entry of a sequence below 0, or not an int."""
+    if isinstance(seed, np.random.Generator):
+        return
+    if isinstance(seed, (list, tuple, np.ndarray)):
+        for i, part in enumerate(seed):
+            checked_integer(f"seed[{i}]", part, 0)
+    else:
+        checked_integer("seed", seed, 0, hint=" (a seed is an int of at least 0, a sequence of them, or a "
+                                              "numpy.random.Generator)")
 
 
 @dataclass
@@ -110,7 +144,9 @@ class Scene:
 
 
 def object_caption(colour: str, shape: str) -> str:
-    """Caption of a single object, e.g. "a red circle" or "an orange cross"."""
+    """Caption of a single object, e.g. "a red circle" or "an orange cross": ``colour`` one of
+    :data:`COLOUR_NAMES`, ``shape`` one of :data:`SHAPES` (in lower case, as captions spell them)."""
+    check_object(colour, shape)
     article = "an" if colour[0] in "aeiou" else "a"
     return f"{article} {colour} {shape}"
 
@@ -210,11 +246,23 @@ def render_scene(
     background_family: str | None = None,
     max_overlap: float = MAX_OVERLAP,
 ) -> Scene:
-    """Render a random scene of 1-3 objects (or ``num_objects``) with distinct colours.
+    """Render a random scene of 1-3 objects (or ``num_objects``, 1 to 7) with distinct colours.
 
-    ``seed`` may be an int, a sequence of ints, or a ``numpy.random.Generator``
-    (which is advanced). Unset options are drawn at random.
+    ``seed`` may be a non-negative int, a sequence of them, or a ``numpy.random.Generator``
+    (which is advanced). Unset options are drawn at random. ``size`` is at least
+    :data:`MIN_IMAGE_SIZE`; ``max_overlap`` (in [0, 1]) is the largest fraction of an object that
+    other objects may hide or lie under.
     """
+    check_seed(seed)
+    size = checked_size(size)
+    if num_objects is not None:
+        num_objects = checked_integer("num_objects", num_objects, 1, len(COLOUR_NAMES) + 1,
+                                      hint=f" (a scene's objects have different colours, and there are "
+                                           f"{len(COLOUR_NAMES)})")
+    if isinstance(max_overlap, (bool, np.bool_)) or not isinstance(max_overlap, numbers.Real) \
+            or not 0 <= max_overlap <= 1:
+        raise InputError(f"max_overlap must be a fraction in [0, 1] (of an object that others may hide), "
+                         f"got {shown(max_overlap)}")
     rng = np.random.default_rng(seed)
     if num_objects is None:
         num_objects = int(rng.integers(1, 4))
@@ -231,17 +279,20 @@ def render_object(
     size: int = IMAGE_SIZE,
     background_family: str | None = None,
 ) -> Scene:
-    """Render a scene holding exactly one object of the given shape and colour."""
-    if colour not in COLOURS:
-        raise ValueError(f"unknown colour {colour!r}; expected one of {COLOUR_NAMES}")
+    """Render a scene holding exactly one object of the given shape and colour (``seed`` and ``size`` as
+    :func:`render_scene` takes them)."""
+    check_object(colour, shape)
+    check_seed(seed)
+    size = checked_size(size)
     return _compose(np.random.default_rng(seed), size, [(colour, shape)], background_family, MAX_OVERLAP)
 
 
 def sample_scenes(n: int, seed: int = 0, size: int = IMAGE_SIZE) -> tuple[np.ndarray, list[str]]:
-    """A batch of ``n`` random scenes: images (n, H, W, 3) float32 and their captions.
+    """A batch of ``n`` (at least 1) random scenes: images (n, H, W, 3) float32 and their captions.
 
-    Scene ``i`` equals ``render_scene(derive_seeds(seed, n)[i], size)``.
+    Scene ``i`` equals ``render_scene(derive_seeds(seed, n)[i], size)``; ``seed`` is a non-negative int.
     """
+    n, seed = checked_integer("n", n, 1), checked_integer("seed", seed, 0)
     scenes = [render_scene(s, size) for s in derive_seeds(seed, n)]
     return np.stack([s.image for s in scenes]), [s.caption for s in scenes]
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bdlearn.checks import checked_integer
 from bdlearn.scenes.render import (
     COLOUR_NAMES,
     IMAGE_SIZE,
@@ -23,6 +24,7 @@ from bdlearn.scenes.render import (
     Box,
     Scene,
     SceneObject,
+    checked_size,
     derive_seeds,
     object_caption,
     render_scene,
@@ -54,11 +56,12 @@ class EditTask:
 
 
 def make_edit_task(seed: int, size: int = IMAGE_SIZE, kind: str | None = None, attempts: int = 100) -> EditTask:
-    """Build one random edit task; ``kind`` is drawn at random unless given.
+    """Build one random edit task from ``seed`` (a non-negative int); ``kind`` is drawn at random unless given.
 
-    Scenes whose region would include another object are redrawn, up to
-    ``attempts`` times.
+    ``size`` is the picture's side (at least :data:`~bdlearn.scenes.render.MIN_IMAGE_SIZE`). Scenes
+    whose region would include another object are redrawn, up to ``attempts`` times.
     """
+    seed, size = checked_integer("seed", seed, 0), checked_size(size)
     rng = np.random.default_rng(seed)
     if kind is None:
         kind = str(rng.choice(TASK_KINDS))
@@ -92,7 +95,8 @@ def make_edit_task(seed: int, size: int = IMAGE_SIZE, kind: str | None = None, a
 
 
 def edit_task_suite(n: int = 100, seed: int = 0, size: int = IMAGE_SIZE) -> list[EditTask]:
-    """A fixed, reproducible list of ``n`` edit tasks of both kinds."""
+    """A fixed, reproducible list of ``n`` (at least 0) edit tasks of both kinds; ``seed`` a non-negative int."""
+    n, seed, size = checked_integer("n", n, 0), checked_integer("seed", seed, 0), checked_size(size)
     return [make_edit_task(s, size) for s in derive_seeds(seed, n)]
 
 

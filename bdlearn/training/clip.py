@@ -32,9 +32,11 @@ import torch
 from open_clip import ClipLoss
 from tqdm.auto import tqdm
 
+from bdlearn.checks import checked_integer
 from bdlearn.clip.bundle import ClipBundle
 from bdlearn.diffusion.unet import count_parameters
 from bdlearn.editing.augmentations import extending_augmentations
+from bdlearn.files import run_folder
 from bdlearn.scenes.render import COLOUR_NAMES, SHAPES, Scene, SceneObject, object_caption, render_object, render_scene
 from bdlearn.training.common import (
     TrainConfig,
@@ -174,11 +176,14 @@ def zero_shot_accuracy(bundle: ClipBundle, n: int = 1_000, seed: int = 0, view: 
 
     ``view="whole"``: a single object on a background, the whole image. ``view="masked"``: a
     random object of a random scene seen through :func:`region_mask`, everything outside set
-    to 0 as Blended Diffusion shows it. Renders come from the evaluation stream (``seed``),
-    never from the training one.
+    to 0 as Blended Diffusion shows it. Renders come from the evaluation stream (``seed``, an int of
+    at least 0), never from the training one; ``n`` and ``batch_size`` (renders classified at once)
+    are positive ints.
     """
     if view not in ("whole", "masked"):
         raise ValueError(f"unknown view {view!r}; expected 'whole' or 'masked'")
+    n, batch_size = checked_integer("n", n, 1), checked_integer("batch_size", batch_size, 1)
+    seed = checked_integer("seed", seed, 0)
     rng = np.random.default_rng((EVAL_STREAM, seed))
     images, masks, labels = [], [], []
     for _ in range(n):
@@ -208,11 +213,12 @@ def train_clip(out_dir: str | Path, config: ClipTrainConfig | str = "quick", res
                progress: bool = True) -> dict:
     """Train (or resume training) the toy CLIP; returns a summary with the loss and accuracy history.
 
-    ``out_dir`` receives ``checkpoint.pt`` (resumable) and, at the end, ``toy_clip.safetensors``
-    (float16; the EMA weights when ``ema_decay`` is set) with its JSON card.
+    ``out_dir``, a folder (created if missing; a file is refused), receives ``checkpoint.pt``
+    (resumable) and, at the end, ``toy_clip.safetensors`` (float16; the EMA weights when
+    ``ema_decay`` is set) with its JSON card.
     """
     config = resolve_preset(config, PRESETS)
-    out_dir = Path(out_dir)
+    out_dir = run_folder(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.default_generator.manual_seed(config.seed)  # a private copy: private_random_state
     bundle = build_toy_clip()

@@ -25,6 +25,7 @@ from safetensors.torch import save
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from bdlearn.checks import checked_integer
 from bdlearn.errors import CheckpointError, first_words
 from bdlearn.files import write_whole
 
@@ -52,7 +53,9 @@ class TrainConfig:
 
     ``max_minutes`` stops a run early (a resumable checkpoint is kept). ``lr_schedule`` is what
     the learning rate does after its linear warm-up: stay at ``lr`` ("constant") or fall to 0 at
-    ``steps`` along a half cosine ("cosine"); see :func:`learning_rate`.
+    ``steps`` along a half cosine ("cosine"); see :func:`learning_rate`. ``steps`` is a positive int
+    (an :class:`~bdlearn.errors.InputError` when the config is made, not when a run would end without
+    a checkpoint).
     """
 
     steps: int = 1_000
@@ -64,6 +67,9 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 250
     max_minutes: float | None = None
+
+    def __post_init__(self) -> None:
+        checked_integer("steps", self.steps, 1, hint=" (the optimisation steps of the run)")
 
     def finished(self, step: int, elapsed_seconds: float) -> bool:
         """True after the last step, or once the run has used ``max_minutes``."""

@@ -19,6 +19,7 @@ from bdlearn.diffusion.losses import diffusion_training_loss
 from bdlearn.diffusion.sampling import sample
 from bdlearn.diffusion.schedule import DiffusionSchedule
 from bdlearn.diffusion.unet import UNet, UNetConfig
+from bdlearn.files import run_folder
 from bdlearn.scenes.render import sample_scenes
 from bdlearn.training.common import (
     TrainConfig,
@@ -120,11 +121,12 @@ def train_ddpm(out_dir: str | Path, config: DDPMTrainConfig | str = "quick", res
                progress: bool = True) -> dict:
     """Train (or resume training) the toy DDPM; returns a summary with the loss history.
 
-    ``out_dir`` receives ``checkpoint.pt`` (resumable), ``samples_<step>.png`` grids and, at the
-    end, ``toy_ddpm.safetensors`` (EMA weights) with its JSON card.
+    ``out_dir``, a folder (created if missing; a file is refused), receives ``checkpoint.pt``
+    (resumable), ``samples_<step>.png`` grids and, at the end, ``toy_ddpm.safetensors`` (EMA
+    weights) with its JSON card.
     """
     config = resolve_preset(config, PRESETS)
-    out_dir = Path(out_dir)
+    out_dir = run_folder(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.default_generator.manual_seed(config.seed)  # a private copy: private_random_state
     generator = torch.Generator().manual_seed(config.seed)

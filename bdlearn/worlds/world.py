@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from bdlearn.checks import shown
 from bdlearn.diffusion import DiffusionSchedule, UNet
 
 if TYPE_CHECKING:
@@ -57,8 +58,11 @@ class ModelWorld:
         """The words of ``prompt`` its CLIP never learned (in order, once each; none where it knows any text).
 
         Words are what lies between spaces, punctuation and slashes, compared in lower case; a hyphenated word
-        whose parts are all known (red-square) is known, as CLIP's tokenizer splits it.
+        whose parts are all known (red-square) is known, as CLIP's tokenizer splits it. ``prompt`` is a string
+        (a TypeError otherwise).
         """
+        if not isinstance(prompt, str):
+            raise TypeError(f"prompt must be a string, got {shown(prompt)}")
         if self.vocabulary is None:
             return []
         words = re.findall(r"[^\s.,;:!?\"'()\[\]/]+", prompt.lower())
