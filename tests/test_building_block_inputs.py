@@ -195,3 +195,8 @@ def test_check_of_a_sparse_answer():
 def test_unknown_words_of_a_number(world):
     with pytest.raises(TypeError, match=r"prompt must be a string, got 123 \(int\)"):
         world.unknown_words(123)
+
+
+def test_the_judge_refuses_a_picture_in_the_models_range():
+    with pytest.raises(InputError, match=r"image must hold floats in \[0, 1\].*\(x \+ 1\) / 2"):
+        judge_region(TASK.image * 2 - 1, TASK.mask)

@@ -377,3 +377,8 @@ def test_unet_zero_heads():
 def test_unet_zero_output_channels():
     with pytest.raises(InputError, match="out_channels must be at least 1, got 0"):
         _tiny_config(out_channels=0)
+
+
+def test_reverse_step_names_images_of_another_dtype_than_the_unets(unet):
+    with pytest.raises(InputError, match=r"x_t must be torch.float32, the UNet's dtype, got torch.float64"):
+        reverse_step(unet, SCHEDULE, torch.zeros(1, 3, 16, 16, dtype=torch.float64), 5)

@@ -237,3 +237,25 @@ def test_editing_loop_refuses_a_batch_of_none(world, prompt):
 def test_lpips_refuses_an_unknown_backbone():
     with pytest.raises(InputError, match="net must be one of 'vgg', 'alex', 'squeeze', got 'foo'"):
         load_lpips("foo")
+
+
+# ------------------------------------------------------------------------------------------------
+# The sixth battery: a bool mask, which the checks let through, works in the background loss too
+# ------------------------------------------------------------------------------------------------
+
+def test_a_bool_mask_gives_the_background_loss_of_its_0_1_float(world, prompt):
+    images = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    assert torch.equal(background_loss(images, X, M.bool(), None), background_loss(images, X, M, None))
+    weights = GuidanceWeights(num_augmentations=0, background=10.0)
+    local = _loop(world, prompt, mask=M.bool(), method="local", weights=weights)
+    assert torch.equal(local.edits, _loop(world, prompt, method="local", weights=weights).edits)
+
+
+def test_a_bool_mask_works_in_the_official_background_loss_and_float64_images_are_named(world, prompt):
+    official = dict(method="local", variant="official", weights=GuidanceWeights(num_augmentations=0, background=1.0))
+    as_bool = _loop(world, prompt, mask=M.bool(), **official)
+    assert torch.equal(as_bool.edits, _loop(world, prompt, **official).edits)
+    with pytest.raises(InputError, match=r"x_start must be torch.float32, the UNet's dtype, got torch.float64"):
+        _loop(world, prompt, x_start=X.double())
+    with pytest.raises(InputError, match=r"x_t must be torch.float32, the UNet's dtype, got torch.float16"):
+        guided_prediction(world.unet, world.schedule("10"), X.half(), 5)

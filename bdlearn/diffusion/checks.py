@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_float_images",
+    "check_model_dtype",
     "check_model_output",
     "check_same_shape",
     "check_shape",
@@ -86,6 +87,14 @@ def check_model_output(output: Any, x_t: Tensor, learned_sigma: bool) -> None:
              else f"{channels} channels, ε alone (learned_sigma=False)")
     expected = (x_t.shape[0], 2 * channels if learned_sigma else channels, *x_t.shape[2:])
     check_shape("model_output", output, expected, f"x_t's shape with {holds}:")
+
+
+def check_model_dtype(name: str, images: Tensor, model: torch.nn.Module) -> None:
+    """Refuse ``images`` of another floating-point type than the weights of ``model`` (the UNet) take: float64 or
+    float16 images into a float32 UNet fail deep inside torch. Reads the dtype only."""
+    expected = next(model.parameters()).dtype
+    if images.dtype != expected:
+        raise InputError(f"{name} must be {expected}, the UNet's dtype, got {images.dtype} (x.to({expected}))")
 
 
 def check_float_images(name: str, images: Any) -> None:

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from bdlearn.checks import check_eta_sampler, checked_integer, checked_seed
 from bdlearn.choices import Sampler
-from bdlearn.diffusion.checks import check_float_images
+from bdlearn.diffusion.checks import check_float_images, check_model_dtype
 from bdlearn.diffusion.reverse import ddim_step, ddpm_step, p_mean_variance
 from bdlearn.diffusion.schedule import DiffusionSchedule, model_timesteps
 
@@ -41,6 +41,7 @@ def reverse_step(model: nn.Module, schedule: DiffusionSchedule, x_t: Tensor, ste
     in [0, 1]) is for ``sampler="ddim"`` only, as in :func:`sample`.
     """
     check_float_images("x_t", x_t)
+    check_model_dtype("x_t", x_t, model)
     step = checked_integer("step", step, 0, schedule.num_timesteps,
                            hint=f" (the schedule has {schedule.num_timesteps} steps)")
     if sampler not in ("ddpm", "ddim"):

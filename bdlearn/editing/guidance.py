@@ -29,6 +29,7 @@ from bdlearn.checks import checked_choice, checked_integer, checked_real
 from bdlearn.choices import ClipInput, Distance
 from bdlearn.clip.bundle import ClipBundle, cosine_distance, spherical_distance
 from bdlearn.clip.checks import check_images
+from bdlearn.diffusion.checks import check_model_dtype
 from bdlearn.diffusion.forward import gather
 from bdlearn.diffusion.reverse import PMeanVariance, p_mean_variance
 from bdlearn.diffusion.schedule import DiffusionSchedule, model_timesteps
@@ -111,7 +112,7 @@ def background_loss(images: Tensor, x_start: Tensor, masks: Tensor, lpips: nn.Mo
         raise InputError(f"x_start {tuple(x_start.shape)} must have the images' shape {tuple(images.shape)} "
                          "(x_start.expand_as(images) repeats one input)")
     check_masks("masks", masks, images)
-    keep = 1 - masks
+    keep = 1 - masks.to(images.dtype)  # a bool mask too
     ours, theirs = images * keep, x_start * keep
     mse = (ours - theirs).pow(2).mean(dim=(1, 2, 3))
     perceptual = lpips(ours, theirs).flatten() if lpips is not None else torch.zeros_like(mse)
@@ -143,7 +144,7 @@ def official_background_loss(images: Tensor, x_start: Tensor, masks: Tensor, lpi
     whole input x_0 (inside the mask the L2 term is a constant): λ_l2 · MSE over the whole batch (so
     each image's share is its own mean divided by B) + λ_lpips · LPIPS per image.
     """
-    background = images * (1 - masks)
+    background = images * (1 - masks.to(images.dtype))  # a bool mask too
     l2 = (background - x_start).pow(2).mean(dim=(1, 2, 3)) / images.shape[0]
     loss = l2_weight * l2
     if lpips_weight and lpips is not None:
@@ -179,6 +180,7 @@ def guided_prediction(unet: nn.Module, schedule: DiffusionSchedule, x_t: Tensor,
     prompt's [1, D]) and ``masks`` [B, 1, H, W], and ``x_start`` (x_0 [B, 3, H, W]) for a background loss.
     """
     check_images("x_t", x_t)
+    check_model_dtype("x_t", x_t, unet)
     step = checked_integer("step", step, 0, schedule.num_timesteps,
                            hint=f" (the schedule has {schedule.num_timesteps} steps)")
     guided = clip is not None and weights.clip + weights.range + weights.background + weights.lpips > 0

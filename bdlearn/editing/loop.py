@@ -34,6 +34,7 @@ from bdlearn.checks import checked_choice, checked_integer
 from bdlearn.choices import Method, Sampler, Variant
 from bdlearn.clip.bundle import ClipBundle
 from bdlearn.clip.checks import check_images
+from bdlearn.diffusion.checks import check_model_dtype
 from bdlearn.diffusion.forward import q_sample, q_sample_later
 from bdlearn.diffusion.reverse import ddim_step, ddpm_step
 from bdlearn.diffusion.schedule import DiffusionSchedule
@@ -152,6 +153,7 @@ def guided_edit_loop(unet: UNet, clip: ClipBundle, schedule: DiffusionSchedule, 
     checked_choice("sampler", sampler, get_args(Sampler))
     batch = checked_integer("batch", batch, 1)
     check_images("x_start", x_start, channels=3)
+    check_model_dtype("x_start", x_start, unet)
     if x_start.shape[0] != 1:
         raise InputError(f"x_start must be one image [1, 3, S, S], got shape {tuple(x_start.shape)} (the loop "
                          "edits batch copies of it)")

@@ -27,6 +27,9 @@ def read_picture(image: np.ndarray, name: str = "image") -> np.ndarray:
         return array.astype(np.float64) / 255
     if not np.issubdtype(array.dtype, np.floating):
         raise TypeError(f"{name} must hold floats in [0, 1] or uint8 values 0..255, got dtype {array.dtype}")
+    if array.size and (array.min() < -1e-6 or array.max() > 1 + 1e-6):
+        raise InputError(f"{name} must hold floats in [0, 1], got [{array.min():.3g}, {array.max():.3g}] (from the "
+                         "model's [−1, 1]: (x + 1) / 2)")
     return array.astype(np.float64)
 
 
