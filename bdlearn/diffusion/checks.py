@@ -89,10 +89,12 @@ def check_model_output(output: Any, x_t: Tensor, learned_sigma: bool) -> None:
     check_shape("model_output", output, expected, f"x_t's shape with {holds}:")
 
 
-def check_model_dtype(name: str, images: Tensor, model: torch.nn.Module) -> None:
+def check_model_dtype(name: str, images: Tensor, model: Any) -> None:
     """Refuse ``images`` of another floating-point type than the weights of ``model`` (the UNet) take: float64 or
-    float16 images into a float32 UNet fail deep inside torch. Reads the dtype only."""
-    expected = next(model.parameters()).dtype
+    float16 images into a float32 UNet fail deep inside torch. Reads the dtype only; a model without weights of its
+    own (a function wrapping the UNet) is not checked."""
+    first = next(model.parameters(), None) if isinstance(model, torch.nn.Module) else None
+    expected = first.dtype if first is not None else images.dtype
     if images.dtype != expected:
         raise InputError(f"{name} must be {expected}, the UNet's dtype, got {images.dtype} (x.to({expected}))")
 
