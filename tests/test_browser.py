@@ -32,6 +32,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from contextlib import contextmanager
@@ -212,12 +213,27 @@ def _pids_mentioning(text: str) -> list[int]:
     return [pid for pid in pids if pid != os.getpid()]
 
 
+def _all_kernels_idle(base: str, token: str) -> bool:
+    """Whether the server runs at least one kernel and every one is idle.
+
+    A kernel that is still starting can make the server answer 500: jupyter_server (2.x) lists it
+    before it has set the kernel's ``last_activity``, and ``kernel_model`` fails on the missing
+    attribute. That answer means "not idle yet", so it is polled again, not raised.
+    """
+    try:
+        kernels = _get_json(f"{base}/api/kernels?token={token}")
+    except urllib.error.HTTPError as error:
+        if error.code >= 500:
+            return False
+        raise
+    return bool(kernels) and all(kernel["execution_state"] == "idle" for kernel in kernels)
+
+
 def _wait_for_kernel(base: str, token: str) -> None:
     """Until the notebook's kernel has started and is idle."""
     deadline = time.monotonic() + SERVER_START_S
     while time.monotonic() < deadline:
-        kernels = _get_json(f"{base}/api/kernels?token={token}")
-        if kernels and all(kernel["execution_state"] == "idle" for kernel in kernels):
+        if _all_kernels_idle(base, token):
             return
         time.sleep(0.5)
     raise AssertionError(f"no idle kernel within {SERVER_START_S} s")
@@ -231,9 +247,7 @@ def _wait_for_all_cells(page, base: str, token: str, limit_s: float) -> None:
     while time.monotonic() < deadline:
         prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
         finished = bool(prompts) and all(text.strip()[1:-2].strip().isdigit() for text in prompts)
-        kernels = _get_json(f"{base}/api/kernels?token={token}")
-        idle = bool(kernels) and all(kernel["execution_state"] == "idle" for kernel in kernels)
-        idle_polls = idle_polls + 1 if finished and idle else 0
+        idle_polls = idle_polls + 1 if finished and _all_kernels_idle(base, token) else 0
         if idle_polls >= 2:
             return
         time.sleep(1.0)
