@@ -40,13 +40,13 @@ def checked_integer(name: str, value: Any, low: int, high: int | None = None, hi
     return value
 
 
-def checked_real(name: str, value: Any, low: float, high: float | None = None) -> float:
-    """``value`` as a finite float in [low, high] (no upper bound when ``high`` is None)."""
+def checked_real(name: str, value: Any, low: float, high: float | None = None, hint: str = "") -> float:
+    """``value`` as a finite float in [low, high] (no upper bound when ``high`` is None); ``hint`` ends a refusal."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise InputError(f"{name} must be a finite number, got {shown(value)}")
+        raise InputError(f"{name} must be a finite number, got {shown(value)}{hint}")
     if value < low or (high is not None and value > high):
         bounds = f"at least {low:g}" if high is None else f"in [{low:g}, {high:g}]"
-        raise InputError(f"{name} must be {bounds}, got {value:g}")
+        raise InputError(f"{name} must be {bounds}, got {value:g}{hint}")
     return float(value)
 
 

@@ -46,7 +46,7 @@ def test_judge_reads_a_uint8_picture_as_the_measures_do():
 
 
 def test_render_scene_with_a_negative_overlap():
-    with pytest.raises(InputError, match=r"max_overlap must be a fraction in \[0, 1\].*got -1\.0 \(float\)"):
+    with pytest.raises(InputError, match=r"max_overlap must be in \[0, 1\], got -1 \(the fraction of an object"):
         render_scene(0, max_overlap=-1.0)
 
 

@@ -64,19 +64,23 @@ def checked_steps(steps: DiffusionSchedule | int | None, t: Tensor | int, batch:
     return t
 
 
-def check_shape(name: str, tensor: Any, shape: Sequence[int], what: str = "shape") -> None:
+def check_shape(name: str, tensor: Any, shape: Sequence[int], what: str = "shape", hint: str = "") -> None:
     """Refuse a ``tensor`` that is not a tensor of ``shape``; ``what`` says where the shape comes from, e.g.
-    "x_start's shape", in the refusal "noise must have x_start's shape (1, 3, 8, 8), got (1, 3, 4, 4)"."""
+    "x_start's shape", in the refusal "noise must have x_start's shape (1, 3, 8, 8), got (1, 3, 4, 4)";
+    ``hint``, when given, ends the refusal in brackets (how to make the shapes agree)."""
     shape = tuple(shape)
+    advice = f" ({hint})" if hint else ""
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{name} must be a tensor of {what} {shape}, got {shown(tensor)}")
     if tuple(tensor.shape) != shape:
-        raise InputError(f"{name} must have {what} {shape}, got {tuple(tensor.shape)}")
+        raise InputError(f"{name} must have {what} {shape}, got {tuple(tensor.shape)}{advice}")
 
 
-def check_same_shape(name: str, tensor: Any, other_name: str, other: Tensor) -> None:
+def check_same_shape(name: str, tensor: Any, other_name: str, other: Tensor, hint: str = "") -> None:
     """Refuse a ``tensor`` (the argument ``name``) whose shape is not ``other``'s: no silent broadcasting."""
-    check_shape(name, tensor, other.shape, f"{other_name}'s shape")
+    plural_word = other_name.isalpha() and other_name.endswith("s")  # "images'", but "x_s's"
+    owner = f"{other_name}'" if plural_word else f"{other_name}'s"
+    check_shape(name, tensor, other.shape, f"{owner} shape", hint)
 
 
 def check_model_output(output: Any, x_t: Tensor, learned_sigma: bool) -> None:

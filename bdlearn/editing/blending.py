@@ -18,10 +18,10 @@ from torch import Tensor
 
 from bdlearn.checks import checked_integer
 from bdlearn.clip.checks import check_images
+from bdlearn.diffusion.checks import check_same_shape
 from bdlearn.diffusion.forward import q_sample
 from bdlearn.diffusion.schedule import DiffusionSchedule
 from bdlearn.editing.checks import check_binary_mask, check_masks
-from bdlearn.errors import InputError
 
 
 def blend(foreground: Tensor, background: Tensor, mask: Tensor) -> Tensor:
@@ -34,9 +34,7 @@ def blend(foreground: Tensor, background: Tensor, mask: Tensor) -> Tensor:
     """
     check_images("foreground", foreground)
     check_images("background", background)
-    if background.shape != foreground.shape:
-        raise InputError(f"background {tuple(background.shape)} must have foreground's shape "
-                         f"{tuple(foreground.shape)}")
+    check_same_shape("background", background, "foreground", foreground)
     check_masks("mask", mask, foreground, broadcast=True)
     check_binary_mask("mask", mask)
     return torch.where(mask.bool(), foreground, background)

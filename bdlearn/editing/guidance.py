@@ -29,7 +29,7 @@ from bdlearn.checks import checked_choice, checked_integer, checked_real
 from bdlearn.choices import ClipInput, Distance
 from bdlearn.clip.bundle import ClipBundle, cosine_distance, spherical_distance
 from bdlearn.clip.checks import check_images
-from bdlearn.diffusion.checks import check_model_dtype
+from bdlearn.diffusion.checks import check_model_dtype, check_same_shape
 from bdlearn.diffusion.forward import gather
 from bdlearn.diffusion.reverse import PMeanVariance, p_mean_variance
 from bdlearn.diffusion.schedule import DiffusionSchedule, model_timesteps
@@ -108,9 +108,7 @@ def background_loss(images: Tensor, x_start: Tensor, masks: Tensor, lpips: nn.Mo
     """
     check_images("images", images)
     check_images("x_start", x_start)
-    if x_start.shape != images.shape:
-        raise InputError(f"x_start {tuple(x_start.shape)} must have the images' shape {tuple(images.shape)} "
-                         "(x_start.expand_as(images) repeats one input)")
+    check_same_shape("x_start", x_start, "images", images, hint="x_start.expand_as(images) repeats one input")
     check_masks("masks", masks, images)
     keep = 1 - masks.to(images.dtype)  # a bool mask too
     ours, theirs = images * keep, x_start * keep

@@ -25,14 +25,21 @@ The rules, where :func:`bdlearn.edit`'s docstring does not give them already:
 """
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass
 from typing import Any, get_args
 
 import numpy as np
 
-from bdlearn.checks import check_eta_sampler, checked_choice, checked_flag, checked_integer, checked_seed, shown
+from bdlearn.checks import (
+    check_eta_sampler,
+    checked_choice,
+    checked_flag,
+    checked_integer,
+    checked_real,
+    checked_seed,
+    shown,
+)
 from bdlearn.choices import ClipInput, Distance, Method, Sampler, Variant, WindowFit
 from bdlearn.diffusion.schedule import DiffusionSchedule
 from bdlearn.editing.guidance import GuidanceWeights
@@ -120,19 +127,6 @@ def world_defaults(name: str) -> tuple[EditDefaults, dict]:
     return world.defaults, dict(world.diffusion)
 
 
-def _weight(name: str, value: Any, high: float | None = None) -> float:
-    """``value`` as a finite float, at least 0 (and at most ``high`` when given)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise InputError(f"{name} must be a number, got {shown(value)}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise InputError(f"{name} must be a finite number, got {value}")
-    if value < 0 or (high is not None and value > high):
-        bounds = "at least 0" if high is None else f"in [0, {high:g}]"
-        raise InputError(f"{name} must be {bounds}, got {value:g}")
-    return value
-
-
 def _respacing(value: Any, default: str) -> str:
     if value is None:
         return default
@@ -191,7 +185,7 @@ def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any, va
                 f"(made for its respacing {defaults.respacing!r}); pass a skip in [0, {num_steps - 1}] "
                 f"(--skip on the command line), e.g. {same_share}, the same share of the steps")
     skip = checked_integer("skip", skip, 0, num_steps, hint=f" (respacing {respacing!r} has {num_steps} steps)")
-    eta = _weight("eta", eta, high=1.0)
+    eta = checked_real("eta", eta, 0, 1)
     check_eta_sampler(eta, sampler)
     num_augmentations = checked_integer("num_augmentations", defaults.num_augmentations if num_augmentations is None
                                         else num_augmentations, 0, MAX_AUGMENTATIONS + 1,
@@ -200,9 +194,9 @@ def resolve_settings(defaults: EditDefaults, diffusion: dict, *, method: Any, va
                                   MAX_REPETITIONS + 1, hint=" (the paper makes 64)")
     if batch_size is not None:
         batch_size = min(checked_integer("batch_size", batch_size, 1), repetitions)
-    clip_weight = _weight("clip_weight", defaults.clip_weight if clip_weight is None else clip_weight)
-    range_weight = _weight("range_weight", defaults.range_weight if range_weight is None else range_weight)
-    background_weight = _weight("background_weight", background_weight)
+    clip_weight = checked_real("clip_weight", defaults.clip_weight if clip_weight is None else clip_weight, 0)
+    range_weight = checked_real("range_weight", defaults.range_weight if range_weight is None else range_weight, 0)
+    background_weight = checked_real("background_weight", background_weight, 0)
     if background_weight and method != "local":
         why = ("blending keeps the background exactly" if method == "blended" else
                "SDEdit has no background loss: it redraws the whole window")

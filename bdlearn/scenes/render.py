@@ -16,14 +16,13 @@ rule-based judge in :mod:`bdlearn.scenes.judge`:
 from __future__ import annotations
 
 import colorsys
-import numbers
 from dataclasses import dataclass
 from typing import Any, Sequence, Union
 
 import numpy as np
 from PIL import Image
 
-from bdlearn.checks import checked_integer, shown
+from bdlearn.checks import checked_integer, checked_real
 from bdlearn.errors import InputError
 
 IMAGE_SIZE = 32
@@ -259,10 +258,7 @@ def render_scene(
         num_objects = checked_integer("num_objects", num_objects, 1, len(COLOUR_NAMES) + 1,
                                       hint=f" (a scene's objects have different colours, and there are "
                                            f"{len(COLOUR_NAMES)})")
-    if isinstance(max_overlap, (bool, np.bool_)) or not isinstance(max_overlap, numbers.Real) \
-            or not 0 <= max_overlap <= 1:
-        raise InputError(f"max_overlap must be a fraction in [0, 1] (of an object that others may hide), "
-                         f"got {shown(max_overlap)}")
+    checked_real("max_overlap", max_overlap, 0, 1, hint=" (the fraction of an object that others may hide)")
     rng = np.random.default_rng(seed)
     if num_objects is None:
         num_objects = int(rng.integers(1, 4))
