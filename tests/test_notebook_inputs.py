@@ -1,7 +1,7 @@
 """Every bad argument to the notebook helpers a clear error (the fourth bad-input battery).
 
-One test per case of the battery's report, named after it (``api_m_nb_...``); each also checks that a
-refused call leaves no figure open, and where the battery found a silently wrong result, the right one.
+One test per case of the battery's report (its cases ``api_m_nb_...``), named after what it checks; each also
+checks that a refused call leaves no figure open, and where the battery found a silently wrong result, the right one.
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def result(world):
 # Silently wrong before
 # ------------------------------------------------------------------------------------------------
 
-def test_api_m_nb_md_torch01_the_mask_drawer_reads_a_tensor_as_edit_does():
+def test_mask_drawer_reads_a_tensor_as_edit_does():
     tensor = torch.from_numpy(PICTURE).permute(2, 0, 1).float()  # [3, H, W] in [0, 1]
     picture = mask_drawer(tensor).picture
     assert np.array_equal(picture, read_image(tensor).astype(np.float32) / 255)  # edit()'s pixels
@@ -62,7 +62,7 @@ def test_api_m_nb_md_torch01_the_mask_drawer_reads_a_tensor_as_edit_does():
         mask_drawer(tensor * 2 - 1)  # refused, as edit() refuses it
 
 
-def test_api_m_edit_figure_top0(result):
+def test_edit_figure_refuses_top_0_and_draws_top_1(result):
     with pytest.raises(ValueError, match="top must be a whole number >= 1, got 0"):
         edit_figure(result, top=0)
     figure = edit_figure(result, top=1)
@@ -70,30 +70,30 @@ def test_api_m_edit_figure_top0(result):
     plt.close(figure)
 
 
-def test_api_m_nb_overlay_alpha2():
+def test_mask_overlay_refuses_alpha_above_1():
     with pytest.raises(ValueError, match=r"alpha must be a number in \[0, 1\].*got 2"):
         mask_overlay(PICTURE, MASK, alpha=2)
     tinted = mask_overlay(PICTURE, MASK, alpha=1)
     assert np.allclose(tinted[MASK], (1.0, 0.2, 0.8)) and np.allclose(tinted[~MASK], PICTURE[~MASK])
 
 
-def test_api_m_nb_presets_0():
+def test_preset_masks_refuses_size_0():
     with pytest.raises(ValueError, match="size must be a whole number >= 1, got 0"):
         preset_masks(0)
     assert all(mask.shape == (1, 1) for mask in preset_masks(1).values())
 
 
-def test_api_m_nb_heatmap_mismatch():
+def test_similarity_heatmap_refuses_labels_that_do_not_match():
     with pytest.raises(ValueError, match="3 images and 2 labels for a similarity of 2 rows and 2 columns"):
         similarity_heatmap(np.eye(2), [PICTURE] * 3, ["a", "b"])
 
 
-def test_api_m_nb_zeroshot_top0():
+def test_zero_shot_bars_refuses_top_0():
     with pytest.raises(ValueError, match="top must be a whole number >= 1, got 0"):
         zero_shot_bars([PICTURE], ["a", "b"], np.array([[0.5, 0.5]]), top=0)
 
 
-def test_api_m_nb_seed_str(monkeypatch):
+def test_notebook_seed_refuses_a_default_that_is_not_a_seed(monkeypatch):
     monkeypatch.delenv(SEED_VARIABLE, raising=False)
     with pytest.raises(ValueError, match="default must be a whole number, got 'x'"):
         notebook_seed("x")
@@ -106,17 +106,17 @@ def test_api_m_nb_seed_str(monkeypatch):
 # Tracebacks before
 # ------------------------------------------------------------------------------------------------
 
-def test_api_m_nb_show_empty():
+def test_show_images_refuses_no_images():
     with pytest.raises(ValueError, match="show_images needs at least one image, got none"):
         show_images([])
 
 
-def test_api_m_nb_show_titles_short():
+def test_show_images_refuses_too_few_titles():
     with pytest.raises(ValueError, match="2 images but 1 titles: give one title per image"):
         show_images([PICTURE, PICTURE], titles=["a"])
 
 
-def test_api_m_traj_grid_steps_oob(result):
+def test_trajectory_grid_refuses_steps_and_columns_that_do_not_fit(result):
     with pytest.raises(ValueError, match=r"step of each of the 3 frames after the start \(x_t has 4 frames\); got 1"):
         trajectory_grid(result.x_t, steps=[100])
     with pytest.raises(ValueError, match="num_columns must be a whole number >= 1, got 0"):
@@ -124,33 +124,33 @@ def test_api_m_traj_grid_steps_oob(result):
     plt.close(trajectory_grid(result.x_t, result.pred_xstart, result.steps, num_columns=4))  # an edit's own steps
 
 
-def test_api_m_nb_to_display_4d():
+def test_to_display_refuses_a_batch():
     with pytest.raises(ValueError, match=r"one image, a tensor \[3, H, W\]; got shape \[2, 3, 8, 8\]"):
         to_display(torch.rand(2, 3, 8, 8))
 
 
-def test_api_m_nb_overlay_mismatch():
+def test_mask_overlay_refuses_a_mask_of_another_size():
     with pytest.raises(ValueError, match=r"a mask of shape \(32, 32\) for a 64x64 image"):
         mask_overlay(np.zeros((64, 64, 3)), MASK)
     assert mask_overlay(PICTURE, torch.from_numpy(MASK)[None]).shape == (32, 32, 3)  # [1, H, W], as load_mask's
     assert mask_overlay(PICTURE[:1, :1], MASK[:1, :1]).shape == (1, 1, 3)  # one pixel (the drawer's brush)
 
 
-def test_api_m_anim_index5(result):
+def test_animate_trajectory_refuses_an_index_outside_the_batch(result):
     with pytest.raises(ValueError, match="index picks one of the 1 images of the batch, 0 to 0; got 5"):
         animate_trajectory(result.x_t, index=5)
 
 
-def test_api_m_nb_presets_neg():
+def test_preset_masks_refuses_a_negative_size():
     with pytest.raises(ValueError, match="size must be a whole number >= 1, got -1"):
         preset_masks(-1)
 
 
-def test_api_m_nb_presets_float():
+def test_preset_masks_refuses_a_fractional_size():
     with pytest.raises(ValueError, match="size must be a whole number >= 1, got 3.5"):
         preset_masks(3.5)
 
 
-def test_api_m_nb_eqfig_empty():
+def test_equation_figure_refuses_no_terms():
     with pytest.raises(ValueError, match=r"equation_figure needs at least one term \(a picture or a symbol\)"):
         equation_figure([])
