@@ -27,3 +27,9 @@ WorldName = Literal["toy", "real"]
 
 #: Seeds run from 0 to SEED_LIMIT - 1: the CPU generator that draws an edit's noise keeps 32 bits of a seed.
 SEED_LIMIT = 2**32
+
+#: :func:`bdlearn.edit`'s keyword-only options, by name (a test checks them against its signature), so that
+#: ``bdlearn eval run --method NAME:KEY=VALUE`` can check KEY before torch is loaded.
+EDIT_OPTIONS = ("method", "variant", "respacing", "skip", "sampler", "eta", "num_augmentations", "repetitions",
+                "batch_size", "clip_weight", "range_weight", "background_weight", "distance", "clip_input",
+                "clip_denoised", "invert_mask", "window", "seed", "resample", "jump", "return_trajectory", "progress")

@@ -2,6 +2,7 @@
 process writes, under ``--shard i/N``, under torchrun (2 CPU processes) and after a resume."""
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ import matplotlib.pyplot as plt
 import pytest
 from PIL import Image
 
+from bdlearn.choices import EDIT_OPTIONS
 from bdlearn.cli import main
 from bdlearn.evaluation import merge_records, run_evaluation
 from bdlearn.evaluation.run import eval_items, parse_method
@@ -19,6 +21,7 @@ from bdlearn.evaluation.shards import Shard, parse_shard, shard_from_environment
 from bdlearn.evaluation.tasks import folder_tasks, named_task_set, toy_tasks
 from bdlearn.machinery.inputs import InputError
 from bdlearn.notebook.plotting import evaluation_figure
+from bdlearn.pipeline import edit
 
 #: Three toy tasks, two methods, two repetitions: 12 items, each a one-repetition edit of 4 steps.
 RUN = ["--tasks", "toy:3", "--method", "blended", "--method", "local:background_weight=1000", "--repetitions", "2",
@@ -137,6 +140,12 @@ def test_method_specs_name_edit_options():
                          (None, "NAME:KEY=VALUE")):
         with pytest.raises(InputError, match=message):
             parse_method(bad)
+
+
+def test_the_method_options_are_edits_keyword_options():
+    """bdlearn.choices.EDIT_OPTIONS (checked before torch loads) names exactly edit()'s keyword-only options."""
+    parameters = inspect.signature(edit).parameters.values()
+    assert EDIT_OPTIONS == tuple(p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY)
 
 
 def test_shards_and_task_sets_refuse_what_they_cannot_be():

@@ -67,7 +67,8 @@ EVAL = ["eval", "run", "--out", "x", "--method", "blended", "--tasks"]
 @pytest.mark.parametrize("arguments", [["--help"], ["--version"], ["edit", "--help"], ["edit", "--method", "sideways"],
                                        ["grow", "--weights"], ["train", "dpm", "--out", "x"],
                                        [*EVAL, "toy:0"], [*EVAL, "toy:3", "--shard", "2/2"],
-                                       [*EVAL, "toy:3", "--method", "sideways:skip=3"]])
+                                       [*EVAL, "toy:3", "--method", "sideways:skip=3"],
+                                       [*EVAL, "toy:3", "--method", "blended:foo=1"]])
 def test_the_command_line_answers_help_and_argument_errors_before_loading_torch(arguments, tmp_path):
     probe = ("import json, sys\nfrom bdlearn.cli import main\ntry:\n    code = main(" + repr(arguments) + ")\n"
              "except SystemExit as done:\n    code = done.code\n"

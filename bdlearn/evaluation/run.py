@@ -25,11 +25,10 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
-from bdlearn.choices import Method
+from bdlearn.choices import EDIT_OPTIONS, Method
 from bdlearn.errors import InputError
 from bdlearn.evaluation.merge import evaluation_folder, read_description, shard_files
 from bdlearn.evaluation.shards import Shard
@@ -66,14 +65,8 @@ def _value(text: str) -> Any:
     return text
 
 
-@cache
-def _method_keywords() -> frozenset[str]:
-    """edit()'s keywords a method may set (read from edit(), which loads torch: only for a method with options)."""
-    import inspect
-
-    from bdlearn.pipeline import edit
-
-    return frozenset(inspect.signature(edit).parameters) - _PER_ITEM
+#: edit()'s options a method may set.
+METHOD_OPTIONS = frozenset(EDIT_OPTIONS) - _PER_ITEM
 
 
 def parse_method(text: str) -> MethodSpec:
@@ -86,16 +79,15 @@ def parse_method(text: str) -> MethodSpec:
                          "optionally :KEY=VALUE,... (edit()'s keywords)")
     options: dict[str, Any] = {}
     for pair in filter(None, (part.strip() for part in rest.split(","))):
-        keywords = _method_keywords()
         key, equals, value = pair.partition("=")
         if key.strip() in _PER_ITEM:
             raise InputError(f"--method {text}: {key.strip()} is set by bdlearn eval run itself, for every item "
                              f"({_SET_BY_THE_RUN.get(key.strip(), 'one edit at a time')}), not by a method")
         if key.strip() in options:
             raise InputError(f"--method {text}: {key.strip()} is given twice; give each option once")
-        if not equals or key.strip() not in keywords:
+        if not equals or key.strip() not in METHOD_OPTIONS:
             raise InputError(f"--method {text}: {pair!r} is not KEY=VALUE with KEY one of edit()'s options "
-                             f"({', '.join(sorted(keywords))})")
+                             f"({', '.join(sorted(METHOD_OPTIONS))})")
         options[key.strip()] = _value(value.strip())
     return MethodSpec(text.strip(), name, options)
 
