@@ -50,8 +50,10 @@ def test_the_moves_walk_each_block_resample_times(case):
 
 
 def test_a_jump_longer_than_the_edit_is_refused():
-    with pytest.raises(ValueError, match="jump must be at most the edit's 4 steps"):
+    with pytest.raises(ValueError, match=r"jump must be at most the edit's number of steps \(4 steps\), got 5"):
         resampling_moves(3, resample=2, jump=5)
+    with pytest.raises(ValueError, match=r"\(1 step\), got 2"):
+        resampling_moves(0, resample=2, jump=2)
     with pytest.raises(ValueError, match="at least 1"):
         resampling_moves(3, resample=0)
 

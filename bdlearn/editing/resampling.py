@@ -43,7 +43,8 @@ def resampling_moves(first: int, resample: int = 1, jump: int = 1) -> list[Move]
     resample = checked_integer("resample", resample, 1)
     jump = checked_integer("jump", jump, 1)
     if resample > 1 and jump > first + 1:
-        raise ValueError(f"jump must be at most the edit's {first + 1} steps, got {jump}")
+        steps = f"{first + 1} steps" if first else "1 step"
+        raise ValueError(f"jump must be at most the edit's number of steps ({steps}), got {jump}")
     moves, level, runs = [], first, {}
     while level >= 0:
         moves.append(Move("step", level, level - 1))
