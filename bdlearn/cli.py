@@ -328,6 +328,20 @@ def _atomic(path: Path, writes: _Writes):
         partial.unlink(missing_ok=True)
 
 
+def _check_figure_backend() -> None:
+    """MPLBACKEND, when set, names a backend matplotlib has: refused before the work, not when the figure is drawn
+    after it (the commands write their figures to PNG files, which every backend can)."""
+    backend = os.environ.get("MPLBACKEND")
+    if backend:
+        try:  # a first import of matplotlib reads MPLBACKEND, and refuses a name it does not know
+            from matplotlib.rcsetup import validate_backend
+
+            validate_backend(backend)
+        except ValueError:
+            raise InputError(f"MPLBACKEND={backend!r} is not a matplotlib backend; unset it, or set it to one "
+                             "such as 'agg' (bdlearn writes its figures to files)") from None
+
+
 def run_edit(image, mask, prompt: str, args: argparse.Namespace):
     """The edit of ``image`` inside ``mask`` toward ``prompt`` with the options the user typed (checked before
     any work); the others take :func:`bdlearn.edit`'s defaults."""
@@ -376,6 +390,7 @@ def write_outputs(result, out: Path, args: argparse.Namespace, writes: _Writes) 
 def _edit(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_out(out, [Path(args.image), Path(args.mask)], args.force)
+    _check_figure_backend()
     with _output_folder(out) as writes, _locked(out):
         result = run_edit(args.image, args.mask, args.prompt, args)
         figure, count = write_outputs(result, out, args, writes)
@@ -396,6 +411,7 @@ def _demo(args: argparse.Namespace) -> int:
                          "it was; edit the demo's input.png and mask.png with bdlearn edit --invert-mask instead")
     out = Path(args.out)
     _check_out(out, [], args.force)
+    _check_figure_backend()
     task = make_edit_task(args.task_seed)
     image = np.round(task.image * 255).astype(np.uint8)  # the pixels of input.png
     mask = task.mask.astype(np.uint8) * 255
@@ -420,6 +436,7 @@ def _train(args: argparse.Namespace) -> int:
 
     out = run_folder(args.out, "--out")
     _check_writable(f"--out {out}", out)
+    _check_figure_backend()  # the DDPM's sample grids
     if args.init_weights and Path(args.init_weights).is_dir():
         raise InputError(f"--init-weights {args.init_weights} is a folder; give the .safetensors weights file in it")
     if args.init_weights and not Path(args.init_weights).is_file():
@@ -606,6 +623,7 @@ def _eval_run(args: argparse.Namespace) -> int:
 
 
 def _eval_merge(args: argparse.Namespace) -> int:
+    _check_figure_backend()
     import matplotlib.pyplot as plt
 
     from bdlearn.evaluation import merge_records

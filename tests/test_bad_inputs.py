@@ -402,6 +402,19 @@ def test_unwritable_out_is_found_before_the_edit(files, tmp_path, capsys, monkey
         locked.chmod(0o755)
 
 
+def test_an_unknown_mplbackend_is_found_before_the_edit(files, tmp_path, capsys, monkeypatch, no_edit):
+    monkeypatch.setenv("MPLBACKEND", "nonexistent")
+    for command in (["edit", *files], ["demo"]):
+        assert main([*command, "--out", str(tmp_path / "out"), *CLI_FAST]) == 2
+        _one_error_line(capsys, "MPLBACKEND='nonexistent' is not a matplotlib backend", "'agg'")
+        assert not (tmp_path / "out").exists()
+    assert main(["eval", "merge", str(tmp_path)]) == 2
+    _one_error_line(capsys, "MPLBACKEND='nonexistent'")
+    assert main(["train", "ddpm", "--out", str(tmp_path / "run")]) == 2
+    _one_error_line(capsys, "MPLBACKEND='nonexistent'")
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_failed_run_leaves_no_empty_output_folder(files, tmp_path, capsys):
     out = tmp_path / "new" / "deeper"
     assert main(["edit", *files, "--out", str(out), *CLI_FAST, "--batch-size", "0"]) == 2
