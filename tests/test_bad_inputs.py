@@ -147,6 +147,9 @@ def test_bad_image_mask_and_prompt_are_found_before_loading_a_world(no_loading):
         edit(image, np.zeros_like(mask), "a red circle", "real")
     with pytest.raises(InputError, match="empty"):
         edit(image, mask, "  ", "real")
+    for punctuation in (".", " !!! ", "-- ?", "." * 30):
+        with pytest.raises(InputError, match=r"the prompt '[-.!? ]{1,20}…?' has no words, only punctuation"):
+            edit(image, mask, punctuation, "real")
     with pytest.raises(InputError, match=r"\(x \+ 1\) / 2"):
         edit(image / 127.5 - 1, mask, "a red circle", "real")
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numbers
 import re
 import sys
+import unicodedata
 import warnings
 from pathlib import Path
 from typing import Union
@@ -420,12 +421,16 @@ def load_mask(mask: ImageLike, size: int, invert: bool = False,
 
 
 def check_prompt(prompt: str) -> str:
-    """The prompt stripped of surrounding space; an empty one, or one that is not text (undecodable bytes), is an
-    error."""
+    """The prompt stripped of surrounding space; an empty one, one of punctuation alone (it names nothing), or one
+    that is not text (undecodable bytes), is an error. Letters, digits and symbols such as emoji are words."""
     if not isinstance(prompt, str):
         raise InputError(f"the prompt must be a string, got {type(prompt).__name__}")
     if not prompt.strip():
         raise InputError("the prompt is empty; describe what the masked region should become")
+    if all(unicodedata.category(character)[0] in "PZC" for character in prompt):  # punctuation, space, control
+        shown_prompt = prompt.strip() if len(prompt.strip()) <= 20 else prompt.strip()[:20] + "…"
+        raise InputError(f"the prompt {shown_prompt!r} has no words, only punctuation; describe what the masked "
+                         "region should become")
     try:
         prompt.encode("utf-8")
     except UnicodeEncodeError:  # bytes a shell passed on undecoded, e.g. "$(cat prompt.txt)" of a Latin-1 file
