@@ -134,6 +134,7 @@ def test_method_specs_name_edit_options():
     assert (spec.method, spec.options) == ("local", {"background_weight": 1000, "resample": 2})
     assert parse_method("blended:invert_mask=True,clip_denoised=false").options == {"invert_mask": True,
                                                                                       "clip_denoised": False}
+    assert parse_method("blended:").label == parse_method(" blended ").label == "blended"  # one row when merged
     for bad, message in (("magic", "the method is one of"), ("local:lambda=3", "not KEY=VALUE"),
                          ("blended:seed=3", "set by bdlearn eval run itself"),
                          ("blended:repetitions=2", r"--repetitions"), ("local:background_weight", "not KEY=VALUE"),

@@ -89,7 +89,7 @@ def parse_method(text: str) -> MethodSpec:
             raise InputError(f"--method {text}: {pair!r} is not KEY=VALUE with KEY one of edit()'s options "
                              f"({', '.join(sorted(METHOD_OPTIONS))})")
         options[key.strip()] = _value(value.strip())
-    return MethodSpec(text.strip(), name, options)
+    return MethodSpec(text.strip() if options else name, name, options)  # "blended:" is labelled "blended"
 
 
 @dataclass(frozen=True)
