@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,9 +25,13 @@ __all__ = ["check_eta_sampler", "checked_choice", "checked_flag", "checked_integ
            "shown"]
 
 
-def shown(value: Any) -> str:
-    """``value`` as a refusal quotes it: its repr and its type, e.g. ``'10' (str)``."""
-    return f"{value!r} ({type(value).__name__})"
+def shown(value: Any, longest: int = 60) -> str:
+    """``value`` as a refusal quotes it: its repr and its type, e.g. ``'10' (str)``; a repr longer than ``longest``
+    characters (an array's) is put on one line and cut, e.g. ``array([[0.1, 0.5, … (ndarray)``."""
+    text = re.sub(r"\s*\n\s*", " ", repr(value))  # one line: an array's repr spans several
+    if len(text) > longest:
+        text = text[:longest - 1] + "…"
+    return f"{text} ({type(value).__name__})"
 
 
 def checked_integer(name: str, value: Any, low: int, high: int | None = None, hint: str = "") -> int:

@@ -200,3 +200,14 @@ def test_unknown_words_of_a_number(world):
 def test_the_judge_refuses_a_picture_in_the_models_range():
     with pytest.raises(InputError, match=r"image must hold floats in \[0, 1\].*\(x \+ 1\) / 2"):
         judge_region(TASK.image * 2 - 1, TASK.mask)
+
+
+def test_a_refusal_quotes_an_array_on_one_short_line():
+    """shown() (every check's quote of a bad value) puts an array's repr on one line and cuts it."""
+    from bdlearn.diffusion import DiffusionSchedule, q_posterior_mean_variance
+
+    schedule = DiffusionSchedule.create(respacing="10")
+    with pytest.raises(TypeError) as refused:
+        q_posterior_mean_variance(schedule, np.zeros((1, 3, 8, 8)), torch.zeros(1, 3, 8, 8), 3)
+    message = str(refused.value)
+    assert "\n" not in message and len(message) < 160 and message.endswith("… (ndarray)"), message
