@@ -40,6 +40,8 @@ from bdlearn.files import run_folder
 from bdlearn.scenes.render import COLOUR_NAMES, SHAPES, Scene, SceneObject, object_caption, render_object, render_scene
 from bdlearn.training.common import (
     TrainConfig,
+    check_run_kind,
+    checked_ema_decay,
     export_weights,
     learning_rate,
     load_checkpoint,
@@ -78,6 +80,11 @@ class ClipTrainConfig(TrainConfig):
     eval_every: int = 500
     eval_size: int = 280
     final_eval_size: int = 2_000
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.ema_decay is not None:  # None: no average; the final weights are exported
+            checked_ema_decay("ema_decay", self.ema_decay)
 
 
 PRESETS: dict[str, ClipTrainConfig] = {
@@ -235,6 +242,7 @@ def train_clip(out_dir: str | Path, config: ClipTrainConfig | str = "quick", res
     if resume and ckpt_path.exists():
         with resuming_from(ckpt_path):
             state = load_checkpoint(ckpt_path)
+            check_run_kind(state, "clip", ckpt_path)
             model.load_state_dict(state["model"])
             if ema is not None:
                 ema.load_state_dict(state["ema"])

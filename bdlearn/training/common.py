@@ -18,14 +18,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import torch
 from safetensors.torch import save
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from bdlearn.checks import checked_integer
+from bdlearn.checks import checked_integer, checked_real, shown
 from bdlearn.errors import CheckpointError, first_words
 from bdlearn.files import write_whole
 
@@ -54,8 +54,9 @@ class TrainConfig:
     ``max_minutes`` stops a run early (a resumable checkpoint is kept). ``lr_schedule`` is what
     the learning rate does after its linear warm-up: stay at ``lr`` ("constant") or fall to 0 at
     ``steps`` along a half cosine ("cosine"); see :func:`learning_rate`. ``steps`` is a positive int
-    (an :class:`~bdlearn.errors.InputError` when the config is made, not when a run would end without
-    a checkpoint).
+    and ``lr`` a finite number of at least 0 (0 leaves the weights as they are): an
+    :class:`~bdlearn.errors.InputError` when the config is made, not an error from deep inside the
+    optimiser, or a run that ends without a checkpoint.
     """
 
     steps: int = 1_000
@@ -70,6 +71,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         checked_integer("steps", self.steps, 1, hint=" (the optimisation steps of the run)")
+        checked_real("lr", self.lr, 0, hint=" (the learning rate; 0 leaves the weights as they are)")
 
     def finished(self, step: int, elapsed_seconds: float) -> bool:
         """True after the last step, or once the run has used ``max_minutes``."""
@@ -113,8 +115,21 @@ def optimisation_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: 
     return loss.item()
 
 
+def checked_ema_decay(name: str, decay: Any) -> float:
+    """``decay`` of an exponential moving average as a float in [0, 1]: the weight the average keeps of itself at
+    each step, so 0 follows the weights and 1 never moves (an :class:`~bdlearn.errors.InputError` otherwise)."""
+    return checked_real(name, decay, 0, 1, hint=" (the share of the average kept at each step, e.g. 0.999)")
+
+
 def make_ema(model: nn.Module, decay: float) -> AveragedModel:
-    """An exponential moving average of ``model``'s weights: θ_ema ← decay·θ_ema + (1 − decay)·θ."""
+    """An exponential moving average of ``model``'s weights: θ_ema ← decay·θ_ema + (1 − decay)·θ.
+
+    ``model`` must be a torch module (torch would wrap anything, and fail only when the average is used) and
+    ``decay`` a number in [0, 1] (:func:`checked_ema_decay`).
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"make_ema needs a torch.nn.Module, got {shown(model)}")
+    decay = checked_ema_decay("decay", decay)
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
@@ -131,6 +146,24 @@ def load_checkpoint(path: Path) -> dict:
     if not isinstance(state, dict):
         raise TypeError(f"it holds a {type(state).__name__}, not a run's state")
     return state
+
+
+RUN_KINDS = {"ddpm": "DDPM", "clip": "CLIP"}
+"""The trainers whose runs a checkpoint can hold, with the names messages give them."""
+
+
+def run_kind(state: dict) -> str:
+    """Which trainer wrote the checkpoint ``state``: the CLIP trainer's keeps its zero-shot evaluations
+    (``"evals"``), the DDPM trainer's does not."""
+    return "clip" if "evals" in state else "ddpm"
+
+
+def check_run_kind(state: dict, kind: str, path: Path) -> None:
+    """Refuse the checkpoint ``path`` when another trainer than ``kind``'s wrote it: its weights would not load
+    into this model, and starting afresh in its folder would throw that other run away."""
+    if (found := run_kind(state)) != kind:
+        raise CheckpointError(f"{path.parent} holds a {RUN_KINDS[found]} training run, not a {RUN_KINDS[kind]} "
+                              f"run; train the {RUN_KINDS[kind]} into another folder")
 
 
 @contextmanager

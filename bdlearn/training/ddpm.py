@@ -19,10 +19,13 @@ from bdlearn.diffusion.losses import diffusion_training_loss
 from bdlearn.diffusion.sampling import sample
 from bdlearn.diffusion.schedule import DiffusionSchedule
 from bdlearn.diffusion.unet import UNet, UNetConfig
+from bdlearn.errors import CheckpointError
 from bdlearn.files import run_folder
 from bdlearn.scenes.render import sample_scenes
 from bdlearn.training.common import (
     TrainConfig,
+    check_run_kind,
+    checked_ema_decay,
     export_weights,
     learning_rate,
     load_checkpoint,
@@ -60,6 +63,10 @@ class DDPMTrainConfig(TrainConfig):
     requires_init_weights: bool = False
     #: γ of Min-SNR weighting of L_simple (:func:`bdlearn.diffusion.losses.min_snr_weight`); None: unweighted
     min_snr_gamma: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        checked_ema_decay("ema_decay", self.ema_decay)
 
 
 PRESETS: dict[str, DDPMTrainConfig] = {
@@ -146,6 +153,7 @@ def train_ddpm(out_dir: str | Path, config: DDPMTrainConfig | str = "quick", res
         with resuming_from(ckpt_path):
             state = load_checkpoint(ckpt_path)
             saved = state.get("config")
+        check_run_kind(state, "ddpm", ckpt_path)
         check_resumable(saved, config, ckpt_path)
         with resuming_from(ckpt_path):
             model.load_state_dict(state["model"])
@@ -200,9 +208,17 @@ def export_ddpm(run_dir: str | Path, dest: str | Path, config: DDPMTrainConfig |
     Works on a run in progress too (its latest checkpoint). ``notes`` (e.g. how the run's settings
     changed on the way) go into the card. A run that started from ``init_weights`` inherits the
     stages recorded in those weights' card, so the card's ``steps`` and ``training_seconds`` count
-    all the training behind the weights and ``stages`` lists each part. Returns the card.
+    all the training behind the weights and ``stages`` lists each part. Returns the card. A ``run_dir``
+    that is no DDPM run folder (missing, without ``checkpoint.pt``, a CLIP run) is a
+    :class:`~bdlearn.errors.CheckpointError`.
     """
-    state = load_checkpoint(Path(run_dir) / "checkpoint.pt")
+    ckpt_path = Path(run_dir) / "checkpoint.pt"
+    if not ckpt_path.is_file():
+        where = "does not exist" if not Path(run_dir).exists() else "holds no checkpoint.pt"
+        raise CheckpointError(f"run_dir {run_dir} {where}; give a folder that bdlearn train ddpm --out "
+                              "(train_ddpm) wrote")
+    state = load_checkpoint(ckpt_path)
+    check_run_kind(state, "ddpm", ckpt_path)
     settings = state.get("config") or asdict(config or PRESETS["full"])
     prefix = "module."
     weights = {k[len(prefix):]: v for k, v in state["ema"].items() if k.startswith(prefix)}

@@ -1,0 +1,89 @@
+"""Bad inputs to the toy trainers: each is refused in bdlearn's words, not torch's, and a good one still works."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+from torch.optim.swa_utils import AveragedModel
+
+from bdlearn.cli import main
+from bdlearn.errors import CheckpointError, InputError
+from bdlearn.training.clip import PRESETS as CLIP_PRESETS
+from bdlearn.training.clip import ClipTrainConfig, train_clip
+from bdlearn.training.common import make_ema
+from bdlearn.training.ddpm import DDPMTrainConfig, export_ddpm, train_ddpm
+from tests.helpers import TINY_UNET
+
+ONE_STEP = DDPMTrainConfig(steps=1, batch_size=2, checkpoint_every=1, warmup_steps=0, sample_every=0,
+                           unet=replace(TINY_UNET, image_size=32))
+ONE_CLIP_STEP = replace(CLIP_PRESETS["quick"], steps=1, warmup_steps=0, checkpoint_every=1, eval_every=100,
+                        final_eval_size=28, scenes_per_batch=4)
+
+
+def test_make_ema_of_a_string():
+    with pytest.raises(TypeError, match=r"make_ema needs a torch.nn.Module, got 'unet' \(str\)"):
+        make_ema("unet", 0.9)
+    assert isinstance(make_ema(torch.nn.Linear(2, 2), 0.9), AveragedModel)
+
+
+@pytest.mark.parametrize("decay", [1.5, -0.1, float("nan"), "0.9"])
+def test_make_ema_decay_outside_0_1(decay):
+    with pytest.raises(InputError, match=r"decay must be (in \[0, 1\]|a finite number), got"):
+        make_ema(torch.nn.Linear(2, 2), decay)
+    assert isinstance(make_ema(torch.nn.Linear(2, 2), 1), AveragedModel)
+
+
+@pytest.mark.parametrize(("lr", "refusal"), [("1e-3", r"lr must be a finite number, got '1e-3' \(str\)"),
+                                             (-1, "lr must be at least 0, got -1"),
+                                             (float("nan"), "lr must be a finite number, got nan")])
+@pytest.mark.parametrize("config", [DDPMTrainConfig, ClipTrainConfig])
+def test_training_config_lr(config, lr, refusal):
+    with pytest.raises(InputError, match=refusal):
+        config(lr=lr)
+    assert config(lr=0).lr == 0  # a rate of 0 is allowed: the weights stay where they are
+
+
+@pytest.mark.parametrize("config", [DDPMTrainConfig, ClipTrainConfig])
+def test_training_config_ema_decay(config):
+    with pytest.raises(InputError, match=r"ema_decay must be in \[0, 1\], got 2"):
+        config(ema_decay=2)
+    assert config(ema_decay=0.5).ema_decay == 0.5
+    assert ClipTrainConfig(ema_decay=None).ema_decay is None  # the CLIP's default: no average
+
+
+def test_train_ddpm_with_a_string_lr(tmp_path):
+    with pytest.raises(InputError, match="lr must be a finite number"):
+        train_ddpm(tmp_path, replace(ONE_STEP, lr="1e-3"), progress=False)
+    assert train_ddpm(tmp_path, replace(ONE_STEP, lr=1e-3), progress=False)["steps"] == 1
+
+
+def test_export_ddpm_of_a_missing_or_empty_folder(tmp_path):
+    with pytest.raises(CheckpointError, match=r"run_dir .*nope_run does not exist; give a folder that bdlearn "
+                                              r"train ddpm --out \(train_ddpm\) wrote"):
+        export_ddpm(tmp_path / "nope_run", tmp_path / "x.safetensors")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match=r"run_dir .*empty holds no checkpoint.pt; give a folder"):
+        export_ddpm(tmp_path / "empty", tmp_path / "x.safetensors")
+
+
+def test_training_clip_into_a_ddpm_run(tmp_path, capsys):
+    train_ddpm(tmp_path, ONE_STEP, progress=False)
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+    refusal = "holds a DDPM training run, not a CLIP run; train the CLIP into another folder"
+    with pytest.raises(CheckpointError, match=refusal):
+        train_clip(tmp_path, ONE_CLIP_STEP, progress=False)
+    assert main(["train", "clip", "--preset", "quick", "--out", str(tmp_path)]) == 2
+    assert refusal in capsys.readouterr().err
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before  # the DDPM run is as it was
+
+
+def test_training_ddpm_into_a_clip_run(tmp_path, capsys):
+    train_clip(tmp_path, ONE_CLIP_STEP, progress=False)
+    refusal = "holds a CLIP training run, not a DDPM run; train the DDPM into another folder"
+    with pytest.raises(CheckpointError, match=refusal):
+        train_ddpm(tmp_path, ONE_STEP, progress=False)
+    with pytest.raises(CheckpointError, match=refusal):
+        export_ddpm(tmp_path, tmp_path / "x.safetensors")
+    assert main(["train", "ddpm", "--preset", "quick", "--out", str(tmp_path)]) == 2
+    assert refusal in capsys.readouterr().err
