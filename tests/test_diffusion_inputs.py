@@ -382,3 +382,58 @@ def test_unet_zero_output_channels():
 def test_reverse_step_names_images_of_another_dtype_than_the_unets(unet):
     with pytest.raises(InputError, match=r"x_t must be torch.float32, the UNet's dtype, got torch.float64"):
         reverse_step(unet, SCHEDULE, torch.zeros(1, 3, 16, 16, dtype=torch.float64), 5)
+
+
+# ------------------------------------------------------------------------------------------------
+# The eighth battery: few linear steps, a NaN Min-SNR γ, the UNet's own inputs, an int respacing, dropout
+# ------------------------------------------------------------------------------------------------
+
+def test_linear_schedule_of_fewer_than_21_steps(unet):
+    rule = r"the linear schedule needs at least 21 steps, got {}: its last β is 20/T = {}, which must stay below 1"
+    with pytest.raises(InputError, match=rule.format(20, 1) + "; use at least 21 steps, or the cosine schedule"):
+        linear_beta_schedule(20)
+    with pytest.raises(InputError, match=rule.format(5, 4)):
+        DiffusionSchedule.create(5)
+    assert torch.isfinite(sample(unet, DiffusionSchedule.create(21), 1, 16, progress=False)).all()
+
+
+def test_schedule_of_a_beta_of_one():
+    with pytest.raises(InputError, match=r"every beta must lie in \(0, 1\), got 1: β = 1 leaves ᾱ = 0"):
+        DiffusionSchedule.from_betas(torch.tensor([0.5, 1.0]))
+
+
+def test_training_loss_nan_min_snr_gamma(unet):
+    with pytest.raises(InputError, match=r"the Min-SNR γ \(min_snr_gamma\) must be a finite number, got nan "
+                                         r"\(float\)"):
+        diffusion_training_loss(unet, SCHEDULE, torch.zeros(1, 3, 16, 16), min_snr_gamma=float("nan"))
+    assert torch.isfinite(diffusion_training_loss(unet, SCHEDULE, torch.zeros(1, 3, 16, 16), min_snr_gamma=5.0)["loss"])
+
+
+def test_unet_images_of_another_dtype_than_its_weights(unet):
+    with pytest.raises(InputError, match=r"x must be torch.float32, the UNet's dtype, got torch.float64 "
+                                         r"\(x.to\(torch.float32\)\)"):
+        unet(torch.zeros(1, 3, 16, 16, dtype=torch.float64), torch.tensor([5]))
+
+
+def test_unet_takes_a_python_int_as_the_timestep_of_every_image(unet):
+    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(unet(x, 3), unet(x, torch.tensor([3, 3])))
+    with pytest.raises(TypeError, match=r"timesteps must be a tensor \[B\] or an int, got 3\.5 \(float\)"):
+        unet(x, 3.5)
+
+
+def test_space_timesteps_takes_an_int_as_its_string():
+    assert space_timesteps(1000, 10) == space_timesteps(1000, "10")
+    assert torch.equal(DiffusionSchedule.create(respacing=10).timestep_map,
+                       DiffusionSchedule.create(respacing="10").timestep_map)
+    with pytest.raises(InputError, match=r"the respacing must be a string such as '100', 'ddim50' or '10,20,30', an "
+                                         r"int or a list of counts, got 10\.0 \(float\)"):
+        space_timesteps(1000, 10.0)
+
+
+@pytest.mark.parametrize("dropout", [1.5, -0.1, float("nan")])
+def test_unet_dropout_outside_0_1(dropout):
+    with pytest.raises(InputError, match=r"dropout must be (in \[0, 1\]|a finite number), got .*the probability of "
+                                         "zeroing an activation"):
+        _tiny_config(dropout=dropout)

@@ -17,6 +17,7 @@ from bdlearn.notebook import (
     equation_figure,
     mask_drawer,
     mask_overlay,
+    mean_value,
     notebook_seed,
     preset_masks,
     show_images,
@@ -154,3 +155,68 @@ def test_preset_masks_refuses_a_fractional_size():
 def test_equation_figure_refuses_no_terms():
     with pytest.raises(ValueError, match=r"equation_figure needs at least one term \(a picture or a symbol\)"):
         equation_figure([])
+
+
+# ------------------------------------------------------------------------------------------------
+# The eighth battery: uint8 and 0..255 pictures, channels, shapes and values refused clearly
+# ------------------------------------------------------------------------------------------------
+
+def test_to_display_reads_uint8_at_its_own_scale_and_refuses_floats_up_to_255(result):
+    full = result.full_size(0)  # HxWx3 uint8
+    assert np.array_equal(to_display(full), to_display(full / 255))  # was almost all white
+    assert np.array_equal(to_display(torch.from_numpy(full).permute(2, 0, 1)), to_display(full / 255))
+    figure = show_images([full])
+    assert np.array_equal(figure.axes[0].images[0].get_array(), to_display(full / 255))
+    plt.close(figure)
+    overshoot = PICTURE.copy()
+    overshoot[0, 0] = (1 + 1e-7, 1.4, -0.4)  # arithmetic's overshoots: clipped, as before
+    assert np.array_equal(to_display(overshoot), np.clip(overshoot, 0, 1).astype(np.float32))
+    for refused in (lambda: to_display(full * 1.0), lambda: mask_overlay(PICTURE * 255, MASK),
+                    lambda: equation_figure([full, "+", PICTURE * 255]), lambda: show_images([PICTURE * 255])):
+        with pytest.raises(ValueError, match=r"float arrays in \[0, 1\]; this one holds \[.*, 25\d\]: values in "
+                                             r"0\.\.255\? divide by 255"):
+            refused()
+    with pytest.raises(ValueError, match=r"holds \[-1, 1\]: the model's \[−1, 1\]\? convert with \(x \+ 1\) / 2"):
+        to_display(PICTURE * 0 + np.array([-1.0, 0.0, 1.0]))
+
+
+def test_to_display_refuses_a_tensor_of_5_channels():
+    with pytest.raises(ValueError, match=r"one image, a tensor \[3, H, W\]; got shape \[5, 32, 32\] \(a picture has "
+                                         r"3 channels"):
+        to_display(torch.rand(5, 32, 32))
+    with pytest.raises(ValueError, match=r"one image, an array HxWx3; got shape \[32, 32, 5\]"):
+        show_images([np.random.default_rng(0).random((32, 32, 5))])
+
+
+def test_to_display_shows_a_mask_or_a_grey_picture_grey():
+    grey = np.repeat(MASK[..., None], 3, axis=-1).astype(np.float32)
+    for mask in (MASK, MASK[..., None], MASK.astype(np.uint8) * 255):
+        assert np.array_equal(to_display(mask), grey)
+    assert np.array_equal(to_display(torch.from_numpy(MASK)[None].float() * 2 - 1), grey)  # [1, H, W] in [−1, 1]
+
+
+def test_animate_trajectory_refuses_an_interval_of_0():
+    trajectory = torch.rand(4, 1, 3, 8, 8) * 2 - 1
+    with pytest.raises(ValueError, match=r"interval must be at least 1, got 0 \(milliseconds between frames\)"):
+        animate_trajectory(trajectory, interval=0)
+    with pytest.raises(ValueError, match=r"interval must be an integer, got '80' \(str\)"):
+        animate_trajectory(trajectory, interval="80")
+
+
+def test_zero_shot_bars_refuses_probabilities_that_do_not_fit_images_and_labels():
+    with pytest.raises(ValueError, match=r"probabilities of shape \[1, 3\] for 1 images and 2 labels: give \[number "
+                                         r"of images, number of labels\]"):
+        zero_shot_bars([PICTURE], ["a", "b"], torch.tensor([[0.2, 0.3, 0.5]]))
+
+
+def test_mean_value_refuses_a_string():
+    with pytest.raises(ValueError, match=r"values must be numbers or bools .*got 'abc' \(str\)"):
+        mean_value("abc")
+    with pytest.raises(ValueError, match=r"values must be numbers or bools .*got \['1', '2'\] \(list\)"):
+        mean_value(["1", "2"])  # NumPy would read these as 1.0 and 2.0
+
+
+def test_animate_trajectory_names_its_own_argument_for_a_4d_tensor():
+    with pytest.raises(ValueError, match=r"animate_trajectory's x_t must be a trajectory, a tensor \[steps, B, 3, H, "
+                                         r"W\].*got shape \[1, 3, 8, 8\]"):
+        animate_trajectory(torch.rand(1, 3, 8, 8))

@@ -65,6 +65,9 @@ def test_export_ddpm_of_a_missing_or_empty_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match=r"run_dir .*empty holds no checkpoint.pt; give a folder"):
         export_ddpm(tmp_path / "empty", tmp_path / "x.safetensors")
+    torch.save({"hello": 1}, tmp_path / "empty" / "checkpoint.pt")  # a dict neither trainer wrote
+    with pytest.raises(CheckpointError, match=r"checkpoint.pt is not a checkpoint of bdlearn train ddpm"):
+        export_ddpm(tmp_path / "empty", tmp_path / "x.safetensors")
 
 
 def test_training_clip_into_a_ddpm_run(tmp_path, capsys):

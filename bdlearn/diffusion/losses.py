@@ -23,10 +23,12 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from bdlearn.checks import checked_real
 from bdlearn.diffusion.checks import check_float_images, check_model_output
 from bdlearn.diffusion.forward import q_posterior_mean_variance, q_sample
 from bdlearn.diffusion.reverse import p_mean_variance
 from bdlearn.diffusion.schedule import DiffusionSchedule
+from bdlearn.errors import InputError
 
 
 def normal_kl(mean1: Tensor, logvar1: Tensor, mean2: Tensor, logvar2: Tensor) -> Tensor:
@@ -71,9 +73,13 @@ def hybrid_loss(schedule: DiffusionSchedule, model_output: Tensor, x_start: Tens
 
 
 def min_snr_weight(schedule: DiffusionSchedule, t: Tensor, gamma: float) -> Tensor:
-    """Min-SNR-γ weight of L_simple at timesteps ``t``: min(SNR_t, γ) / SNR_t, in (0, 1]."""
+    """Min-SNR-γ weight of L_simple at timesteps ``t``: min(SNR_t, γ) / SNR_t, in (0, 1].
+
+    γ is a finite positive number: a NaN γ would make every weight, and so the loss, NaN.
+    """
+    gamma = checked_real("the Min-SNR γ (min_snr_gamma)", gamma, -math.inf)
     if gamma <= 0:
-        raise ValueError(f"the Min-SNR γ must be positive, got {gamma}")
+        raise InputError(f"the Min-SNR γ must be positive, got {gamma}")
     alpha_bar = schedule.alphas_cumprod.to(t.device)[t]
     snr = alpha_bar / (1 - alpha_bar)
     return snr.clamp(max=gamma) / snr

@@ -20,14 +20,17 @@ respaced schedule remembers, in ``timestep_map``, which original step each of it
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from bdlearn.checks import checked_integer
+from bdlearn.checks import checked_integer, shown
 from bdlearn.diffusion.checks import checked_steps
+from bdlearn.errors import InputError
 
 __all__ = [
     "DiffusionSchedule",
@@ -43,15 +46,23 @@ __all__ = [
 #: The number of steps the network's timestep input is scaled to (IDDPM's rescaled timesteps).
 MODEL_TIMESTEP_RANGE = 1000
 
+#: The fewest steps of the linear schedule: its last β is 20 / T, which must stay below 1.
+LINEAR_MIN_STEPS = 21
+
 
 def linear_beta_schedule(num_timesteps: int) -> Tensor:
     """β_t rising linearly, as in DDPM (section 4), in float64.
 
     DDPM uses β from 1e-4 to 0.02 over T = 1000 steps; for other T both ends are multiplied by
     1000 / T, so that the total noise added stays about the same (IDDPM's convention). T
-    (``num_timesteps``) is an int of at least 1.
+    (``num_timesteps``) is an int of at least 21: the last β, 0.02 · 1000 / T = 20 / T, must stay
+    below 1, or ᾱ_T would be 0 (no signal left, and 1/√ᾱ_T infinite).
     """
     num_timesteps = checked_integer("num_timesteps", num_timesteps, 1)
+    if num_timesteps < LINEAR_MIN_STEPS:
+        raise InputError(f"the linear schedule needs at least {LINEAR_MIN_STEPS} steps, got {num_timesteps}: its "
+                         f"last β is 20/T = {20 / num_timesteps:g}, which must stay below 1; use at least "
+                         f"{LINEAR_MIN_STEPS} steps, or the cosine schedule")
     scale = 1000 / num_timesteps
     return torch.linspace(scale * 1e-4, scale * 0.02, num_timesteps, dtype=torch.float64)
 
@@ -125,14 +136,17 @@ class DiffusionSchedule:
     ) -> DiffusionSchedule:
         """Derive every buffer from β_1..β_T.
 
-        ``timestep_map`` and ``original_num_steps`` describe a respaced schedule (see
-        :func:`respace`); left out, the schedule is its own original.
+        Every β lies in (0, 1): β = 1 would make ᾱ_T = 0, whose 1/√ᾱ_T is infinite, so the process
+        could not be sampled. ``timestep_map`` and ``original_num_steps`` describe a respaced
+        schedule (see :func:`respace`); left out, the schedule is its own original.
         """
         betas = torch.as_tensor(betas, dtype=torch.float64).cpu()
         if betas.ndim != 1 or betas.numel() == 0:
-            raise ValueError(f"betas must be a non-empty 1-D tensor, got shape {tuple(betas.shape)}")
-        if not bool(((betas > 0) & (betas <= 1)).all()):
-            raise ValueError("every beta must lie in (0, 1]")
+            raise InputError(f"betas must be a non-empty 1-D tensor, got shape {tuple(betas.shape)}")
+        outside = betas[~((betas > 0) & (betas < 1))]
+        if outside.numel():
+            raise InputError(f"every beta must lie in (0, 1), got {outside[0].item():g}: β = 1 leaves ᾱ = 0, no "
+                             "signal, and 1/√ᾱ infinite")
         num_timesteps = betas.shape[0]
         if timestep_map is None:
             timestep_map = torch.arange(num_timesteps, dtype=torch.int64)
@@ -171,11 +185,11 @@ class DiffusionSchedule:
         cls,
         steps: int = 1000,
         schedule: str = "linear",
-        respacing: str | Sequence[int] | None = None,
+        respacing: str | int | Sequence[int] | None = None,
     ) -> DiffusionSchedule:
         """The ``schedule`` β's over ``steps`` steps (an int of at least 1), respaced by ``respacing`` when given.
 
-        ``respacing`` takes the forms :func:`space_timesteps` accepts, e.g. "100" or "ddim50";
+        ``respacing`` takes the forms :func:`space_timesteps` accepts, e.g. "100", 100 or "ddim50";
         ``None`` or "" keep every step. A respacing that asks for more steps than ``steps`` is
         refused as such, before the β's are built.
         """
@@ -185,7 +199,7 @@ class DiffusionSchedule:
         return base if kept is None else respace(base, kept)
 
 
-def space_timesteps(num_timesteps: int, section_counts: str | Sequence[int]) -> set[int]:
+def space_timesteps(num_timesteps: int, section_counts: str | int | Sequence[int]) -> set[int]:
     """Which of ``num_timesteps`` original steps a respaced process keeps (IDDPM section 4).
 
     ``section_counts`` is either
@@ -195,11 +209,17 @@ def space_timesteps(num_timesteps: int, section_counts: str | Sequence[int]) -> 
     * per-section counts, as a list of ints or a comma-separated string such as "10,15,20":
       the steps are cut into that many equal sections (the first ``num_timesteps % n`` one step
       longer) and each section keeps its count of steps, evenly spread from its first step to
-      its last and rounded to the nearest step. "100" is the one-section case.
+      its last and rounded to the nearest step. "100" is the one-section case, and an int such as
+      100 is read as that string, as :func:`bdlearn.edit` reads its respacing.
 
     ``num_timesteps`` and every count are ints of at least 1.
     """
     num_timesteps = checked_integer("num_timesteps", num_timesteps, 1)
+    if isinstance(section_counts, numbers.Integral) and not isinstance(section_counts, (bool, np.bool_)):
+        section_counts = str(int(section_counts))
+    if not isinstance(section_counts, (str, Iterable)):
+        raise InputError(f"the respacing must be a string such as '100', 'ddim50' or '10,20,30', an int or a list "
+                         f"of counts, got {shown(section_counts)}")
     if isinstance(section_counts, str):
         text = section_counts.strip()
         if text.startswith("ddim"):

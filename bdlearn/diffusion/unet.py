@@ -25,6 +25,7 @@ Taught in notebook 02 (the reverse process).
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -33,7 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from bdlearn.checks import checked_integer, shown
+from bdlearn.checks import checked_integer, checked_real, shown
+from bdlearn.diffusion.checks import check_model_dtype
 
 AttentionKernel = Literal["sdpa", "einsum"]
 
@@ -107,6 +109,8 @@ class UNetConfig:
             checked_integer("num_head_channels", self.num_head_channels, 1, hint=" (or -1: num_heads sets the heads)")
         if self.num_heads_upsample != -1 and self.num_head_channels == -1:
             checked_integer("num_heads_upsample", self.num_heads_upsample, 1, hint=" (or -1: as num_heads)")
+        checked_real("dropout", self.dropout, 0.0, 1.0, hint=" (the probability of zeroing an activation, as torch's "
+                     "Dropout takes it)")
 
     @property
     def blocks_per_level(self) -> tuple[int, ...]:
@@ -419,9 +423,19 @@ class UNet(nn.Module):
                     module.half()
         return self
 
-    def forward(self, x: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, timesteps: torch.Tensor | int) -> torch.Tensor:
+        """ε (and v) for ``x`` at ``timesteps``: a tensor [B], or an int for every image.
+
+        ``x`` must have the dtype of the weights the network starts with (float32, also under ``use_fp16``); only
+        dtypes and shapes are checked, so no step waits for the GPU.
+        """
         if x.ndim != 4 or x.shape[1] != self.config.in_channels:
             raise ValueError(f"expected x of shape [B, {self.config.in_channels}, H, W], got {tuple(x.shape)}")
+        check_model_dtype("x", x, self)
+        if isinstance(timesteps, numbers.Integral) and not isinstance(timesteps, bool):
+            timesteps = torch.full((x.shape[0],), int(timesteps), device=x.device)
+        if not isinstance(timesteps, torch.Tensor):
+            raise TypeError(f"timesteps must be a tensor [B] or an int, got {shown(timesteps)}")
         if timesteps.ndim != 1 or timesteps.shape[0] != x.shape[0]:
             raise ValueError(f"expected timesteps of shape [{x.shape[0]}], got {tuple(timesteps.shape)}")
         levels = len(self.config.channel_mult) - 1

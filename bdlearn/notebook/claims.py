@@ -76,13 +76,25 @@ class Estimate:
         return self.value - threshold > STANDARD_ERRORS * self.standard_error
 
 
+def _numbers(name: str, values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """``values`` (numbers or bools: a list, an array, a tensor) as a flat float array; anything else, strings too
+    (NumPy would read '12' as 12.0), is an InputError naming ``name``."""
+    try:
+        array = np.asarray(values)
+    except ValueError:  # nested lists of unequal lengths
+        array = None
+    if array is None or array.dtype.kind not in "biuf":
+        raise InputError(f"{name} must be numbers or bools (a list, array or tensor of them), got {shown(values)}")
+    return array.astype(float).ravel()
+
+
 def success_rate(successes: Sequence[bool] | np.ndarray) -> Estimate:
     """The success rate of independent trials, with its binomial standard error √(p(1−p)/n).
 
     At p = 0 or 1 that formula gives 0, which would let any difference from such a sample "hold";
     there the error is computed with p̃ = (k + 1)/(n + 2) (one success and one failure added).
     """
-    outcomes = np.asarray(successes, dtype=float).ravel()
+    outcomes = _numbers("successes", successes)
     if outcomes.size == 0:
         raise ValueError("a rate needs at least one trial")
     if not np.isin(outcomes, (0.0, 1.0)).all():
@@ -94,7 +106,7 @@ def success_rate(successes: Sequence[bool] | np.ndarray) -> Estimate:
 
 def mean_value(values: Sequence[float] | np.ndarray) -> Estimate:
     """The mean of independent measurements, with its standard error s/√n (at least two values)."""
-    values = np.asarray(values, dtype=float).ravel()
+    values = _numbers("values", values)
     if values.size < 2:
         raise ValueError(f"a mean with a standard error needs at least two values, got {values.size}")
     return Estimate(float(values.mean()), float(values.std(ddof=1)) / math.sqrt(values.size))
@@ -111,7 +123,7 @@ def difference(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray,
     variation between tasks, which both settings share, drops out. Without ``pairs`` the samples
     are independent.
     """
-    a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
+    a, b = _numbers("a", a), _numbers("b", b)
     if pairs is None:
         first = success_rate(a) if _binary(a) else mean_value(a)
         second = success_rate(b) if _binary(b) else mean_value(b)
@@ -168,7 +180,7 @@ def claim_greater(statement: str, a: Sequence[float] | np.ndarray, b: Sequence[f
     if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, numbers.Real) or not 0 < scale < math.inf:
         raise InputError(f"scale must be a positive finite number (100 prints a rate's difference in points), "
                          f"got {shown(scale)}")
-    a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
+    a, b = _numbers("a", a), _numbers("b", b)
     effect = difference(a, b, pairs)
     label_a, label_b = (f"{name} " if name else "" for name in names)
     if _binary(a) and _binary(b):

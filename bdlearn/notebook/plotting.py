@@ -18,6 +18,8 @@ from matplotlib.animation import FuncAnimation
 from matplotlib.figure import Figure
 from torchvision.utils import make_grid, save_image
 
+from bdlearn.checks import checked_integer, shown
+
 if TYPE_CHECKING:
     from bdlearn.pipeline import EditResult
 
@@ -35,19 +37,58 @@ def check_index(index: int, count: int, what: str) -> None:
         raise ValueError(f"index picks one of the {count} {what}, 0 to {count - 1}; got {index!r}")
 
 
+def _check_trajectory(function: str, name: str, states: torch.Tensor | None) -> None:
+    """A ValueError naming ``function``'s argument ``name`` unless ``states`` is None or a trajectory, a tensor
+    [steps, B, 3, H, W]."""
+    if states is not None and (not isinstance(states, torch.Tensor) or states.ndim != 5 or states.shape[2] != 3):
+        got = f"shape {list(states.shape)}" if isinstance(states, torch.Tensor) else shown(states)
+        raise ValueError(f"{function}'s {name} must be a trajectory, a tensor [steps, B, 3, H, W] such as "
+                         f"EditResult.{name} (edit with return_trajectory=True); got {got}")
+
+
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:
     """Map images from the model's [−1, 1] to [0, 1] for display, clamping outliers."""
     return ((images.detach().float().cpu() + 1) / 2).clamp(0, 1)
 
 
+#: How far a float array may stray outside [0, 1] and still be shown, clipped (arithmetic overshoots such as
+#: 1.0000001); values further out are on another scale (0..255, or the model's [−1, 1]) and refused.
+DISPLAY_SLACK = 0.5
+
+
 def to_display(image: torch.Tensor | np.ndarray) -> np.ndarray:
-    """One image as an HxWx3 array in [0, 1]: tensors [3, H, W] in [−1, 1], or arrays HxWx3 in [0, 1]."""
+    """One image as an HxWx3 array in [0, 1]: tensors [3, H, W] in [−1, 1], arrays HxWx3 in [0, 1], and either
+    as uint8 in 0..255 (read as value / 255); a grey picture or a mask ([1, H, W], HxW or HxWx1) is shown grey.
+    Outliers are clipped (a tensor's noise too); a float array with values more than :data:`DISPLAY_SLACK`
+    outside [0, 1] is refused with the conversion it needs."""
     if isinstance(image, torch.Tensor):
-        if image.ndim != 3:
+        if image.ndim == 3 and image.shape[0] == 1:
+            image = image.expand(3, -1, -1)
+        if image.ndim != 3 or image.shape[0] != 3:
+            hint = ("pick one of a batch with images[i]" if image.ndim == 4 else
+                    "a picture has 3 channels (RGB) first, a grey one or a mask 1")
             raise ValueError(f"to_display shows one image, a tensor [3, H, W]; got shape {list(image.shape)} "
-                             "(pick one of a batch with images[i])")
+                             f"({hint})")
+        if image.dtype == torch.uint8:
+            return (image.detach().cpu().float() / 255).permute(1, 2, 0).numpy()
         return to_unit_range(image).permute(1, 2, 0).numpy()
-    return np.clip(np.asarray(image, dtype=np.float32), 0, 1)
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = np.repeat(array, 3, axis=-1)
+    if array.ndim != 3 or array.shape[-1] != 3:
+        raise ValueError(f"to_display shows one image, an array HxWx3; got shape {list(array.shape)} "
+                         "(a picture has 3 channels, RGB, last, a grey one or a mask 1 or none; RGBA: a[..., :3])")
+    if array.dtype == np.uint8:
+        array = array / 255
+    elif array.size:
+        low, high = float(array.min()), float(array.max())
+        if low < -DISPLAY_SLACK or high > 1 + DISPLAY_SLACK:
+            fix = ("values in 0..255? divide by 255 (or pass uint8)" if high > 1 + DISPLAY_SLACK else
+                   "the model's [−1, 1]? convert with (x + 1) / 2, or pass the tensor [3, H, W]")
+            raise ValueError(f"to_display shows float arrays in [0, 1]; this one holds [{low:.4g}, {high:.4g}]: {fix}")
+    return np.clip(np.asarray(array, dtype=np.float32), 0, 1)
 
 
 def save_image_grid(images: torch.Tensor, path: str | Path, nrow: int = 8, upscale: int = 4) -> None:
@@ -66,14 +107,15 @@ def show_images(images: Sequence[torch.Tensor | np.ndarray] | torch.Tensor, titl
         raise ValueError("show_images needs at least one image, got none")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"{len(images)} images but {len(titles)} titles: give one title per image")
+    pictures = [to_display(image) for image in images]  # a refused image before any figure is drawn
     ncols = ncols or min(len(images), 8)
     nrows = -(-len(images) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if titles else 0)), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for i, image in enumerate(images):
+    for i, picture in enumerate(pictures):
         ax = axes.flat[i]
-        ax.imshow(to_display(image), interpolation="nearest")
+        ax.imshow(picture, interpolation="nearest")
         if titles is not None:
             ax.set_title(titles[i], fontsize=8)
     fig.tight_layout()
@@ -93,6 +135,7 @@ def equation_figure(terms: Sequence[torch.Tensor | np.ndarray | str], captions: 
     if not terms:
         raise ValueError("equation_figure needs at least one term (a picture or a symbol), got none")
     captions = list(captions) if captions is not None else [""] * len(terms)
+    terms = [term if isinstance(term, str) else to_display(term) for term in terms]  # refused before drawing
     widths = [max(0.35, 0.07 * max(len(line) for line in term.split("\n"))) if isinstance(term, str) else 1.0
               for term in terms]  # a picture is one unit wide, a symbol as wide as its longest line
     fig, axes = plt.subplots(1, len(terms), figsize=(size * sum(widths), size * 1.25), squeeze=False,
@@ -105,7 +148,7 @@ def equation_figure(terms: Sequence[torch.Tensor | np.ndarray | str], captions: 
             ax.text(0.5, 0.5, term, ha="center", va="center", fontsize=15 if len(term) <= 2 else 10,
                     transform=ax.transAxes)
         else:  # a thin frame, so that a white picture (a mask of ones) stays visible
-            ax.imshow(to_display(term), interpolation="nearest")
+            ax.imshow(term, interpolation="nearest")
             for spine in ax.spines.values():
                 spine.set_edgecolor("#999")
         if caption:
@@ -116,7 +159,7 @@ def equation_figure(terms: Sequence[torch.Tensor | np.ndarray | str], captions: 
 
 def mask_overlay(image: torch.Tensor | np.ndarray, mask: torch.Tensor | np.ndarray, colour=(1.0, 0.2, 0.8),
                  alpha: float = 0.45) -> np.ndarray:
-    """The image (HxWx3 in [0, 1]) with the mask's region tinted, for showing what will be edited.
+    """The image (as :func:`to_display` takes it) as HxWx3 in [0, 1], the mask's region tinted: what will be edited.
 
     ``mask`` has the image's height and width (HxW, or with axes of 1 such as [1, H, W]); ``alpha``, in
     [0, 1], is the colour's share in the tinted pixels.
@@ -146,6 +189,8 @@ def trajectory_grid(x_t: torch.Tensor, pred_xstart: torch.Tensor | None = None, 
     ``index`` picks the batch element; ``steps`` (optional), the step index reached by each frame after
     the start, titles the frames.
     """
+    _check_trajectory("trajectory_grid", "x_t", x_t)
+    _check_trajectory("trajectory_grid", "pred_xstart", pred_xstart)
     check_index(index, x_t.shape[1], "images of the batch")
     num_columns = whole_number("num_columns", num_columns, 1)
     if steps and len(steps) < x_t.shape[0] - 1:
@@ -174,9 +219,13 @@ def animate_trajectory(x_t: torch.Tensor, pred_xstart: torch.Tensor | None = Non
                        interval: int = 80, size: float = 2.5) -> str:
     """An HTML/JavaScript animation of x_t (and x̂_0 beside it) through the steps (no ffmpeg needed).
 
-    ``x_t`` [K+1, B, 3, H, W], ``pred_xstart`` [K, B, 3, H, W]; ``index`` picks the batch element.
+    ``x_t`` [K+1, B, 3, H, W], ``pred_xstart`` [K, B, 3, H, W]; ``index`` picks the batch element; ``interval``,
+    the milliseconds between frames, is a whole number >= 1.
     """
+    _check_trajectory("animate_trajectory", "x_t", x_t)
+    _check_trajectory("animate_trajectory", "pred_xstart", pred_xstart)
     check_index(index, x_t.shape[1], "images of the batch")
+    interval = checked_integer("interval", interval, 1, hint=" (milliseconds between frames)")
     panels = 2 if pred_xstart is not None else 1
     fig, axes = plt.subplots(1, panels, figsize=(size * panels, size), squeeze=False)
     frames = x_t.shape[0]
@@ -257,6 +306,7 @@ def similarity_heatmap(similarity: torch.Tensor | np.ndarray, images: Sequence[t
     if len(images) != rows or len(labels) != cols:
         raise ValueError(f"{len(images)} images and {len(labels)} labels for a similarity of {rows} rows and {cols} "
                          "columns: similarity[i, j] belongs to images[i] and labels[j]")
+    thumbnails = [to_display(image) for image in images]  # a refused image before any figure is drawn
     fig, ax = plt.subplots(figsize=(size * cols + 2.2, size * rows + 1.6))
     shown = ax.imshow(values, cmap="viridis", aspect="equal")
     ax.set_xticks(range(cols), labels, rotation=40, ha="right", fontsize=8)
@@ -267,9 +317,9 @@ def similarity_heatmap(similarity: torch.Tensor | np.ndarray, images: Sequence[t
             for j in range(cols):
                 ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=7,
                         color="black" if values[i, j] > middle else "white")
-    zoom = size * fig.dpi / max(to_display(images[0]).shape[:2]) * 0.9
-    for i, image in enumerate(images):
-        thumbnail = OffsetImage(to_display(image), zoom=zoom, interpolation="nearest")
+    zoom = size * fig.dpi / max(thumbnails[0].shape[:2]) * 0.9
+    for i, picture in enumerate(thumbnails):
+        thumbnail = OffsetImage(picture, zoom=zoom, interpolation="nearest")
         ax.add_artist(AnnotationBbox(thumbnail, (0, i), xycoords=("axes fraction", "data"), xybox=(-size * 40, 0),
                                      boxcoords="offset points", frameon=False))
     fig.colorbar(shown, ax=ax, fraction=0.04, pad=0.02)
@@ -282,18 +332,22 @@ def zero_shot_bars(images: Sequence[torch.Tensor | np.ndarray] | torch.Tensor, l
                    titles: Sequence[str] | None = None, size: float = 2.0) -> Figure:
     """Each image above a bar chart of its ``top`` most probable labels (zero-shot CLIP).
 
-    ``probabilities`` [N, len(labels)]; ``top`` is at least 1; a label equal to ``truth[i]`` is drawn green,
-    the others grey. Taught in notebook 03.
+    ``probabilities`` [N, len(labels)], N the number of images; ``top`` is at least 1; a label equal to
+    ``truth[i]`` is drawn green, the others grey. Taught in notebook 03.
     """
     top = whole_number("top", top, 1)
     images = list(images)
     probs = np.asarray(probabilities.detach().float().cpu() if isinstance(probabilities, torch.Tensor)
                        else probabilities)
     count = len(images)
+    if probs.shape != (count, len(labels)):
+        raise ValueError(f"probabilities of shape {list(probs.shape)} for {count} images and {len(labels)} labels: "
+                         "give [number of images, number of labels], probabilities[i, j] for images[i] and labels[j]")
+    pictures = [to_display(image) for image in images]  # a refused image before any figure is drawn
     fig, axes = plt.subplots(2, count, figsize=(size * count, size * (1 + 0.22 * top) + 0.3), squeeze=False,
                              gridspec_kw={"height_ratios": [1, 0.22 * top + 0.1]})
-    for i, image in enumerate(images):
-        axes[0, i].imshow(to_display(image), interpolation="nearest")
+    for i, picture in enumerate(pictures):
+        axes[0, i].imshow(picture, interpolation="nearest")
         axes[0, i].axis("off")
         if titles is not None:
             axes[0, i].set_title(titles[i], fontsize=8)

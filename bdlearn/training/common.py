@@ -152,16 +152,19 @@ RUN_KINDS = {"ddpm": "DDPM", "clip": "CLIP"}
 """The trainers whose runs a checkpoint can hold, with the names messages give them."""
 
 
-def run_kind(state: dict) -> str:
+def run_kind(state: dict) -> str | None:
     """Which trainer wrote the checkpoint ``state``: the CLIP trainer's keeps its zero-shot evaluations
-    (``"evals"``), the DDPM trainer's does not."""
-    return "clip" if "evals" in state else "ddpm"
+    (``"evals"``), the DDPM trainer's its config and EMA weights; None for a dict that is neither's."""
+    if "evals" in state:
+        return "clip"
+    return "ddpm" if {"config", "ema", "model"} <= state.keys() else None
 
 
 def check_run_kind(state: dict, kind: str, path: Path) -> None:
     """Refuse the checkpoint ``path`` when another trainer than ``kind``'s wrote it: its weights would not load
-    into this model, and starting afresh in its folder would throw that other run away."""
-    if (found := run_kind(state)) != kind:
+    into this model, and starting afresh in its folder would throw that other run away. (A dict neither trainer
+    wrote is left to the loading, which calls it not a whole checkpoint.)"""
+    if (found := run_kind(state)) not in (None, kind):
         raise CheckpointError(f"{path.parent} holds a {RUN_KINDS[found]} training run, not a {RUN_KINDS[kind]} "
                               f"run; train the {RUN_KINDS[kind]} into another folder")
 

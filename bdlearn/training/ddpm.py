@@ -35,6 +35,7 @@ from bdlearn.training.common import (
     private_random_state,
     resolve_preset,
     resuming_from,
+    run_kind,
     save_checkpoint,
 )
 from bdlearn.worlds.checkpoint import load_unet, weight_card
@@ -219,6 +220,9 @@ def export_ddpm(run_dir: str | Path, dest: str | Path, config: DDPMTrainConfig |
                               "(train_ddpm) wrote")
     state = load_checkpoint(ckpt_path)
     check_run_kind(state, "ddpm", ckpt_path)
+    if run_kind(state) is None:
+        raise CheckpointError(f"{ckpt_path} is not a checkpoint of bdlearn train ddpm (it has no model, EMA and "
+                              "config)")
     settings = state.get("config") or asdict(config or PRESETS["full"])
     prefix = "module."
     weights = {k[len(prefix):]: v for k, v in state["ema"].items() if k.startswith(prefix)}

@@ -13,10 +13,9 @@ from typing import get_args
 import torch
 
 from bdlearn.choices import WorldName
-from bdlearn.errors import InputError
 from bdlearn.worlds.real import REAL_DEFAULTS, REAL_DIFFUSION, load_real_world
 from bdlearn.worlds.toy import TOY_DEFAULTS, TOY_DIFFUSION, load_toy_world
-from bdlearn.worlds.world import EditDefaults, ModelWorld
+from bdlearn.worlds.world import EditDefaults, ModelWorld, available_device
 
 
 @dataclass(frozen=True)
@@ -59,28 +58,6 @@ def load_world(name: str = "toy", device: str | torch.device | None = None) -> M
     a name torch does not know, is an :class:`~bdlearn.errors.InputError` before anything is read.
     """
     return named_world(name).load(None if device is None else available_device(device))
-
-
-def available_device(device: str | torch.device) -> torch.device:
-    """``device`` as a ``torch.device``, checked to exist here; else an InputError saying what there is."""
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise InputError(f"device {device!r} is not a device torch knows; use 'cpu', or 'cuda' on a machine with "
-                         "an NVIDIA GPU") from None
-    if parsed.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise InputError(f"device {device!r}: torch sees no CUDA GPU on this machine; use 'cpu' (or leave "
-                             "device unset)")
-        if parsed.index is not None and parsed.index >= count:
-            raise InputError(f"device {device!r}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}")
-    elif parsed.type == "mps" and not torch.backends.mps.is_available():
-        raise InputError(f"device {device!r}: this machine has no Apple GPU (MPS); use 'cpu'")
-    elif parsed.type == "meta":
-        raise InputError(f"device {device!r} holds shapes, not weights: a world there cannot edit; use 'cpu' or "
-                         "'cuda' (bdlearn.machinery.cost measures memory on the meta device without a world)")
-    return parsed
 
 
 def shared_world(name: str) -> ModelWorld:

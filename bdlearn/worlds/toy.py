@@ -14,7 +14,7 @@ from bdlearn.scenes.render import CAPTION_WORDS, IMAGE_SIZE
 from bdlearn.worlds.checkpoint import CheckpointError, load_unet, weight_card
 from bdlearn.worlds.package_data import DATA_DIR, shipped_file
 from bdlearn.worlds.toy_clip import load_toy_clip
-from bdlearn.worlds.world import EditDefaults, ModelWorld
+from bdlearn.worlds.world import EditDefaults, ModelWorld, available_device
 
 #: Side of every toy-world image, in pixels.
 TOY_IMAGE_SIZE = IMAGE_SIZE
@@ -48,9 +48,11 @@ def load_toy_world(ddpm_path: str | Path | None = None, clip_path: str | Path | 
     By default both come from the package's data. ``ddpm_path`` may be any toy DDPM bdlearn
     trained (``bdlearn train ddpm``), of any UNet size: its architecture is read from the weight
     card beside it (:func:`toy_unet_config`). Raises
-    :class:`~bdlearn.worlds.checkpoint.CheckpointError` naming the file when one is corrupt, and
-    :class:`~bdlearn.worlds.package_data.PackageDataError` when the install lacks the shipped ones.
+    :class:`~bdlearn.worlds.checkpoint.CheckpointError` naming the file when one is corrupt,
+    :class:`~bdlearn.worlds.package_data.PackageDataError` when the install lacks the shipped ones,
+    and an :class:`~bdlearn.errors.InputError` for a ``device`` this machine lacks (:func:`available_device`).
     """
+    device = available_device(device)
     ddpm_path = ddpm_path or shipped_file(TOY_DDPM_WEIGHTS)
     unet = load_unet(ddpm_path, toy_unet_config(ddpm_path), device=device).requires_grad_(False)
     clip = load_toy_clip(clip_path).to(device)
