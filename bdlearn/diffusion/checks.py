@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from bdlearn.checks import shown
 from bdlearn.errors import InputError
@@ -81,6 +81,12 @@ def check_same_shape(name: str, tensor: Any, other_name: str, other: Tensor, hin
     plural_word = other_name.isalpha() and other_name.endswith("s")  # "images'", but "x_s's"
     owner = f"{other_name}'" if plural_word else f"{other_name}'s"
     check_shape(name, tensor, other.shape, f"{owner} shape", hint)
+
+
+def check_module(function: str, model: Any) -> None:
+    """Refuse a ``model`` that is not a torch module (a name such as 'unet', a state dict), naming ``function``."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{function} needs a torch.nn.Module, got {shown(model)}")
 
 
 def check_model_output(output: Any, x_t: Tensor, learned_sigma: bool) -> None:

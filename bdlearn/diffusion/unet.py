@@ -35,7 +35,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from bdlearn.checks import checked_integer, checked_real, shown
-from bdlearn.diffusion.checks import check_model_dtype
+from bdlearn.diffusion.checks import check_model_dtype, check_module
 
 AttentionKernel = Literal["sdpa", "einsum"]
 
@@ -456,6 +456,5 @@ class UNet(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     """Number of scalar parameters of ``model``, a torch module."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"count_parameters needs a torch.nn.Module, got {shown(model)}")
+    check_module("count_parameters", model)
     return sum(p.numel() for p in model.parameters())

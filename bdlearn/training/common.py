@@ -25,7 +25,8 @@ from safetensors.torch import save
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from bdlearn.checks import checked_integer, checked_real, shown
+from bdlearn.checks import checked_integer, checked_real
+from bdlearn.diffusion.checks import check_module
 from bdlearn.errors import CheckpointError, first_words
 from bdlearn.files import write_whole
 
@@ -127,8 +128,7 @@ def make_ema(model: nn.Module, decay: float) -> AveragedModel:
     ``model`` must be a torch module (torch would wrap anything, and fail only when the average is used) and
     ``decay`` a number in [0, 1] (:func:`checked_ema_decay`).
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"make_ema needs a torch.nn.Module, got {shown(model)}")
+    check_module("make_ema", model)
     decay = checked_ema_decay("decay", decay)
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
