@@ -546,6 +546,12 @@ def test_an_image_path_that_loops_is_one_error_line(files, tmp_path, capsys, no_
         read_image(looping)
 
 
+def test_a_url_is_refused_as_a_url_not_a_missing_file():
+    with pytest.raises(InputError, match=r"image https://example.com/x.png is a URL; bdlearn reads files on this "
+                                         r"machine: download it first"):
+        read_image("https://example.com/x.png")
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
 def test_a_named_pipe_is_not_a_file_not_found(tmp_path):
     pipe = tmp_path / "pipe.png"

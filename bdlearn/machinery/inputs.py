@@ -78,7 +78,11 @@ def _too_large(what: str, size: str) -> InputError:
 
 
 def _open(path: str | Path, what: str = "image") -> Image.Image:
-    """The image in the file at ``path``, decoded, upright by its EXIF orientation."""
+    """The image in the file at ``path``, decoded, upright by its EXIF orientation (a URL is refused: bdlearn
+    reads files on this machine)."""
+    if isinstance(path, str) and re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*://", path):  # Path() would fold its '//'
+        raise InputError(f"{what} {path} is a URL; bdlearn reads files on this machine: download it first and give "
+                         "the file's path")
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{what} {path} is a folder, not an image file")
