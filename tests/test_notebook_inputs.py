@@ -12,9 +12,14 @@ import torch
 
 from bdlearn.machinery.inputs import read_image
 from bdlearn.notebook import (
+    EditorApp,
     animate_trajectory,
+    check,
+    claim,
+    claim_greater,
     edit_figure,
     equation_figure,
+    gallery_slider,
     mask_drawer,
     mask_overlay,
     mean_value,
@@ -26,7 +31,7 @@ from bdlearn.notebook import (
     trajectory_grid,
     zero_shot_bars,
 )
-from bdlearn.notebook.claims import SEED_VARIABLE
+from bdlearn.notebook.claims import SEED_VARIABLE, parse_claim
 from bdlearn.pipeline import edit
 
 #: A picture HxWx3 in [0, 1], each value a whole number of 255ths (as a uint8 picture read as floats).
@@ -220,3 +225,124 @@ def test_animate_trajectory_names_its_own_argument_for_a_4d_tensor():
     with pytest.raises(ValueError, match=r"animate_trajectory's x_t must be a trajectory, a tensor \[steps, B, 3, H, "
                                          r"W\].*got shape \[1, 3, 8, 8\]"):
         animate_trajectory(torch.rand(1, 3, 8, 8))
+
+
+# ------------------------------------------------------------------------------------------------
+# The ninth battery: complex answers, claims that must read back, figure options, sizes
+# ------------------------------------------------------------------------------------------------
+
+def test_check_compares_complex_values_with_their_imaginary_part(capsys):
+    assert check("x", torch.tensor([1 + 1j]), torch.tensor([1 - 1j])) == "wrong"  # was "exact"
+    assert check("x", torch.tensor([1 + 1j]), torch.tensor([1.0])) == "wrong"
+    assert check("x", torch.tensor([1 + 0j]), torch.tensor([1.0])) == "exact"
+    assert capsys.readouterr().out.splitlines()[-1] == "x: exact"
+
+
+def test_claim_refuses_a_statement_that_cannot_be_read_back(capsys):
+    for statement in ("", "  ", "a\nb"):
+        with pytest.raises(ValueError, match="the claim's statement (is blank|must fit on one line)"):
+            claim(statement, True, "e")
+    with pytest.raises(ValueError, match="the claim's evidence must fit on one line"):
+        claim("a", True, "e\nf")
+    assert not capsys.readouterr().out  # nothing printed
+    assert parse_claim(str(claim("a — b", False, "e (f)"))) == claim("a — b", False, "e (f)")
+
+
+def test_claim_greater_refuses_nan_samples():
+    with pytest.raises(ValueError, match=r"a must be finite numbers; it holds 1 NaN or infinite value\(s\) of 2"):
+        claim_greater("x", [1, float("nan")], [0, 0])  # was a firm "does not hold"
+    with pytest.raises(ValueError, match="b must be finite numbers"):
+        claim_greater("x", [1, 2], [0, float("inf")])
+
+
+def test_trajectory_grid_refuses_a_pred_xstart_of_another_run(result):
+    other_size = torch.rand(3, 1, 3, 16, 16)
+    with pytest.raises(ValueError, match=r"pred_xstart must hold the x̂_0 of each of x_t's 3 steps, shape \[3, 1, 3, "
+                                         r"32, 32\] for an x_t of shape \[4, 1, 3, 32, 32\]; got \[3, 1, 3, 16, 16\]"):
+        trajectory_grid(result.x_t, other_size)
+    with pytest.raises(ValueError, match=r"got \[4, 1, 3, 32, 32\]"):
+        trajectory_grid(result.x_t, result.x_t)  # one frame too many
+
+
+def test_show_images_refuses_ncols_0_and_titles_as_one_string():
+    with pytest.raises(ValueError, match="ncols must be a whole number >= 1, got 0"):
+        show_images([PICTURE], ncols=0)  # was drawn as if unset
+    with pytest.raises(TypeError, match=r"titles must be a list of strings, one per image, got 'ab' \(str\)"):
+        show_images([PICTURE, PICTURE], titles="ab")  # was split into 'a' and 'b'
+    with pytest.raises(TypeError, match="titles must be a list of strings"):
+        zero_shot_bars([PICTURE], ["a", "b"], np.array([[0.5, 0.5]]), titles="a")
+
+
+def test_similarity_heatmap_refuses_annotate_as_a_string():
+    with pytest.raises(ValueError, match=r"annotate must be True or False, got 'no' \(str\)"):
+        similarity_heatmap(np.eye(1), [PICTURE], ["a"], annotate="no")  # was taken as true
+
+
+def test_mask_overlay_refuses_a_colour_in_0_to_255():
+    with pytest.raises(ValueError, match=r"colour must be in \[0, 1\], got 255 .*divide 0\.\.255 values by 255"):
+        mask_overlay(PICTURE, MASK, colour=(255, 0, 0))  # was values up to 115
+    with pytest.raises(ValueError, match=r"colour must be three numbers \(red, green, blue\) in \[0, 1\], got 'red'"):
+        mask_overlay(PICTURE, MASK, colour="red")
+    tinted = mask_overlay(PICTURE, MASK, colour=np.array((255, 0, 0)) / 255, alpha=1)
+    assert np.allclose(tinted[MASK], (1, 0, 0))
+
+
+def test_figures_refuse_a_size_that_is_not_positive_and_ncols_that_is_not_whole(result):
+    for refused in (lambda: trajectory_grid(result.x_t, size=0), lambda: show_images([PICTURE], size=0),
+                    lambda: edit_figure(result, size=0), lambda: equation_figure([PICTURE], size=-1),
+                    lambda: similarity_heatmap(np.eye(1), [PICTURE], ["a"], size=float("nan")),
+                    lambda: animate_trajectory(result.x_t, size=0)):
+        with pytest.raises(ValueError, match=r"size must be a finite number > 0 \(inches per picture\)"):
+            refused()
+    for ncols in (-1, 1.5):
+        with pytest.raises(ValueError, match=f"ncols must be a whole number >= 1, got {ncols}"):
+            show_images([PICTURE, PICTURE], ncols=ncols)
+
+
+def test_editor_app_takes_every_respacing_edit_takes(world):
+    app = EditorApp(world, PICTURE, MASK, respacing="ddim10", skip=5)
+    assert app.steps.value == 10 and app.settings()["respacing"] == "ddim10"  # was int('ddim10')
+    assert ("ddim10", 10) in app.steps.options and ("10", 10) not in app.steps.options and app.skip.max == 9
+    assert EditorApp(world, PICTURE, MASK, respacing="5,5", skip=5).settings()["respacing"] == "5,5"
+    assert EditorApp(world, PICTURE, MASK, respacing=20, skip=5).settings()["respacing"] == "20"
+    with pytest.raises(ValueError, match=r"respacing 'abc': bad respacing 'abc': expected 'ddimN', 'N'"):
+        EditorApp(world, PICTURE, MASK, respacing="abc")
+    with pytest.raises(ValueError, match=r"respacing 'abc'"):  # the same words as edit()'s
+        edit(PICTURE, MASK, "a red circle", world, respacing="abc")
+
+
+def test_check_refuses_a_negative_rtol_and_a_nan_atol():
+    with pytest.raises(ValueError, match="rtol must be at least 0, got -1"):
+        check("x", 1.0, 1.0000001, rtol=-1)
+    with pytest.raises(ValueError, match=r"atol must be a finite number, got nan \(float\)"):
+        check("x", 1.0, 1.0000001, atol=float("nan"))
+
+
+def test_edit_figure_refuses_what_is_not_an_edit_result():
+    with pytest.raises(TypeError, match="edit_figure takes an EditResult .*, got str"):
+        edit_figure("not a result")
+
+
+def test_similarity_heatmap_refuses_a_similarity_that_is_not_a_matrix():
+    with pytest.raises(ValueError, match=r"similarity must be a matrix \[number of images, number of labels\].*got "
+                                         r"shape \[3\]"):
+        similarity_heatmap(torch.rand(3), [PICTURE], ["a", "b", "c"])
+
+
+def test_zero_shot_bars_shows_all_labels_when_top_exceeds_them():
+    figure = zero_shot_bars([PICTURE], ["a", "b"], np.array([[0.3, 0.7]]), top=5)  # was matplotlib's shape error
+    assert [tick.get_text() for tick in figure.axes[1].get_yticklabels()] == ["b", "a"]
+    plt.close(figure)
+
+
+def test_gallery_slider_refuses_bytes_that_are_not_a_picture():
+    with pytest.raises(ValueError, match=r"the bytes of 0 are not a picture \(b'junk' \(bytes\)\)"):
+        gallery_slider({0: b"junk"})
+
+
+def test_to_display_reads_uint16_at_its_own_scale():
+    full = (PICTURE * 255).astype(np.uint8)
+    assert np.allclose(to_display(full.astype(np.uint16) * 257), to_display(full))  # was "divide by 255"
+    assert np.allclose(to_display(torch.from_numpy(full.astype(np.uint16) * 257).permute(2, 0, 1)), to_display(full))
+    with pytest.raises(ValueError, match=r"values in 0\.\.65535 \(16 bits\)\? divide by 65535"):
+        to_display(full * 257.0)

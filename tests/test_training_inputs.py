@@ -10,9 +10,11 @@ from torch.optim.swa_utils import AveragedModel
 from bdlearn.cli import main
 from bdlearn.errors import CheckpointError, InputError
 from bdlearn.training.clip import PRESETS as CLIP_PRESETS
-from bdlearn.training.clip import ClipTrainConfig, train_clip
+from bdlearn.training.clip import ClipTrainConfig, train_clip, zero_shot_accuracy
 from bdlearn.training.common import make_ema
 from bdlearn.training.ddpm import DDPMTrainConfig, export_ddpm, train_ddpm
+from bdlearn.training.grow import grow_attention, grow_res_blocks
+from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS
 from tests.helpers import TINY_UNET
 
 ONE_STEP = DDPMTrainConfig(steps=1, batch_size=2, checkpoint_every=1, warmup_steps=0, sample_every=0,
@@ -90,3 +92,67 @@ def test_training_ddpm_into_a_clip_run(tmp_path, capsys):
         export_ddpm(tmp_path, tmp_path / "x.safetensors")
     assert main(["train", "ddpm", "--preset", "quick", "--out", str(tmp_path)]) == 2
     assert refusal in capsys.readouterr().err
+
+
+# --- the ninth battery's findings ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("field", "value", "refusal"), [
+    ("weight_decay", float("nan"), "weight_decay must be a finite number, got nan"),
+    ("weight_decay", -0.1, "weight_decay must be at least 0, got -0.1"),
+    ("grey_fill", 2.0, r"grey_fill must be in \[0, 1\], got 2 \(the probability"),
+    ("grey_fill", float("nan"), "grey_fill must be a finite number, got nan"),
+    ("max_noise", -1.0, r"max_noise must be at least 0, got -1 \(the largest standard deviation"),
+    ("max_blur_sigma", float("inf"), "max_blur_sigma must be a finite number"),
+    ("scenes_per_batch", 0, "scenes_per_batch must be at least 1, got 0"),
+    ("eval_every", 0, "eval_every must be at least 1, got 0"),
+    ("final_eval_size", 2.0, r"final_eval_size must be an integer, got 2.0 \(float\)"),
+    ("grad_clip", float("nan"), "grad_clip must be a finite number"),
+    ("seed", -1, r"seed must be in \[0, 4294967295\], got -1"),
+    ("data_seed", -1, "data_seed must be at least 0, got -1"),
+    ("warmup_steps", -5, "warmup_steps must be at least 0, got -5"),
+    ("checkpoint_every", 0, "checkpoint_every must be at least 1, got 0"),
+    ("max_minutes", -1, "max_minutes must be at least 0, got -1")])
+def test_clip_config_numbers_are_checked(field, value, refusal):
+    with pytest.raises(InputError, match=refusal):  # when the config is made, before a run writes anything
+        replace(ONE_CLIP_STEP, **{field: value})
+
+
+@pytest.mark.parametrize(("field", "value", "refusal"), [
+    ("batch_size", 0, "batch_size must be at least 1, got 0"),
+    ("sample_every", -1, "sample_every must be at least 0, got -1"),
+    ("min_snr_gamma", 0, r"min_snr_gamma must be above 0, got 0 \(Min-SNR"),
+    ("min_snr_gamma", float("inf"), "min_snr_gamma must be a finite number"),
+    ("bf16_autocast", "no", "bf16_autocast must be True or False, got 'no'"),
+    ("grad_clip", -1, "grad_clip must be at least 0, got -1")])
+def test_ddpm_config_numbers_are_checked(field, value, refusal):
+    with pytest.raises(InputError, match=refusal):
+        replace(ONE_STEP, **{field: value})
+    assert replace(ONE_STEP, min_snr_gamma=5.0, sample_every=0).min_snr_gamma == 5.0
+
+
+def test_clip_weight_decay_of_zero_still_trains(tmp_path):
+    assert train_clip(tmp_path, replace(ONE_CLIP_STEP, weight_decay=0.0, grey_fill=1.0, max_noise=0.0),
+                      progress=False)["steps"] == 1
+
+
+def test_grow_seeds_and_argument_forms(tmp_path):
+    dest = tmp_path / "grown.safetensors"
+    with pytest.raises(InputError, match=r"seed must be in \[0, 4294967295\], got -1"):
+        grow_attention(TOY_DDPM_WEIGHTS, dest, (1,), seed=-1)
+    with pytest.raises(InputError, match=r"seed must be in \[0, 4294967295\], got -1"):
+        grow_res_blocks(TOY_DDPM_WEIGHTS, dest, (2, 2, 2), seed=-1)
+    with pytest.raises(InputError, match=r"blocks_per_level\[0\] must be an integer, got 2.0 \(float\) "
+                                         r"\(blocks_per_level is a tuple of whole numbers, e.g. \(2, 1, 1\)"):
+        grow_res_blocks(TOY_DDPM_WEIGHTS, dest, (2.0, 2, 2))
+    with pytest.raises(TypeError, match=r"add_resolutions must be a tuple of whole numbers, e.g. \(2,\).*got 1 "
+                                        r"\(int\)"):
+        grow_attention(TOY_DDPM_WEIGHTS, dest, 1)
+    with pytest.raises(TypeError, match="blocks_per_level must be a tuple of whole numbers.*got '222' \\(str\\)"):
+        grow_res_blocks(TOY_DDPM_WEIGHTS, dest, "222")
+    assert not dest.exists()
+
+
+def test_zero_shot_accuracy_of_a_world_names_the_bundle():
+    with pytest.raises(TypeError, match=r"zero_shot_accuracy needs a ClipBundle \(a world's is world.clip\), got "
+                                        r"'not a bundle' \(str\)"):
+        zero_shot_accuracy("not a bundle", n=8)

@@ -1,7 +1,7 @@
 """A model world goes only to a device this machine has (the eighth bad-input battery).
 
 ``load_world``, ``load_toy_world`` and ``ModelWorld.to`` share one check
-(:func:`bdlearn.worlds.world.available_device`),
+(:func:`bdlearn.diffusion.checks.available_device`),
 so each refuses the meta device, a CUDA device without a GPU and a name torch does not know in the same words;
 a world's schedule takes an int respacing as ``edit()`` does.
 """

@@ -8,7 +8,7 @@ takes to get those embeddings: the model, its tokenizer, its input size and its 
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import open_clip
@@ -18,6 +18,8 @@ from open_clip.tokenizer import SimpleTokenizer
 
 from bdlearn.checks import shown
 from bdlearn.clip.checks import check_embeddings, check_images
+from bdlearn.diffusion.checks import available_device
+from bdlearn.errors import InputError
 
 
 def spherical_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -26,9 +28,10 @@ def spherical_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     ``a`` and ``b`` are normalised first. For unit vectors at an angle θ, ‖a − b‖ = 2·sin(θ/2),
     so this is θ²/2: half the squared great-circle distance on the unit sphere. It is 0 for
     equal directions and grows with θ up to π²/2 for opposite ones. ``a`` and ``b`` are embeddings of one
-    width D whose other dimensions broadcast ([N, D] with [N, D] or [1, D]).
+    width D whose other dimensions broadcast ([N, D] with [N, D] or [1, D]); integer ones are taken as floats.
     """
     check_embeddings(a, b)
+    a, b = _at_least_float32(a), _at_least_float32(b)
     chord = (F.normalize(a, dim=-1) - F.normalize(b, dim=-1)).norm(dim=-1)
     return 2 * torch.arcsin((chord / 2).clamp(max=1)) ** 2
 
@@ -37,11 +40,12 @@ def cosine_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """1 − cos θ between ``a`` and ``b`` over the last dimension: 0 for equal directions, 2 for opposite.
     ``a`` and ``b`` as in :func:`spherical_distance`."""
     check_embeddings(a, b)
+    a, b = _at_least_float32(a), _at_least_float32(b)
     return 1 - (F.normalize(a, dim=-1) * F.normalize(b, dim=-1)).sum(dim=-1)
 
 
 def _at_least_float32(embeddings: torch.Tensor) -> torch.Tensor:
-    """Embeddings of a half-precision CLIP in float32 (distances need it); float64 ones stay so."""
+    """Embeddings of a half-precision CLIP, or integer ones, in float32 (distances need it); float64 ones stay so."""
     return embeddings.to(torch.promote_types(embeddings.dtype, torch.float32))
 
 
@@ -82,33 +86,37 @@ class ClipBundle:
         return self.model.logit_scale.exp()
 
     def to(self, device: str | torch.device) -> ClipBundle:
-        """Move the model to ``device`` (in place) and return the bundle."""
-        self.model.to(device)
+        """Move the model to ``device`` (in place), which must be one this machine has
+        (:func:`~bdlearn.diffusion.checks.available_device`), and return the bundle."""
+        self.model.to(available_device(device))
         return self
 
-    def tokenize(self, prompts: Sequence[str]) -> torch.Tensor:
-        """Token ids [N, context_length] of ``prompts``.
+    def tokenize(self, prompts: Iterable[str]) -> torch.Tensor:
+        """Token ids [N, context_length] of ``prompts``, any iterable of strings (a list, a generator, an array).
 
-        Raises ValueError for no prompts, an empty prompt, or a prompt too long for the
-        context (open_clip would silently cut it short); TypeError for a prompt that is not a str.
+        Raises InputError for a single string, no prompts, an empty prompt, or a prompt too long for the
+        context (open_clip would silently cut it short); TypeError for prompts that are not an iterable of str.
         """
         if isinstance(prompts, str):
-            raise ValueError(f"expected a list of prompts, got the string {prompts!r}")
+            raise InputError(f"expected a list of prompts, got the string {prompts!r}")
+        if not isinstance(prompts, Iterable):
+            raise TypeError(f"prompts must be a list of strings, got {shown(prompts)}")
+        prompts = list(prompts)  # read a generator once, for the checks and the tokenizer alike
         if not prompts:
-            raise ValueError("expected at least one prompt")
+            raise InputError("no prompts: expected at least one")
         for prompt in prompts:
             if not isinstance(prompt, str):
                 raise TypeError(f"prompts must be strings, got {shown(prompt)}")
             if not prompt.strip():
-                raise ValueError("a prompt is empty")
+                raise InputError("a prompt is empty")
             count = len(self.tokenizer.encode(prompt)) + 2  # + start and end of text
             if count > self.context_length:
                 cut = prompt if len(prompt) <= 60 else f"{prompt[:57]}..."
-                raise ValueError(f"the prompt {cut!r} has {count} tokens with start and end; this CLIP takes at "
+                raise InputError(f"the prompt {cut!r} has {count} tokens with start and end; this CLIP takes at "
                                  f"most {self.context_length}: shorten it")
-        return self.tokenizer(list(prompts))
+        return self.tokenizer(prompts)
 
-    def encode_text(self, prompts: Sequence[str]) -> torch.Tensor:
+    def encode_text(self, prompts: Iterable[str]) -> torch.Tensor:
         """Unit-length text embeddings [N, D] of ``prompts`` (see :meth:`tokenize` for the limits)."""
         device = self.model.logit_scale.device
         return _at_least_float32(self.model.encode_text(self.tokenize(prompts).to(device), normalize=True))
@@ -143,8 +151,9 @@ class ClipBundle:
         return _at_least_float32(self.model.encode_image(self.preprocess(images, normalise), normalize=True))
 
     @torch.no_grad()
-    def zero_shot(self, images: torch.Tensor, labels: Sequence[str]) -> torch.Tensor:
-        """Zero-shot classification: probabilities [N, len(labels)] that each image shows each label.
+    def zero_shot(self, images: torch.Tensor, labels: Iterable[str]) -> torch.Tensor:
+        """Zero-shot classification: probabilities [N, L] that each image shows each of the L ``labels``
+        (an iterable of strings, as :meth:`tokenize` takes).
 
         The softmax over labels of ``logit_scale`` times the cosine similarity of image and label.
         """

@@ -8,6 +8,8 @@ argument and says what it accepts, in the same words in every public function of
 
 They are cheap enough for every denoising step: shapes and dtypes are read without touching the data, and the only
 values read are those of ``t``, on the CPU copy that indexing the schedule needs anyway (:func:`checked_steps`).
+:func:`available_device` checks a device the models are moved to; it lives here, in the lowest layer that holds
+models, so that a CLIP (:meth:`bdlearn.clip.bundle.ClipBundle.to`) and a model world refuse a device in the same words.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from bdlearn.diffusion.schedule import DiffusionSchedule
 
 __all__ = [
+    "available_device",
     "check_float_images",
     "check_model_dtype",
     "check_model_output",
@@ -117,3 +120,25 @@ def check_float_images(name: str, images: Any) -> None:
     if not images.is_floating_point():
         raise InputError(f"{name} must be a floating-point tensor of images in [-1, 1], got a tensor of "
                          f"{images.dtype} (for 8-bit pixels use x.float() / 127.5 - 1)")
+
+
+def available_device(device: str | torch.device) -> torch.device:
+    """``device`` as a ``torch.device``, checked to exist here; else an InputError saying what there is."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InputError(f"device {device!r} is not a device torch knows; use 'cpu', or 'cuda' on a machine with "
+                         "an NVIDIA GPU") from None
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise InputError(f"device {device!r}: torch sees no CUDA GPU on this machine; use 'cpu' (or leave "
+                             "device unset)")
+        if parsed.index is not None and parsed.index >= count:
+            raise InputError(f"device {device!r}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}")
+    elif parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError(f"device {device!r}: this machine has no Apple GPU (MPS); use 'cpu'")
+    elif parsed.type == "meta":
+        raise InputError(f"device {device!r} holds shapes, not weights: a world there cannot edit; use 'cpu' or "
+                         "'cuda' (bdlearn.machinery.cost measures memory on the meta device without a world)")
+    return parsed

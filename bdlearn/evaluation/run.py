@@ -160,8 +160,8 @@ def _done_indices(path: Path) -> set[int]:
     return done
 
 
-def _check_description(out: Path, description: dict[str, Any]) -> None:
-    """Write ``out/eval.json``, or check that the evaluation already there is this one."""
+def _check_description(out: Path, description: dict[str, Any]) -> bool:
+    """Write ``out/eval.json``, or check that the evaluation already there is this one; True when it wrote it."""
     path = out / "eval.json"
     text = json.dumps(description, indent=2, sort_keys=True) + "\n"
     if path.exists():
@@ -176,8 +176,21 @@ def _check_description(out: Path, description: dict[str, Any]) -> None:
         if differ:
             raise InputError(f"{out} holds another evaluation (its {', '.join(differ)} differ); "
                              "choose another --out, or give the same settings")
-        return
+        return False
     write_text_whole(path, text)  # shards starting together write the same text
+    return True
+
+
+def _take_back(out: Path, path: Path, created: bool) -> None:
+    """Remove what a run that stopped before its first record wrote (``out/eval.json``, its empty shard file
+    ``path``, the folder ``out`` if it ``created`` it), unless another shard has begun there: a corrected run then
+    finds no half-begun evaluation in its way."""
+    if (path.exists() and path.stat().st_size) or set(shard_files(out)) - {path}:
+        return
+    path.unlink(missing_ok=True)
+    (out / "eval.json").unlink(missing_ok=True)
+    if created and not any(out.iterdir()):
+        out.rmdir()
 
 
 def run_evaluation(world: ModelWorld | str, tasks: Sequence[EvalTask], methods: Sequence[MethodSpec], *,
@@ -185,7 +198,9 @@ def run_evaluation(world: ModelWorld | str, tasks: Sequence[EvalTask], methods: 
                    options: dict[str, Any] | None = None, progress: bool = True) -> tuple[Path, int]:
     """Edit this shard's items not yet done into ``out`` with ``world`` (a loaded world, or its name as
     :func:`bdlearn.edit` takes it), as the module docstring says; returns the shard's file and how many items it
-    edited now."""
+    edited now. ``options`` are edit() keywords for every method (:data:`METHOD_OPTIONS`); everything, each task's
+    prompt length included, is checked before a file is written, and a run that stops before its first record takes
+    back what it wrote (:func:`_take_back`)."""
     from tqdm.auto import tqdm
 
     from bdlearn.worlds.load import shared_world
@@ -194,13 +209,15 @@ def run_evaluation(world: ModelWorld | str, tasks: Sequence[EvalTask], methods: 
     out = evaluation_folder(out)
     _check_run(world, tasks, methods, repetitions, seed, shard, options)
     world = shared_world(world) if isinstance(world, str) else world
+    _check_prompt_lengths(world, tasks)
     items = eval_items(tasks, methods, repetitions, seed)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     other_splits = sorted({count for _, count in shard_files(out).values()} - {shard.count})
     if other_splits:
         raise InputError(f"{out} holds the shards of a split into {' and '.join(map(str, other_splits))}, and "
                          f"merge takes one split per folder: give --shard i/{other_splits[0]}, or choose another --out")
-    _check_description(out, {"world": world.name, "tasks": [task.id for task in tasks],
+    began = _check_description(out, {"world": world.name, "tasks": [task.id for task in tasks],
                              "inputs": {task.id: task_digest(task) for task in tasks},
                              "methods": [method.label for method in methods], "repetitions": repetitions,
                              "seed": seed, "options": options, "items": len(items)})
@@ -208,17 +225,24 @@ def run_evaluation(world: ModelWorld | str, tasks: Sequence[EvalTask], methods: 
     if path.exists() and path.stat().st_size and not resume:
         raise InputError(f"{path} already holds records of shard {shard.index}/{shard.count}; pass --resume to go "
                          "on from them, or choose another --out")
-    with open(path, "a", encoding="utf-8") as handle:
-        _lock(handle, path)
-        done = _done_indices(path)
-        mine = [item for item in items if shard.takes(item.task.id) and item.index not in done]
-        for item in tqdm(mine, desc=f"shard {shard.index}/{shard.count}", disable=not progress):
-            started = time.perf_counter()
-            record = edit_item(world, item, options)
-            line = {"record": record, "seconds": round(time.perf_counter() - started, 3)}
-            handle.write(json.dumps(line, sort_keys=True, allow_nan=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+    locked = False
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            _lock(handle, path)
+            locked = True  # no other process on this shard: what it wrote is this run's to take back
+            done = _done_indices(path)
+            mine = [item for item in items if shard.takes(item.task.id) and item.index not in done]
+            for item in tqdm(mine, desc=f"shard {shard.index}/{shard.count}", disable=not progress):
+                started = time.perf_counter()
+                record = edit_item(world, item, options)
+                line = {"record": record, "seconds": round(time.perf_counter() - started, 3)}
+                handle.write(json.dumps(line, sort_keys=True, allow_nan=False) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+    except BaseException:
+        if began and locked:
+            _take_back(out, path, created)
+        raise
     return path, len(mine)
 
 
@@ -248,6 +272,9 @@ def _check_run(world, tasks: Sequence[EvalTask], methods: Sequence[MethodSpec], 
                          f"+ k, {len(tasks) * len(methods) * repetitions} items); got {seed!r}")
     if not isinstance(shard, Shard):
         raise InputError(f"shard must be a Shard (parse_shard('0/4')), got {shard!r}")
+    if unknown := sorted(map(repr, set(options) - METHOD_OPTIONS)):
+        raise InputError(f"options {', '.join(unknown)}: an evaluation's options are edit()'s keywords other than "
+                         f"those it sets for each item, i.e. one of {', '.join(sorted(METHOD_OPTIONS))}")
     inverts = set()
     for method in methods:  # the settings each item will use, as edit() checks them
         try:
@@ -266,6 +293,16 @@ def _check_run(world, tasks: Sequence[EvalTask], methods: Sequence[MethodSpec], 
             for invert in inverts:
                 read_mask(task.mask, source.shape[:2], invert=invert)
         except (InputError, OSError) as err:
+            raise InputError(f"task {task.id}: {err}") from None
+
+
+def _check_prompt_lengths(world: ModelWorld, tasks: Sequence[EvalTask]) -> None:
+    """Every task's prompt within the world's CLIP context, as edit() finds it when it embeds the prompt
+    (:meth:`~bdlearn.clip.bundle.ClipBundle.tokenize`), before any file is written."""
+    for task in tasks:
+        try:
+            world.clip.tokenize([task.prompt.strip()])
+        except ValueError as err:
             raise InputError(f"task {task.id}: {err}") from None
 
 

@@ -30,12 +30,14 @@ import itertools
 import os
 import warnings
 from dataclasses import dataclass
+from typing import get_args
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from bdlearn.checks import checked_integer
+from bdlearn.checks import checked_integer, shown
+from bdlearn.choices import WorldName
 from bdlearn.clip.bundle import ClipBundle
 from bdlearn.editing.guidance import GuidanceWeights, guided_prediction
 from bdlearn.machinery.inputs import InputError
@@ -88,13 +90,27 @@ class StepCost:
     flops: int
 
 
-def guided_step_cost(world: ModelWorld, num_augmentations: int) -> StepCost:
+def _loaded(world: ModelWorld | str) -> ModelWorld:
+    """``world`` itself, or the world its name loads as :func:`bdlearn.edit` loads it (once per process); anything
+    else is a TypeError naming ModelWorld."""
+    if isinstance(world, str):
+        from bdlearn.worlds.load import shared_world
+
+        return shared_world(world)
+    if not isinstance(world, ModelWorld):
+        names = ", ".join(map(repr, get_args(WorldName)))
+        raise TypeError(f"world must be a ModelWorld or one of {names}, got {shown(world)}")
+    return world
+
+
+def guided_step_cost(world: ModelWorld | str, num_augmentations: int) -> StepCost:
     """Count one guided step of ``world`` with ``num_augmentations`` CLIP views, per edit.
 
     Runs :func:`~bdlearn.editing.guidance.guided_prediction` for a batch of two on twins of the
     world's UNet and CLIP on the ``meta`` device (a second or two for the real world) and divides
-    by two.
+    by two. ``world`` is a :class:`~bdlearn.worlds.world.ModelWorld` or a world's name (:func:`_loaded`).
     """
+    world = _loaded(world)
     batch, side = 2, world.image_size
     unet = meta_twin(world.unet)
     clip = ClipBundle(meta_twin(world.clip.model), world.clip.tokenizer, world.clip.image_size,
@@ -122,7 +138,11 @@ def guided_step_cost(world: ModelWorld, num_augmentations: int) -> StepCost:
 
 def edits_that_fit(free_bytes: int, saved_bytes_per_edit: int) -> int:
     """How many edits' guided steps fit in ``free_bytes`` at once (at least 1: a lone edit is tried
-    even when the model says it does not fit)."""
+    even when the model says it does not fit). ``saved_bytes_per_edit`` is a positive int
+    (:attr:`StepCost.saved_bytes`)."""
+    saved_bytes_per_edit = checked_integer("saved_bytes_per_edit", saved_bytes_per_edit, 1,
+                                           hint=" (the bytes one edit's guided step keeps, guided_step_cost(...)"
+                                                ".saved_bytes)")
     usable = free_bytes - RESERVE_BYTES
     return max(1, int(usable // (saved_bytes_per_edit * BACKWARD_HEADROOM)))
 
@@ -162,7 +182,7 @@ class BatchPlan:
         return line + ")"
 
 
-def plan_batches(world: ModelWorld, repetitions: int, steps: int, num_augmentations: int,
+def plan_batches(world: ModelWorld | str, repetitions: int, steps: int, num_augmentations: int,
                  batch_size: int | None = None) -> BatchPlan:
     """The batch for an edit: ``batch_size`` if given; on a CUDA GPU, as many edits as fit in its
     free memory by :func:`guided_step_cost` and :func:`edits_that_fit` (memory that PyTorch holds
@@ -171,11 +191,13 @@ def plan_batches(world: ModelWorld, repetitions: int, steps: int, num_augmentati
     says so and the world's default is used.
 
     ``repetitions``, ``steps`` (guided steps per edit) and ``batch_size`` are positive ints,
-    ``num_augmentations`` an int of at least 0; anything else is an :class:`InputError`."""
+    ``num_augmentations`` an int of at least 0; anything else is an :class:`InputError`. ``world`` is a
+    :class:`~bdlearn.worlds.world.ModelWorld` or a world's name."""
     repetitions, steps = checked_integer("repetitions", repetitions, 1), checked_integer("steps", steps, 1)
     num_augmentations = checked_integer("num_augmentations", num_augmentations, 0)
     if batch_size is not None:
         batch_size = checked_integer("batch_size", batch_size, 1, hint=" (or None for bdlearn to choose)")
+    world = _loaded(world)
     device = world.device
     if device.type == "cpu":
         return _cpu_plan(world, repetitions, steps, num_augmentations, batch_size)

@@ -77,15 +77,20 @@ class Estimate:
 
 
 def _numbers(name: str, values: Sequence[float] | np.ndarray) -> np.ndarray:
-    """``values`` (numbers or bools: a list, an array, a tensor) as a flat float array; anything else, strings too
-    (NumPy would read '12' as 12.0), is an InputError naming ``name``."""
+    """``values`` (finite numbers or bools: a list, an array, a tensor) as a flat float array; anything else,
+    strings too (NumPy would read '12' as 12.0), and NaN or inf (a failed measurement would turn into a verdict),
+    is an InputError naming ``name``."""
     try:
         array = np.asarray(values)
     except ValueError:  # nested lists of unequal lengths
         array = None
     if array is None or array.dtype.kind not in "biuf":
         raise InputError(f"{name} must be numbers or bools (a list, array or tensor of them), got {shown(values)}")
-    return array.astype(float).ravel()
+    array = array.astype(float).ravel()
+    if not np.isfinite(array).all():
+        raise InputError(f"{name} must be finite numbers; it holds {int((~np.isfinite(array)).sum())} NaN or "
+                         f"infinite value(s) of {array.size} (a failed measurement?): fix or drop those outcomes")
+    return array
 
 
 def success_rate(successes: Sequence[bool] | np.ndarray) -> Estimate:
@@ -159,9 +164,22 @@ def parse_claim(line: str) -> Claim | None:
 
 
 def claim(statement: str, holds: bool, evidence: str) -> Claim:
-    """Print the claim line ``claim: <statement> — holds|does not hold (<evidence>)`` and return it."""
+    """Print the claim line ``claim: <statement> — holds|does not hold (<evidence>)`` and return it.
+
+    ``statement`` and ``evidence`` are strings on one line, the statement not blank, so that
+    :func:`parse_claim` reads the printed line back (a claim it cannot read would go unchecked).
+    """
     if not isinstance(holds, (bool, np.bool_)):
         raise TypeError(f"holds must be True or False (the result of a comparison), got {holds!r}")
+    for name, text in (("statement", statement), ("evidence", evidence)):
+        if not isinstance(text, str):
+            raise TypeError(f"the claim's {name} must be a string, got {shown(text)}")
+        if "".join(text.splitlines()) != text:
+            raise InputError(f"the claim's {name} must fit on one line (the printed claim is read back line by "
+                             f"line), got {shown(text)}")
+    if not statement.strip():
+        raise InputError(f"the claim's statement is blank, got {statement!r}: say what is claimed, e.g. 'with 8 "
+                         "augmentations the judge accepts more edits'")
     result = Claim(statement, bool(holds), evidence)
     print(result)
     return result

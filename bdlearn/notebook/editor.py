@@ -18,7 +18,7 @@ from bdlearn.notebook.image_slider import trajectory_slider
 from bdlearn.notebook.mask_drawer import MaskDrawer
 from bdlearn.notebook.pictures import figure_to_png, whole_picture_png
 from bdlearn.notebook.plotting import edit_figure, to_display
-from bdlearn.pipeline import edit
+from bdlearn.pipeline import checked_edit_settings, edit
 
 if TYPE_CHECKING:
     from bdlearn.pipeline import EditResult
@@ -40,7 +40,9 @@ class EditorApp(widgets.VBox):
         judge: optional ``judge(edit_hxwx3_in_01, mask) -> str``, shown under the results (the
             toy world's rule-based judge, say).
         settings: starting values of the controls (``method``, ``variant``, ``background_weight``,
-            ``respacing``, ``skip``, ``num_augmentations``, ``repetitions``, ``seed``).
+            ``respacing``, ``skip``, ``num_augmentations``, ``repetitions``, ``seed``). ``respacing`` takes
+            every form :func:`bdlearn.edit` takes ("50", 50, "ddim10", "5,5"), checked as it checks it; the
+            steps slider shows it at its step count, in place of the plain respacing of that count.
 
     :meth:`run` does what the Run button does and returns the :class:`~bdlearn.pipeline.EditResult`,
     so a notebook can run the app once without anyone clicking. After a run, a slider scrubs the
@@ -72,8 +74,11 @@ class EditorApp(widgets.VBox):
         style = {"description_width": "130px"}  # one width for every label, so the controls line up
         wide = widgets.Layout(width="auto", max_width="480px")  # stretched to the notebook's width, up to 480 px
         wraps = widgets.Layout(flex_flow="row wrap", align_items="center")  # a row that wraps where it is too narrow
-        steps = int(settings.get("respacing", defaults.respacing))
-        step_choices = sorted({*self.STEP_CHOICES, steps})
+        # the respacing checked as edit() checks it (skip=0: the skip slider checks the skip against its count)
+        chosen = checked_edit_settings(world, respacing=settings.get("respacing", defaults.respacing), skip=0)
+        steps = chosen.num_steps
+        #: The respacing each step count of the slider runs with: the given one at its count, plain counts elsewhere.
+        self.respacings = {**{count: str(count) for count in self.STEP_CHOICES}, steps: chosen.respacing}
         self.prompt = widgets.Text(value=prompt, description="prompt", style=style, layout=wide)
         self.method = widgets.Dropdown(options=[("Blended Diffusion (blend every step)", "blended"),
                                                 ("Local CLIP-guided (background loss λ)", "local"),
@@ -88,7 +93,8 @@ class EditorApp(widgets.VBox):
                                                          value=settings.get("background_weight", 1000),
                                                          description="λ (local only)", style=style,
                                                          layout=wide)
-        self.steps = widgets.SelectionSlider(options=step_choices, value=steps, description="steps (respacing)",
+        options = [(self.respacings[count], count) for count in sorted(self.respacings)]
+        self.steps = widgets.SelectionSlider(options=options, value=steps, description="steps (respacing)",
                                              style=style, layout=wide)
         self.skip = widgets.IntSlider(value=settings.get("skip", defaults.skip), min=0, max=steps - 1,
                                       description="skipped steps", style=style, layout=wide)
@@ -137,7 +143,7 @@ class EditorApp(widgets.VBox):
             "method": self.method.value,
             "variant": self.variant.value,
             "background_weight": float(self.background_weight.value) if local else 0.0,
-            "respacing": str(self.steps.value),
+            "respacing": self.respacings[self.steps.value],
             "skip": int(self.skip.value),
             "num_augmentations": int(self.augmentations.value),
             "repetitions": int(self.repetitions.value),

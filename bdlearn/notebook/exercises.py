@@ -12,7 +12,8 @@ teach rather than only measure: it names the common slips it can recognise, such
   zeros (the placeholder), a constant factor times the reference, the reference with the opposite
   sign, or holds NaN/inf where the reference does not.
 
-All comparisons are done with torch, on the CPU, in float64 (int64 or bool for discrete answers).
+All comparisons are done with torch, on the CPU, in float64 (int64 or bool for discrete answers,
+complex128 where either side is complex: an imaginary part is never dropped).
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from bdlearn.checks import checked_real
 
 EXACT, CLOSE, WRONG = "exact", "close", "wrong"
 SHOWN_POSITIONS = 3  # how many differing entries a "wrong" line lists
@@ -40,8 +43,9 @@ def check(name: str, mine: Any, reference: Any, rtol: float = 1e-4, atol: float 
     * ``"wrong"``: anything else; the line says why, as precisely as it can.
 
     Integer and bool answers against an integer or bool reference (indices, counts, masks) are only
-    ever "exact" or "wrong".
+    ever "exact" or "wrong". ``rtol`` and ``atol`` are finite numbers >= 0.
     """
+    rtol, atol = checked_real("rtol", rtol, 0), checked_real("atol", atol, 0)
     verdict, line = _judge(mine, reference, rtol, atol)
     print(f"{name}: {line}")
     return verdict
@@ -96,10 +100,14 @@ def _is_discrete(t: torch.Tensor) -> bool:
 
 
 def _common_dtype(mine: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both tensors in one dtype to compare in: bool if both are, int64 if both are discrete, else float64."""
+    """Both tensors in one dtype to compare in: bool if both are, int64 if both are discrete, complex128 if either
+    is complex (so 1+1j is not 1-1j, nor 1.0), else float64."""
     if mine.dtype == ref.dtype == torch.bool:
         return mine, ref
-    dtype = torch.int64 if _is_discrete(mine) and _is_discrete(ref) else torch.float64
+    if mine.is_complex() or ref.is_complex():
+        dtype = torch.complex128
+    else:
+        dtype = torch.int64 if _is_discrete(mine) and _is_discrete(ref) else torch.float64
     return mine.to(dtype), ref.to(dtype)
 
 
@@ -239,9 +247,10 @@ def _constant_factor(mine: torch.Tensor, ref: torch.Tensor, rtol: float, atol: f
     """The c with mine ≈ c · ref within tolerance (fitted by least squares), or None.
 
     With one number any c would fit, so there only a whole number or its inverse (2, ½, 3...)
-    counts as a slip; c ≈ 1 is not a slip but round-off, and c = 0 is the all-zeros case.
+    counts as a slip; c ≈ 1 is not a slip but round-off, and c = 0 is the all-zeros case. Complex answers are
+    not fitted (a complex factor is a rotation, not a slip this names).
     """
-    if int((ref != 0).sum()) == 0:
+    if ref.is_complex() or int((ref != 0).sum()) == 0:
         return None
     c = ((mine * ref).sum() / (ref * ref).sum()).item()
     if c == 0 or f"{c:.3g}" == "1" or not torch.allclose(mine, c * ref, rtol=rtol, atol=atol):

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from bdlearn.checks import shown
 from bdlearn.notebook.pictures import figure_to_png, to_png
 from bdlearn.notebook.plotting import check_index, whole_number
 
@@ -123,7 +124,7 @@ def gallery_slider(pictures: Mapping[Any, bytes | Figure], description: str = ""
     """A slider over labelled pictures (PNG bytes or matplotlib figures), e.g. ``{0: png, 4: png, 8: png}``.
 
     The slider's positions are the labels, in the mapping's order; figures are rendered (and
-    closed) once, here.
+    closed) once, here. Bytes that PIL cannot read as a picture are refused, naming their label.
     """
     if not isinstance(pictures, Mapping) or not pictures:
         raise TypeError(f"gallery_slider takes a mapping of labels to pictures, e.g. {{0: figure, 4: png}}; got "
@@ -132,8 +133,22 @@ def gallery_slider(pictures: Mapping[Any, bytes | Figure], description: str = ""
     if odd:
         raise TypeError(f"gallery_slider shows PNG bytes or matplotlib figures; the picture of {odd[0]!r} is a "
                         f"{type(pictures[odd[0]]).__name__}")
+    for label, value in pictures.items():
+        if isinstance(value, bytes) and not _is_picture(value):
+            raise ValueError(f"gallery_slider shows PNG bytes or matplotlib figures; the bytes of {label!r} are not a "
+                             f"picture ({shown(value, 30)}): make them with bdlearn.notebook.pictures.figure_to_png "
+                             "or to_png")
     labels = list(pictures)
     frames = [value if isinstance(value, bytes) else figure_to_png(value) for value in pictures.values()]
     captions = list(captions) if captions is not None else [f"{description} = {label}" for label in labels]
     return ImageSlider(frames, captions, description=description, positions=labels)
 
+
+def _is_picture(data: bytes) -> bool:
+    """Whether PIL reads ``data`` as a picture (PNG bytes, or any format it knows)."""
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            picture.verify()
+    except (OSError, SyntaxError):  # not a picture (UnidentifiedImageError is an OSError), or a broken one
+        return False
+    return True

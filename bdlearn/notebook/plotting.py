@@ -2,12 +2,14 @@
 
 Images are tensors in the models' range [−1, 1] ([3, H, W] or [B, 3, H, W]) unless said otherwise;
 every function returns a matplotlib Figure (or HTML for animations) and never calls ``show``.
-:func:`whole_number` and :func:`check_index` check arguments here and in the widgets.
+:func:`whole_number` and :func:`check_index` check arguments here and in the widgets; every argument is checked
+before a figure is made, so a refused call leaves none open.
 """
 from __future__ import annotations
 
+import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +20,8 @@ from matplotlib.animation import FuncAnimation
 from matplotlib.figure import Figure
 from torchvision.utils import make_grid, save_image
 
-from bdlearn.checks import checked_integer, shown
+from bdlearn.checks import checked_flag, checked_integer, checked_real, shown
+from bdlearn.errors import InputError
 
 if TYPE_CHECKING:
     from bdlearn.pipeline import EditResult
@@ -29,6 +32,28 @@ def whole_number(name: str, value: int, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
     return int(value)
+
+
+def _figure_size(size: float) -> float:
+    """``size``, the inches each picture of a figure takes, as a float; a ValueError unless a finite number > 0."""
+    if isinstance(size, (bool, np.bool_)) or not isinstance(size, numbers.Real) or not 0 < size < math.inf:
+        raise InputError(f"size must be a finite number > 0 (inches per picture), got {shown(size)}")
+    return float(size)
+
+
+def _checked_titles(titles: Sequence[str] | None, count: int) -> list[str] | None:
+    """``titles`` as a list of ``count`` strings, one per image, or None; a single string (whose characters would
+    title the images one by one) is refused."""
+    if titles is None:
+        return None
+    if isinstance(titles, str) or not isinstance(titles, Iterable):
+        raise TypeError(f"titles must be a list of strings, one per image, got {shown(titles)}")
+    titles = list(titles)
+    if not all(isinstance(title, str) for title in titles):
+        raise TypeError(f"titles must be a list of strings, one per image, got {shown(titles)}")
+    if len(titles) != count:
+        raise ValueError(f"{count} images but {len(titles)} titles: give one title per image")
+    return titles
 
 
 def check_index(index: int, count: int, what: str) -> None:
@@ -58,7 +83,8 @@ DISPLAY_SLACK = 0.5
 
 def to_display(image: torch.Tensor | np.ndarray) -> np.ndarray:
     """One image as an HxWx3 array in [0, 1]: tensors [3, H, W] in [−1, 1], arrays HxWx3 in [0, 1], and either
-    as uint8 in 0..255 (read as value / 255); a grey picture or a mask ([1, H, W], HxW or HxWx1) is shown grey.
+    as uint8 (read as value / 255) or uint16 (value / 65535, as :func:`~bdlearn.machinery.inputs.read_image` reads
+    16 bits); a grey picture or a mask ([1, H, W], HxW or HxWx1) is shown grey.
     Outliers are clipped (a tensor's noise too); a float array with values more than :data:`DISPLAY_SLACK`
     outside [0, 1] is refused with the conversion it needs."""
     if isinstance(image, torch.Tensor):
@@ -69,8 +95,8 @@ def to_display(image: torch.Tensor | np.ndarray) -> np.ndarray:
                     "a picture has 3 channels (RGB) first, a grey one or a mask 1")
             raise ValueError(f"to_display shows one image, a tensor [3, H, W]; got shape {list(image.shape)} "
                              f"({hint})")
-        if image.dtype == torch.uint8:
-            return (image.detach().cpu().float() / 255).permute(1, 2, 0).numpy()
+        if image.dtype in (torch.uint8, torch.uint16):
+            return (image.detach().cpu().float() / torch.iinfo(image.dtype).max).permute(1, 2, 0).numpy()
         return to_unit_range(image).permute(1, 2, 0).numpy()
     array = np.asarray(image)
     if array.ndim == 2:
@@ -80,13 +106,14 @@ def to_display(image: torch.Tensor | np.ndarray) -> np.ndarray:
     if array.ndim != 3 or array.shape[-1] != 3:
         raise ValueError(f"to_display shows one image, an array HxWx3; got shape {list(array.shape)} "
                          "(a picture has 3 channels, RGB, last, a grey one or a mask 1 or none; RGBA: a[..., :3])")
-    if array.dtype == np.uint8:
-        array = array / 255
+    if array.dtype in (np.uint8, np.uint16):
+        array = array / np.iinfo(array.dtype).max
     elif array.size:
         low, high = float(array.min()), float(array.max())
         if low < -DISPLAY_SLACK or high > 1 + DISPLAY_SLACK:
-            fix = ("values in 0..255? divide by 255 (or pass uint8)" if high > 1 + DISPLAY_SLACK else
-                   "the model's [−1, 1]? convert with (x + 1) / 2, or pass the tensor [3, H, W]")
+            fix = ("the model's [−1, 1]? convert with (x + 1) / 2, or pass the tensor [3, H, W]"
+                   if high <= 1 + DISPLAY_SLACK else "values in 0..255? divide by 255 (or pass uint8)"
+                   if high <= 255 + DISPLAY_SLACK else "values in 0..65535 (16 bits)? divide by 65535 (or pass uint16)")
             raise ValueError(f"to_display shows float arrays in [0, 1]; this one holds [{low:.4g}, {high:.4g}]: {fix}")
     return np.clip(np.asarray(array, dtype=np.float32), 0, 1)
 
@@ -100,15 +127,16 @@ def save_image_grid(images: torch.Tensor, path: str | Path, nrow: int = 8, upsca
 
 def show_images(images: Sequence[torch.Tensor | np.ndarray] | torch.Tensor, titles: Sequence[str] | None = None,
                 ncols: int | None = None, size: float = 1.8) -> Figure:
-    """A grid of images (at least one, each as :func:`to_display` takes it) with optional titles, one per image
-    (pixelated: toy images are small)."""
+    """A grid of images (at least one, each as :func:`to_display` takes it) with optional titles, a list of strings
+    one per image (pixelated: toy images are small); ``ncols`` a whole number >= 1 (None: up to 8), ``size`` the
+    inches per picture, a number > 0."""
     images = list(images)
     if not images:
         raise ValueError("show_images needs at least one image, got none")
-    if titles is not None and len(titles) != len(images):
-        raise ValueError(f"{len(images)} images but {len(titles)} titles: give one title per image")
+    titles = _checked_titles(titles, len(images))
+    ncols = min(len(images), 8) if ncols is None else whole_number("ncols", ncols, 1)
+    size = _figure_size(size)
     pictures = [to_display(image) for image in images]  # a refused image before any figure is drawn
-    ncols = ncols or min(len(images), 8)
     nrows = -(-len(images) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if titles else 0)), squeeze=False)
     for ax in axes.flat:
@@ -130,7 +158,9 @@ def equation_figure(terms: Sequence[torch.Tensor | np.ndarray | str], captions: 
     pictures: an operator ("⊙", "+", "="), an arrow with a label ("→ UNet →"), a symbol. ``captions``
     (one per term, "" for none) go under the pictures, e.g. ``["$x_{fg}$", "⊙", "$m$", ...]``.
     For example the blended step ``[x_fg, "⊙", mask, "+", x_bg, "⊙", 1 − mask, "=", x_next]``.
+    ``size`` (inches per picture) is a number > 0.
     """
+    size = _figure_size(size)
     terms = list(terms)
     if not terms:
         raise ValueError("equation_figure needs at least one term (a picture or a symbol), got none")
@@ -157,23 +187,34 @@ def equation_figure(terms: Sequence[torch.Tensor | np.ndarray | str], captions: 
     return fig
 
 
-def mask_overlay(image: torch.Tensor | np.ndarray, mask: torch.Tensor | np.ndarray, colour=(1.0, 0.2, 0.8),
+def mask_overlay(image: torch.Tensor | np.ndarray, mask: torch.Tensor | np.ndarray,
+                 colour: Sequence[float] = (1.0, 0.2, 0.8),
                  alpha: float = 0.45) -> np.ndarray:
     """The image (as :func:`to_display` takes it) as HxWx3 in [0, 1], the mask's region tinted: what will be edited.
 
-    ``mask`` has the image's height and width (HxW, or with axes of 1 such as [1, H, W]); ``alpha``, in
-    [0, 1], is the colour's share in the tinted pixels.
+    ``mask`` has the image's height and width (HxW, or with axes of 1 such as [1, H, W]); ``colour`` is three
+    numbers (red, green, blue) in [0, 1]; ``alpha``, in [0, 1], is the colour's share in the tinted pixels.
     """
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be a number in [0, 1] (0: no tint, 1: the colour alone), got {alpha!r}")
+    colour = _checked_colour(colour)
     picture = to_display(image).copy()
     region = np.asarray(mask.detach().cpu() if isinstance(mask, torch.Tensor) else mask).astype(bool)
     if _without_ones(region.shape) != _without_ones(picture.shape[:2]):
         raise ValueError(f"a mask of shape {region.shape} for a {picture.shape[0]}x{picture.shape[1]} image: "
                          "give a mask of the image's size")
     region = region.reshape(picture.shape[:2])
-    picture[region] = (1 - alpha) * picture[region] + alpha * np.asarray(colour)
+    picture[region] = (1 - alpha) * picture[region] + alpha * colour
     return picture
+
+
+def _checked_colour(colour: Sequence[float]) -> np.ndarray:
+    """``colour`` as an array of three numbers (red, green, blue), each refused unless in [0, 1]."""
+    parts = list(colour) if isinstance(colour, Iterable) and not isinstance(colour, str) else []
+    if len(parts) != 3:
+        raise InputError(f"colour must be three numbers (red, green, blue) in [0, 1], got {shown(colour)}")
+    return np.array([checked_real("colour", part, 0, 1, hint=" (red, green, blue in [0, 1]: divide 0..255 values by "
+                                  "255)") for part in parts])
 
 
 def _without_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -185,14 +226,19 @@ def trajectory_grid(x_t: torch.Tensor, pred_xstart: torch.Tensor | None = None, 
                     num_columns: int = 8, index: int = 0, size: float = 1.4) -> Figure:
     """x_t at evenly spaced steps (top row) and the predicted clean image x̂_0 beneath.
 
-    ``x_t`` [K+1, B, 3, H, W] (the start, then after each step), ``pred_xstart`` [K, B, 3, H, W];
-    ``index`` picks the batch element; ``steps`` (optional), the step index reached by each frame after
-    the start, titles the frames.
+    ``x_t`` [K+1, B, 3, H, W] (the start, then after each step), ``pred_xstart`` [K, B, 3, H, W], from the same
+    run (refused otherwise); ``index`` picks the batch element; ``steps`` (optional), the step index reached by
+    each frame after the start, titles the frames; ``size`` (inches per picture) is a number > 0.
     """
     _check_trajectory("trajectory_grid", "x_t", x_t)
     _check_trajectory("trajectory_grid", "pred_xstart", pred_xstart)
+    if pred_xstart is not None and pred_xstart.shape != (x_t.shape[0] - 1, *x_t.shape[1:]):
+        raise ValueError(f"trajectory_grid's pred_xstart must hold the x̂_0 of each of x_t's {x_t.shape[0] - 1} steps, "
+                         f"shape {[x_t.shape[0] - 1, *x_t.shape[1:]]} for an x_t of shape {list(x_t.shape)}; got "
+                         f"{list(pred_xstart.shape)}: pass the x_t and pred_xstart of one run")
     check_index(index, x_t.shape[1], "images of the batch")
     num_columns = whole_number("num_columns", num_columns, 1)
+    size = _figure_size(size)
     if steps and len(steps) < x_t.shape[0] - 1:
         raise ValueError(f"steps must give the step of each of the {x_t.shape[0] - 1} frames after the start "
                          f"(x_t has {x_t.shape[0]} frames); got {len(steps)}")
@@ -220,12 +266,13 @@ def animate_trajectory(x_t: torch.Tensor, pred_xstart: torch.Tensor | None = Non
     """An HTML/JavaScript animation of x_t (and x̂_0 beside it) through the steps (no ffmpeg needed).
 
     ``x_t`` [K+1, B, 3, H, W], ``pred_xstart`` [K, B, 3, H, W]; ``index`` picks the batch element; ``interval``,
-    the milliseconds between frames, is a whole number >= 1.
+    the milliseconds between frames, is a whole number >= 1; ``size`` (inches per picture) a number > 0.
     """
     _check_trajectory("animate_trajectory", "x_t", x_t)
     _check_trajectory("animate_trajectory", "pred_xstart", pred_xstart)
     check_index(index, x_t.shape[1], "images of the batch")
     interval = checked_integer("interval", interval, 1, hint=" (milliseconds between frames)")
+    size = _figure_size(size)
     panels = 2 if pred_xstart is not None else 1
     fig, axes = plt.subplots(1, panels, figsize=(size * panels, size), squeeze=False)
     frames = x_t.shape[0]
@@ -252,7 +299,11 @@ def animate_trajectory(x_t: torch.Tensor, pred_xstart: torch.Tensor | None = Non
 def edit_figure(result: "EditResult", top: int = 4, size: float = 2.2) -> Figure:
     """Input | mask | the best ``top`` edits, each titled with its CLIP distance, at the model's side: the
     window of the input the model edited (the subtitle says where it lies in the input). ``top`` is at least 1;
-    fewer edits than ``top`` are all shown."""
+    fewer edits than ``top`` are all shown; ``size`` (inches per picture) is a number > 0."""
+    from bdlearn.pipeline import EditResult  # here: importing the notebook helpers does not load the pipeline
+
+    if not isinstance(result, EditResult):
+        raise TypeError(f"edit_figure takes an EditResult (what bdlearn.edit returns), got {type(result).__name__}")
     top = min(whole_number("top", top, 1), result.images.shape[0])
     panels = [to_display(result.input), mask_overlay(result.input, result.mask)]
     panels += [to_display(result.images[i]) for i in range(top)]
@@ -297,11 +348,16 @@ def similarity_heatmap(similarity: torch.Tensor | np.ndarray, images: Sequence[t
     """Image–text similarities [N, M] as a heatmap, each row marked by its image, each column by its text.
 
     ``similarity[i, j]`` belongs to ``images[i]`` and ``labels[j]`` (e.g. cosine similarities of CLIP
-    embeddings), so there is one image per row and one label per column. Taught in notebook 03.
+    embeddings), so there is one image per row and one label per column. Taught in notebook 03. ``size``
+    (inches per cell) is a number > 0; ``annotate`` (True or False) writes each value in its cell.
     """
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
+    size, annotate = _figure_size(size), checked_flag("annotate", annotate)
     values = np.asarray(similarity.detach().float().cpu() if isinstance(similarity, torch.Tensor) else similarity)
+    if values.ndim != 2:
+        raise ValueError(f"similarity must be a matrix [number of images, number of labels], similarity[i, j] for "
+                         f"images[i] and labels[j]; got shape {list(values.shape)}")
     rows, cols = values.shape
     if len(images) != rows or len(labels) != cols:
         raise ValueError(f"{len(images)} images and {len(labels)} labels for a similarity of {rows} rows and {cols} "
@@ -332,11 +388,14 @@ def zero_shot_bars(images: Sequence[torch.Tensor | np.ndarray] | torch.Tensor, l
                    titles: Sequence[str] | None = None, size: float = 2.0) -> Figure:
     """Each image above a bar chart of its ``top`` most probable labels (zero-shot CLIP).
 
-    ``probabilities`` [N, len(labels)], N the number of images; ``top`` is at least 1; a label equal to
-    ``truth[i]`` is drawn green, the others grey. Taught in notebook 03.
+    ``probabilities`` [N, len(labels)], N the number of images; ``top`` is at least 1 (more than the labels shows
+    them all); a label equal to ``truth[i]`` is drawn green, the others grey; ``titles``, if given, a list of
+    strings, one per image; ``size`` (inches per picture) a number > 0. Taught in notebook 03.
     """
-    top = whole_number("top", top, 1)
+    top = min(whole_number("top", top, 1), len(labels))
+    size = _figure_size(size)
     images = list(images)
+    titles = _checked_titles(titles, len(images))
     probs = np.asarray(probabilities.detach().float().cpu() if isinstance(probabilities, torch.Tensor)
                        else probabilities)
     count = len(images)

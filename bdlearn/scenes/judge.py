@@ -18,17 +18,15 @@ muted, objects are saturated. To judge a region it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
 
+from bdlearn.checks import shown
 from bdlearn.errors import InputError
 from bdlearn.scenes.measures import read_picture, read_region
 from bdlearn.scenes.render import COLOURS, SHAPES, shape_mask
-
-if TYPE_CHECKING:
-    from bdlearn.scenes.tasks import EditTask
+from bdlearn.scenes.tasks import EditTask
 
 CHROMA_THRESHOLD = 0.35
 """Pixels at most this colourful count as background: muted backgrounds stay below
@@ -88,7 +86,9 @@ def judge_region(image: np.ndarray, mask: np.ndarray) -> Verdict:
 
 def judge_edit(image: np.ndarray, task: EditTask) -> bool:
     """True when the task's target colour and shape are found inside the task's mask of ``image`` (as
-    :func:`judge_region` takes it)."""
+    :func:`judge_region` takes it); ``task`` is an :class:`~bdlearn.scenes.tasks.EditTask` (a TypeError otherwise)."""
+    if not isinstance(task, EditTask):
+        raise TypeError(f"task must be an EditTask (make_edit_task or edit_task_suite makes one), got {shown(task)}")
     return judge_region(image, task.mask).matches(task.target_colour, task.target_shape)
 
 

@@ -59,9 +59,10 @@ def make_edit_task(seed: int, size: int = IMAGE_SIZE, kind: str | None = None, a
     """Build one random edit task from ``seed`` (a non-negative int); ``kind`` is drawn at random unless given.
 
     ``size`` is the picture's side (at least :data:`~bdlearn.scenes.render.MIN_IMAGE_SIZE`). Scenes
-    whose region would include another object are redrawn, up to ``attempts`` times.
+    whose region would include another object are redrawn, up to ``attempts`` (at least 1) times.
     """
     seed, size = checked_integer("seed", seed, 0), checked_size(size)
+    attempts = checked_integer("attempts", attempts, 1)
     rng = np.random.default_rng(seed)
     if kind is None:
         kind = str(rng.choice(TASK_KINDS))

@@ -32,7 +32,7 @@ import torch
 from open_clip import ClipLoss
 from tqdm.auto import tqdm
 
-from bdlearn.checks import checked_integer
+from bdlearn.checks import checked_integer, checked_real, shown
 from bdlearn.clip.bundle import ClipBundle
 from bdlearn.diffusion.unet import count_parameters
 from bdlearn.editing.augmentations import extending_augmentations
@@ -82,9 +82,23 @@ class ClipTrainConfig(TrainConfig):
     final_eval_size: int = 2_000
 
     def __post_init__(self) -> None:
+        """Every number checked for what it means (an :class:`~bdlearn.errors.InputError` otherwise): counts are
+        positive ints, ``weight_decay``, ``max_blur_sigma`` and ``max_noise`` finite and at least 0, ``grey_fill``
+        (a probability) and ``ema_decay`` (or None) in [0, 1]."""
         super().__post_init__()
         if self.ema_decay is not None:  # None: no average; the final weights are exported
             checked_ema_decay("ema_decay", self.ema_decay)
+        checked_integer("scenes_per_batch", self.scenes_per_batch, 1, hint=" (whole scenes rendered per step)")
+        checked_real("weight_decay", self.weight_decay, 0, hint=" (AdamW's decoupled weight decay; 0: none)")
+        checked_real("grey_fill", self.grey_fill, 0, 1, hint=" (the probability that a masked view is grey outside "
+                     "its region)")
+        checked_real("max_blur_sigma", self.max_blur_sigma, 0, hint=" (the largest blur σ of the blurry views, "
+                     "in pixels)")
+        checked_real("max_noise", self.max_noise, 0, hint=" (the largest standard deviation of the noise added to "
+                     "the blurry views)")
+        for name, what in (("eval_every", "steps between evaluations"), ("eval_size", "renders per evaluation"),
+                           ("final_eval_size", "renders of the final evaluation")):
+            checked_integer(name, getattr(self, name), 1, hint=f" ({what})")
 
 
 PRESETS: dict[str, ClipTrainConfig] = {
@@ -185,8 +199,10 @@ def zero_shot_accuracy(bundle: ClipBundle, n: int = 1_000, seed: int = 0, view: 
     random object of a random scene seen through :func:`region_mask`, everything outside set
     to 0 as Blended Diffusion shows it. Renders come from the evaluation stream (``seed``, an int of
     at least 0), never from the training one; ``n`` and ``batch_size`` (renders classified at once)
-    are positive ints.
+    are positive ints. ``bundle`` is a :class:`ClipBundle` (a TypeError otherwise).
     """
+    if not isinstance(bundle, ClipBundle):
+        raise TypeError(f"zero_shot_accuracy needs a ClipBundle (a world's is world.clip), got {shown(bundle)}")
     if view not in ("whole", "masked"):
         raise ValueError(f"unknown view {view!r}; expected 'whole' or 'masked'")
     n, batch_size = checked_integer("n", n, 1), checked_integer("batch_size", batch_size, 1)

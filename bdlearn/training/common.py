@@ -25,7 +25,7 @@ from safetensors.torch import save
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from bdlearn.checks import checked_integer, checked_real
+from bdlearn.checks import checked_integer, checked_real, checked_seed
 from bdlearn.diffusion.checks import check_module
 from bdlearn.errors import CheckpointError, first_words
 from bdlearn.files import write_whole
@@ -54,8 +54,10 @@ class TrainConfig:
 
     ``max_minutes`` stops a run early (a resumable checkpoint is kept). ``lr_schedule`` is what
     the learning rate does after its linear warm-up: stay at ``lr`` ("constant") or fall to 0 at
-    ``steps`` along a half cosine ("cosine"); see :func:`learning_rate`. ``steps`` is a positive int
-    and ``lr`` a finite number of at least 0 (0 leaves the weights as they are): an
+    ``steps`` along a half cosine ("cosine"); see :func:`learning_rate`. ``steps`` and
+    ``checkpoint_every`` are positive ints, ``warmup_steps`` and ``data_seed`` ints of at least 0,
+    ``seed`` a seed in [0, 2**32), ``lr`` and ``grad_clip`` finite numbers of at least 0 (0 leaves the
+    weights as they are), ``max_minutes`` None or one: anything else is an
     :class:`~bdlearn.errors.InputError` when the config is made, not an error from deep inside the
     optimiser, or a run that ends without a checkpoint.
     """
@@ -73,6 +75,13 @@ class TrainConfig:
     def __post_init__(self) -> None:
         checked_integer("steps", self.steps, 1, hint=" (the optimisation steps of the run)")
         checked_real("lr", self.lr, 0, hint=" (the learning rate; 0 leaves the weights as they are)")
+        checked_integer("warmup_steps", self.warmup_steps, 0, hint=" (the steps of the learning rate's linear warm-up)")
+        checked_real("grad_clip", self.grad_clip, 0, hint=" (the largest gradient norm a step applies)")
+        checked_integer("data_seed", self.data_seed, 0, hint=" (the seed of the rendered training data)")
+        checked_seed(self.seed)
+        checked_integer("checkpoint_every", self.checkpoint_every, 1, hint=" (steps between checkpoints)")
+        if self.max_minutes is not None:  # None: no time limit
+            checked_real("max_minutes", self.max_minutes, 0, hint=" (the run's time limit in minutes, or None)")
 
     def finished(self, step: int, elapsed_seconds: float) -> bool:
         """True after the last step, or once the run has used ``max_minutes``."""

@@ -15,11 +15,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from bdlearn.checks import checked_flag, checked_integer, checked_real
 from bdlearn.diffusion.losses import diffusion_training_loss
 from bdlearn.diffusion.sampling import sample
 from bdlearn.diffusion.schedule import DiffusionSchedule
 from bdlearn.diffusion.unet import UNet, UNetConfig
-from bdlearn.errors import CheckpointError
+from bdlearn.errors import CheckpointError, InputError
 from bdlearn.files import run_folder
 from bdlearn.scenes.render import sample_scenes
 from bdlearn.training.common import (
@@ -66,8 +67,18 @@ class DDPMTrainConfig(TrainConfig):
     min_snr_gamma: float | None = None
 
     def __post_init__(self) -> None:
+        """Every number and flag checked for what it means (an :class:`~bdlearn.errors.InputError` otherwise):
+        ``batch_size`` a positive int, ``sample_every`` an int of at least 0, ``ema_decay`` in [0, 1],
+        ``min_snr_gamma`` None or a finite number above 0, the flags True or False."""
         super().__post_init__()
         checked_ema_decay("ema_decay", self.ema_decay)
+        checked_integer("batch_size", self.batch_size, 1, hint=" (scenes per training step)")
+        checked_integer("sample_every", self.sample_every, 0, hint=" (steps between sample grids; 0: none)")
+        checked_flag("bf16_autocast", self.bf16_autocast)
+        checked_flag("requires_init_weights", self.requires_init_weights)
+        hint = " (Min-SNR weighting's γ, above 0; None: unweighted)"
+        if self.min_snr_gamma is not None and checked_real("min_snr_gamma", self.min_snr_gamma, 0, hint=hint) == 0:
+            raise InputError(f"min_snr_gamma must be above 0, got 0{hint}")
 
 
 PRESETS: dict[str, DDPMTrainConfig] = {

@@ -14,11 +14,14 @@ Both growths rest on one fact: a block whose last layer is zero adds nothing.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from bdlearn.checks import checked_integer, checked_seed, shown
 from bdlearn.diffusion.unet import AttentionBlock, ResBlock, UNet, UNetConfig
 from bdlearn.training.common import export_weights
 from bdlearn.worlds.checkpoint import CheckpointError, load_unet, weight_card
@@ -33,8 +36,11 @@ def grow_attention(weights: str | Path, dest: str | Path, add_resolutions: tuple
     :attr:`UNetConfig.attention_resolutions`. The new blocks' normalisation and qkv projection
     start from a seeded random initialisation and their output projection at zero. ``dest`` gets a
     copy of the card with the grown ``unet`` config, so training can start from it
-    (``init_weights``). Returns the grown config.
+    (``init_weights``). Returns the grown config. ``add_resolutions`` is a tuple of ints (a bare int
+    is a TypeError) and ``seed`` a seed in [0, 2**32).
     """
+    add_resolutions = _whole_numbers("add_resolutions", add_resolutions, 0, "(2,) for attention at 16x16")
+    seed = checked_seed(seed)
     old_config = _card_config(weights)
     factors = [2**level for level in range(len(old_config.channel_mult))]  # one per resolution level
     if unknown := sorted(set(add_resolutions) - set(factors)):
@@ -61,10 +67,13 @@ def grow_res_blocks(weights: str | Path, dest: str | Path, blocks_per_level: tup
     New blocks at an attention resolution get their attention block too, output projection at
     zero. On the way down a level's new blocks follow its old ones; on the way up they follow the
     level's first block (whose skip, the level's last activation on the way down, is unchanged).
-    Returns the grown config (its ``blocks_per_level`` are ``blocks_per_level``).
+    Returns the grown config (its ``blocks_per_level`` are ``blocks_per_level``). ``blocks_per_level``
+    is a tuple of positive ints (a bare int is a TypeError) and ``seed`` a seed in [0, 2**32).
     """
+    new_counts = _whole_numbers("blocks_per_level", blocks_per_level, 1, "(2, 1, 1) for the toy UNet's three levels")
+    seed = checked_seed(seed)
     old_config = _card_config(weights)
-    old_counts, new_counts = old_config.blocks_per_level, tuple(blocks_per_level)
+    old_counts = old_config.blocks_per_level
     if len(new_counts) != len(old_counts) or any(new < old for new, old in zip(new_counts, old_counts)):
         raise ValueError(f"blocks_per_level {new_counts} must give, for each of the {len(old_counts)} levels, "
                          f"at least the {old_counts} blocks {weights} has")
@@ -84,6 +93,15 @@ def grow_res_blocks(weights: str | Path, dest: str | Path, blocks_per_level: tup
                 _make_identity(getattr(grown, torso)[new_index][0], reads_skip=torso == "output_blocks")
     _write_grown(weights, dest, old, grown, key_map)
     return config
+
+
+def _whole_numbers(name: str, values: Any, low: int, example: str) -> tuple[int, ...]:
+    """``values`` as a tuple of ints of at least ``low``: a tuple or list of them, e.g. ``example``; a bare number or
+    a string is a TypeError, a float or a smaller number in it an InputError."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise TypeError(f"{name} must be a tuple of whole numbers, e.g. {example}, got {shown(values)}")
+    hint = f" ({name} is a tuple of whole numbers, e.g. {example})"
+    return tuple(checked_integer(f"{name}[{index}]", value, low, hint=hint) for index, value in enumerate(values))
 
 
 def _down_index_map(old_counts: tuple[int, ...], new_counts: tuple[int, ...]) -> list[int | None]:

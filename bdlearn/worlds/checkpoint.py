@@ -17,6 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
+from bdlearn.checks import shown
 from bdlearn.diffusion import UNet, UNetConfig
 from bdlearn.errors import CheckpointError, first_words
 
@@ -104,8 +105,12 @@ def load_unet(path: str | Path, config: UNetConfig, device: str | torch.device =
     """Build the ADM :class:`~bdlearn.diffusion.unet.UNet` for ``config`` and load ``path`` into it strictly.
 
     Weights stored in float16 are cast to the model's float32 parameters; with
-    ``config.use_fp16`` the torso is then cast to float16 as the reference does.
+    ``config.use_fp16`` the torso is then cast to float16 as the reference does. ``config`` is a
+    :class:`~bdlearn.diffusion.unet.UNetConfig` (a TypeError otherwise).
     """
+    if not isinstance(config, UNetConfig):
+        hint = " (UNetConfig(**config) makes one of a dict)" if isinstance(config, Mapping) else ""
+        raise TypeError(f"config must be a UNetConfig, got {shown(config)}{hint}")
     state = read_state_dict(path)
     with torch.device("meta"):  # no memory for random weights: the file's tensors are used directly
         model = UNet(replace(config, use_fp16=False))

@@ -13,9 +13,10 @@ from typing import get_args
 import torch
 
 from bdlearn.choices import WorldName
+from bdlearn.diffusion.checks import available_device
 from bdlearn.worlds.real import REAL_DEFAULTS, REAL_DIFFUSION, load_real_world
 from bdlearn.worlds.toy import TOY_DEFAULTS, TOY_DIFFUSION, load_toy_world
-from bdlearn.worlds.world import EditDefaults, ModelWorld, available_device
+from bdlearn.worlds.world import EditDefaults, ModelWorld
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,12 @@ from pathlib import Path
 import torch
 
 from bdlearn.diffusion import UNetConfig
+from bdlearn.diffusion.checks import available_device
 from bdlearn.scenes.render import CAPTION_WORDS, IMAGE_SIZE
 from bdlearn.worlds.checkpoint import CheckpointError, load_unet, weight_card
 from bdlearn.worlds.package_data import DATA_DIR, shipped_file
 from bdlearn.worlds.toy_clip import load_toy_clip
-from bdlearn.worlds.world import EditDefaults, ModelWorld, available_device
+from bdlearn.worlds.world import EditDefaults, ModelWorld
 
 #: Side of every toy-world image, in pixels.
 TOY_IMAGE_SIZE = IMAGE_SIZE
@@ -50,7 +51,8 @@ def load_toy_world(ddpm_path: str | Path | None = None, clip_path: str | Path | 
     card beside it (:func:`toy_unet_config`). Raises
     :class:`~bdlearn.worlds.checkpoint.CheckpointError` naming the file when one is corrupt,
     :class:`~bdlearn.worlds.package_data.PackageDataError` when the install lacks the shipped ones,
-    and an :class:`~bdlearn.errors.InputError` for a ``device`` this machine lacks (:func:`available_device`).
+    and an :class:`~bdlearn.errors.InputError` for a ``device`` this machine lacks
+    (:func:`~bdlearn.diffusion.checks.available_device`).
     """
     device = available_device(device)
     ddpm_path = ddpm_path or shipped_file(TOY_DDPM_WEIGHTS)

@@ -15,7 +15,7 @@ import torch
 
 from bdlearn.checks import shown
 from bdlearn.diffusion import DiffusionSchedule, UNet
-from bdlearn.errors import InputError
+from bdlearn.diffusion.checks import available_device
 
 if TYPE_CHECKING:
     from bdlearn.clip.bundle import ClipBundle
@@ -79,30 +79,10 @@ class ModelWorld:
         return DiffusionSchedule.create(**self.diffusion, respacing=respacing)
 
     def to(self, device: str | torch.device) -> ModelWorld:
-        """Move both models to ``device``, which must be one this machine has (:func:`available_device`)."""
+        """Move both models to ``device``, which must be one this machine has
+        (:func:`~bdlearn.diffusion.checks.available_device`)."""
         device = available_device(device)
         self.unet.to(device)
         self.clip.to(device)
         return self
 
-
-def available_device(device: str | torch.device) -> torch.device:
-    """``device`` as a ``torch.device``, checked to exist here; else an InputError saying what there is."""
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise InputError(f"device {device!r} is not a device torch knows; use 'cpu', or 'cuda' on a machine with "
-                         "an NVIDIA GPU") from None
-    if parsed.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise InputError(f"device {device!r}: torch sees no CUDA GPU on this machine; use 'cpu' (or leave "
-                             "device unset)")
-        if parsed.index is not None and parsed.index >= count:
-            raise InputError(f"device {device!r}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}")
-    elif parsed.type == "mps" and not torch.backends.mps.is_available():
-        raise InputError(f"device {device!r}: this machine has no Apple GPU (MPS); use 'cpu'")
-    elif parsed.type == "meta":
-        raise InputError(f"device {device!r} holds shapes, not weights: a world there cannot edit; use 'cpu' or "
-                         "'cuda' (bdlearn.machinery.cost measures memory on the meta device without a world)")
-    return parsed
