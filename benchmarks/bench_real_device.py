@@ -77,15 +77,15 @@ def synchronize(device: torch.device) -> None:
 
 
 def measure_setup(world: ModelWorld, channels_last: bool, augmentations: int, repeats: int,
-                  deadline: float) -> dict:
-    """Every batch of :data:`BATCHES` until out of memory or past ``deadline``."""
+                  deadline: float, batches: tuple[int, ...] = BATCHES) -> dict:
+    """Every batch of ``batches`` (:data:`BATCHES` by default) until out of memory or past ``deadline``."""
     device = world.device
     schedule = DiffusionSchedule.create(**REAL_DIFFUSION, respacing=REAL_DEFAULTS.respacing)
     with torch.no_grad():
         text = world.clip.encode_text(["a red ball"])
     counted = guided_step_cost(world, augmentations)
     by_batch: dict[int, dict] = {}
-    for batch in BATCHES:
+    for batch in batches:
         if time.perf_counter() > deadline:
             by_batch[batch] = {"note": "skipped: past the time limit"}
             break
@@ -130,6 +130,8 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--augmentations", type=int, default=REAL_DEFAULTS.num_augmentations)
     parser.add_argument("--repeats", type=int, default=3, help="timed steps per batch")
+    parser.add_argument("--batches", type=int, nargs="+", default=list(BATCHES),
+                        help="the batch sizes to measure, smallest first (default: %(default)s)")
     parser.add_argument("--time-limit", type=float, default=420, help="seconds; later set-ups are skipped")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -155,7 +157,8 @@ def main() -> None:
         world = random_real_world(device, half_unet=applied["fp16_torso"], half_clip=applied["fp16_clip"],
                                   channels_last=channels_last, stand_in=args.smoke)
         report["setups"][name] = {"switches_applied": applied,
-                                  **measure_setup(world, channels_last, args.augmentations, args.repeats, deadline)}
+                                  **measure_setup(world, channels_last, args.augmentations, args.repeats, deadline,
+                                                  tuple(args.batches))}
         print(name, json.dumps(report["setups"][name]), flush=True)
         del world
         if device.type == "cuda":
