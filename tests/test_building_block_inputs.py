@@ -211,3 +211,9 @@ def test_a_refusal_quotes_an_array_on_one_short_line():
         q_posterior_mean_variance(schedule, np.zeros((1, 3, 8, 8)), torch.zeros(1, 3, 8, 8), 3)
     message = str(refused.value)
     assert "\n" not in message and len(message) < 160 and message.endswith("… (ndarray)"), message
+
+
+def test_to_model_refuses_a_window_that_is_not_one():
+    with pytest.raises(TypeError, match=r"window must be an EditWindow \(choose_window\(mask, \.\.\.\) gives one\), "
+                                        r"got 'mask' \(str\)"):
+        to_model(PICTURE, MASK, "mask")

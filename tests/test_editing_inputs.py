@@ -260,3 +260,8 @@ def test_a_bool_mask_works_in_the_official_background_loss_and_float64_images_ar
         _loop(world, prompt, x_start=X.double())
     with pytest.raises(InputError, match=r"x_t must be torch.float32, the UNet's dtype, got torch.float16"):
         guided_prediction(world.unet, world.schedule("10"), X.half(), 5)
+
+
+def test_background_loss_refuses_an_lpips_that_is_not_a_module():
+    with pytest.raises(TypeError, match=r"lpips must be the LPIPS module .* or None, got 'vgg' \(str\)"):
+        background_loss(X, X, M, "vgg")

@@ -346,3 +346,10 @@ def test_to_display_reads_uint16_at_its_own_scale():
     assert np.allclose(to_display(torch.from_numpy(full.astype(np.uint16) * 257).permute(2, 0, 1)), to_display(full))
     with pytest.raises(ValueError, match=r"values in 0\.\.65535 \(16 bits\)\? divide by 65535"):
         to_display(full * 257.0)
+
+
+def test_equation_figure_and_zero_shot_bars_refuse_lists_of_another_length():
+    with pytest.raises(ValueError, match="3 terms but 2 captions: give one caption per term"):
+        equation_figure([PICTURE, "+", PICTURE], ["a", "b"])
+    with pytest.raises(ValueError, match=r"1 images but 2 truths: give one true label \(or None\) per image"):
+        zero_shot_bars([PICTURE], ["a", "b"], np.array([[0.5, 0.5]]), truth=["a", "b"])

@@ -156,3 +156,16 @@ def test_zero_shot_accuracy_of_a_world_names_the_bundle():
     with pytest.raises(TypeError, match=r"zero_shot_accuracy needs a ClipBundle \(a world's is world.clip\), got "
                                         r"'not a bundle' \(str\)"):
         zero_shot_accuracy("not a bundle", n=8)
+
+
+def test_weights_are_not_written_over_a_folder(tmp_path):
+    """export_ddpm and the growths name a folder given as dest (it failed naming a temporary file)."""
+    from bdlearn.training.grow import grow_attention
+    from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS
+
+    train_ddpm(tmp_path / "run", ONE_STEP, progress=False)
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(InputError, match=r"dest .*folder is a folder; name the weights file to write"):
+        export_ddpm(tmp_path / "run", tmp_path / "folder")
+    with pytest.raises(InputError, match=r"dest .*folder is a folder"):
+        grow_attention(TOY_DDPM_WEIGHTS, tmp_path / "folder", (2,))

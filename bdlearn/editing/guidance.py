@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bdlearn.checks import checked_choice, checked_integer, checked_real
+from bdlearn.checks import checked_choice, checked_integer, checked_real, shown
 from bdlearn.choices import ClipInput, Distance
 from bdlearn.clip.bundle import ClipBundle, cosine_distance, spherical_distance
 from bdlearn.clip.checks import check_images
@@ -110,6 +110,9 @@ def background_loss(images: Tensor, x_start: Tensor, masks: Tensor, lpips: nn.Mo
     check_images("x_start", x_start)
     check_same_shape("x_start", x_start, "images", images, hint="x_start.expand_as(images) repeats one input")
     check_masks("masks", masks, images)
+    if lpips is not None and not callable(lpips):
+        raise TypeError(f"lpips must be the LPIPS module (bdlearn.clip.perceptual.load_lpips) or None, got "
+                        f"{shown(lpips)}")
     keep = 1 - masks.to(images.dtype)  # a bool mask too
     ours, theirs = images * keep, x_start * keep
     mse = (ours - theirs).pow(2).mean(dim=(1, 2, 3))

@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-from bdlearn.checks import checked_integer
+from bdlearn.checks import checked_integer, shown
 from bdlearn.choices import WindowFit
 from bdlearn.errors import InputError
 
@@ -130,7 +130,8 @@ def mask_growth(window: EditWindow) -> int:
 
 def check_fits(image: np.ndarray, mask: np.ndarray, window: EditWindow) -> None:
     """Refuse an ``image`` that is not HxWx3 uint8 (what :func:`~bdlearn.machinery.inputs.read_image` gives),
-    a ``mask`` of another HxW, and a ``window`` chosen for a picture of another size."""
+    a ``mask`` of another HxW, and a ``window`` that is not an :class:`EditWindow` or was chosen for a picture of
+    another size."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         described = f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray) else (
             type(image).__name__)
@@ -138,6 +139,8 @@ def check_fits(image: np.ndarray, mask: np.ndarray, window: EditWindow) -> None:
     height, width = image.shape[:2]
     if np.shape(mask) != (height, width):
         raise InputError(f"mask has shape {np.shape(mask)}; it must be the image's HxW, {(height, width)}")
+    if not isinstance(window, EditWindow):
+        raise TypeError(f"window must be an EditWindow (choose_window(mask, ...) gives one), got {shown(window)}")
     if (window.image_height, window.image_width) != (height, width):
         raise InputError(f"the window was chosen for a {window.image_height}x{window.image_width} picture, and the "
                          f"image is {height}x{width}; choose it with choose_window(mask, ...) for this picture's mask")

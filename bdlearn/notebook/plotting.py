@@ -41,18 +41,19 @@ def _figure_size(size: float) -> float:
     return float(size)
 
 
-def _checked_titles(titles: Sequence[str] | None, count: int) -> list[str] | None:
-    """``titles`` as a list of ``count`` strings, one per image, or None; a single string (whose characters would
-    title the images one by one) is refused."""
+def _checked_titles(titles: Sequence[str] | None, count: int, name: str = "titles",
+                    item: str = "image") -> list[str] | None:
+    """``titles`` (the argument ``name``) as a list of ``count`` strings, one per ``item``, or None; a single string
+    (whose characters would title the items one by one) is refused."""
     if titles is None:
         return None
     if isinstance(titles, str) or not isinstance(titles, Iterable):
-        raise TypeError(f"titles must be a list of strings, one per image, got {shown(titles)}")
+        raise TypeError(f"{name} must be a list of strings, one per {item}, got {shown(titles)}")
     titles = list(titles)
     if not all(isinstance(title, str) for title in titles):
-        raise TypeError(f"titles must be a list of strings, one per image, got {shown(titles)}")
+        raise TypeError(f"{name} must be a list of strings, one per {item}, got {shown(titles)}")
     if len(titles) != count:
-        raise ValueError(f"{count} images but {len(titles)} titles: give one title per image")
+        raise ValueError(f"{count} {item}s but {len(titles)} {name}: give one {name[:-1]} per {item}")
     return titles
 
 
@@ -164,7 +165,7 @@ def equation_figure(terms: Sequence[torch.Tensor | np.ndarray | str], captions: 
     terms = list(terms)
     if not terms:
         raise ValueError("equation_figure needs at least one term (a picture or a symbol), got none")
-    captions = list(captions) if captions is not None else [""] * len(terms)
+    captions = _checked_titles(captions, len(terms), "captions", "term") or [""] * len(terms)
     terms = [term if isinstance(term, str) else to_display(term) for term in terms]  # refused before drawing
     widths = [max(0.35, 0.07 * max(len(line) for line in term.split("\n"))) if isinstance(term, str) else 1.0
               for term in terms]  # a picture is one unit wide, a symbol as wide as its longest line
@@ -402,6 +403,8 @@ def zero_shot_bars(images: Sequence[torch.Tensor | np.ndarray] | torch.Tensor, l
     if probs.shape != (count, len(labels)):
         raise ValueError(f"probabilities of shape {list(probs.shape)} for {count} images and {len(labels)} labels: "
                          "give [number of images, number of labels], probabilities[i, j] for images[i] and labels[j]")
+    if truth is not None and len(truth) != count:
+        raise ValueError(f"{count} images but {len(truth)} truths: give one true label (or None) per image")
     pictures = [to_display(image) for image in images]  # a refused image before any figure is drawn
     fig, axes = plt.subplots(2, count, figsize=(size * count, size * (1 + 0.22 * top) + 0.3), squeeze=False,
                              gridspec_kw={"height_ratios": [1, 0.22 * top + 0.1]})

@@ -27,7 +27,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from bdlearn.checks import checked_integer, checked_real, checked_seed
 from bdlearn.diffusion.checks import check_module
-from bdlearn.errors import CheckpointError, first_words
+from bdlearn.errors import CheckpointError, InputError, first_words
 from bdlearn.files import write_whole
 
 Params = ParamSpec("Params")
@@ -205,6 +205,16 @@ def machine_description(threads: int | None = None) -> str:
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {threads or torch.get_num_threads()} threads"
+
+
+def check_weights_dest(dest: str | Path) -> Path:
+    """``dest`` as the path of weights to write: a folder there is refused (the weights would go to a temporary
+    file beside it, and the error name that file)."""
+    dest = Path(dest)
+    if dest.is_dir():
+        raise InputError(f"dest {dest} is a folder; name the weights file to write, e.g. "
+                         f"{dest / 'weights.safetensors'}")
+    return dest
 
 
 def export_weights(path: Path, state_dict: dict[str, torch.Tensor], card: dict,

@@ -26,6 +26,7 @@ from bdlearn.scenes.render import sample_scenes
 from bdlearn.training.common import (
     TrainConfig,
     check_run_kind,
+    check_weights_dest,
     checked_ema_decay,
     export_weights,
     learning_rate,
@@ -224,6 +225,7 @@ def export_ddpm(run_dir: str | Path, dest: str | Path, config: DDPMTrainConfig |
     that is no DDPM run folder (missing, without ``checkpoint.pt``, a CLIP run) is a
     :class:`~bdlearn.errors.CheckpointError`.
     """
+    dest = check_weights_dest(dest)
     ckpt_path = Path(run_dir) / "checkpoint.pt"
     if not ckpt_path.is_file():
         where = "does not exist" if not Path(run_dir).exists() else "holds no checkpoint.pt"
@@ -251,7 +253,7 @@ def export_ddpm(run_dir: str | Path, dest: str | Path, config: DDPMTrainConfig |
         "training_seconds": round(sum(s["training_seconds"] for s in stages), 1),
         "machine": stage["machine"], "final_loss": history[-1][1] if history else None, "stages": stages,
     }
-    export_weights(Path(dest), weights, card)
+    export_weights(dest, weights, card)
     return card
 
 

@@ -23,7 +23,7 @@ import torch
 
 from bdlearn.checks import checked_integer, checked_seed, shown
 from bdlearn.diffusion.unet import AttentionBlock, ResBlock, UNet, UNetConfig
-from bdlearn.training.common import export_weights
+from bdlearn.training.common import check_weights_dest, export_weights
 from bdlearn.worlds.checkpoint import CheckpointError, load_unet, weight_card
 from bdlearn.worlds.toy import toy_unet_config
 
@@ -39,6 +39,7 @@ def grow_attention(weights: str | Path, dest: str | Path, add_resolutions: tuple
     (``init_weights``). Returns the grown config. ``add_resolutions`` is a tuple of ints (a bare int
     is a TypeError) and ``seed`` a seed in [0, 2**32).
     """
+    check_weights_dest(dest)
     add_resolutions = _whole_numbers("add_resolutions", add_resolutions, 0, "(2,) for attention at 16x16")
     seed = checked_seed(seed)
     old_config = _card_config(weights)
@@ -70,6 +71,7 @@ def grow_res_blocks(weights: str | Path, dest: str | Path, blocks_per_level: tup
     Returns the grown config (its ``blocks_per_level`` are ``blocks_per_level``). ``blocks_per_level``
     is a tuple of positive ints (a bare int is a TypeError) and ``seed`` a seed in [0, 2**32).
     """
+    check_weights_dest(dest)
     new_counts = _whole_numbers("blocks_per_level", blocks_per_level, 1, "(2, 1, 1) for the toy UNet's three levels")
     seed = checked_seed(seed)
     old_config = _card_config(weights)
