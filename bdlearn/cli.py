@@ -145,13 +145,14 @@ def _resolved(path: Path) -> Path:
         raise InputError(f"{path}: its symbolic links loop or cannot be followed ({err})") from None
 
 
-def _check_out(out: Path, inputs: list[Path], force: bool) -> None:
-    """Refuse an output folder the run could not write, or should not, before any work is done."""
+def _check_out(out: Path, inputs: list[Path], force: bool, demo: bool = False) -> None:
+    """Refuse an output folder the run (``demo``: bdlearn demo, else edit) could not write, or should not, before
+    any work is done."""
     if out.is_symlink() and not out.exists():
         raise InputError(f"--out {out} is a symbolic link to nothing; remove it or choose another folder")
     resolved = _resolved(out)
     for path in inputs:
-        written_over = _resolved(path).parent == resolved and _ours(path.name)
+        written_over = _resolved(path).parent == resolved and _ours(path.name, demo)
         if _resolved(path) == resolved or written_over:
             raise InputError(f"--out {out} would overwrite the input {path}; choose another folder")
     if out.exists() and not out.is_dir():
@@ -160,7 +161,7 @@ def _check_out(out: Path, inputs: list[Path], force: bool) -> None:
         raise InputError(f"{out} exists and is not empty; pass --force to write into it")
     if out.is_dir():
         for path in out.iterdir():
-            if _ours(path.name) and not path.is_file():
+            if _ours(path.name, demo) and not path.is_file():
                 raise InputError(f"{path} is not a file, and bdlearn writes a file of that name; move it, or "
                                  "choose another --out")
     _check_writable(f"--out {out}", out)
@@ -252,9 +253,9 @@ _LOCK_NAME = ".bdlearn-lock"
 _IN_PROGRESS = re.compile(r"\.(?P<name>.+)\.(?P<stage>partial|earlier)")
 
 
-def _ours(name: str) -> bool:
-    """Whether a file called ``name`` is one bdlearn's edit or demo writes."""
-    return bool(_EDIT_NAME.fullmatch(name)) or name in _OUTPUT_NAMES + _DEMO_NAMES
+def _ours(name: str, demo: bool = True) -> bool:
+    """Whether a file called ``name`` is one bdlearn's edit writes, or with ``demo`` one edit or demo writes."""
+    return bool(_EDIT_NAME.fullmatch(name)) or name in _OUTPUT_NAMES + (_DEMO_NAMES if demo else ())
 
 
 def _in_progress(path: Path) -> re.Match | None:
@@ -410,7 +411,7 @@ def _demo(args: argparse.Namespace) -> int:
         raise InputError("--invert-mask: the demo judges its task's own region, which an inverted mask leaves as "
                          "it was; edit the demo's input.png and mask.png with bdlearn edit --invert-mask instead")
     out = Path(args.out)
-    _check_out(out, [], args.force)
+    _check_out(out, [], args.force, demo=True)
     _check_figure_backend()
     task = make_edit_task(args.task_seed)
     image = np.round(task.image * 255).astype(np.uint8)  # the pixels of input.png
@@ -489,10 +490,11 @@ def _grow(args: argparse.Namespace) -> int:
         raise InputError(f"--out {args.out}: a part of that path is a file, not a folder")
     _check_writable(f"--out {args.out}", Path(args.out).parent)
     if args.attention:
-        config = grow_attention(args.weights, args.out, tuple(args.attention), seed=args.seed)
+        config = grow_attention(args.weights, args.out, tuple(args.attention), seed=args.seed, overwrite=args.force)
         grown = f"attention at downsample factors {config.attention_resolutions}"
     else:
-        config = grow_res_blocks(args.weights, args.out, tuple(args.res_blocks), seed=args.seed)
+        config = grow_res_blocks(args.weights, args.out, tuple(args.res_blocks), seed=args.seed,
+                                 overwrite=args.force)
         grown = f"residual blocks per level {config.blocks_per_level}"
     print(f"wrote {args.out} with its card: {grown}, "
           f"computing exactly what {args.weights} does. Train it on with\n"

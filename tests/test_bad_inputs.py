@@ -1036,6 +1036,23 @@ def test_out_is_refused_only_where_it_would_write_over_an_input(tmp_path, capsys
         _check_out(tmp_path / "out", [], force=True)
 
 
+def test_edit_force_into_a_demo_folder_may_read_the_demo_input_it_does_not_write(tmp_path):
+    from bdlearn.cli import _check_out
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    for name in ("input.png", "mask.png", "edit_00.png"):
+        (out / name).write_bytes(b"")
+    _check_out(out, [out / "input.png", out / "mask.png"], force=True)  # edit writes neither
+    with pytest.raises(InputError, match="would overwrite the input .*edit_00.png"):
+        _check_out(out, [out / "edit_00.png", out / "mask.png"], force=True)
+    (out / "input.png").unlink()
+    (out / "input.png").mkdir()
+    _check_out(out, [], force=True)  # edit writes no input.png: a folder of that name is not in its way
+    with pytest.raises(InputError, match="input.png is not a file, and bdlearn writes a file of that name"):
+        _check_out(out, [], force=True, demo=True)
+
+
 def test_a_value_starting_with_a_dash_gets_a_hint(files, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["edit", *files, "--out", str(tmp_path / "o"), "--clip-weight", "-inf"])

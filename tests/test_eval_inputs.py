@@ -98,3 +98,30 @@ def test_the_cost_helpers_take_a_world_by_name_and_refuse_other_things(world, mo
         guided_step_cost(world.clip, 0)
     with pytest.raises(ValueError, match="unknown world 'bogus'"):
         plan_batches("bogus", 1, 1, 0)
+
+
+@pytest.mark.parametrize("names", [("edit_00.png", "report.json", "figure.png"), ("notes.txt", "figure.png"),
+                                   ("figure.png",), ("checkpoint.pt",)])
+def test_an_out_folder_with_other_files_is_refused_before_anything_is_written(world, tmp_path, names):
+    out = tmp_path / "eval"
+    out.mkdir()
+    for name in names:
+        (out / name).write_bytes(b"mine")
+    with pytest.raises(InputError, match=r"holds other files than an evaluation's \(and no eval.json\), which merge "
+                                         r"could write over; choose a new or empty --out folder"):
+        _evaluate(world, toy_tasks(1), out)
+    assert sorted(entry.name for entry in out.iterdir()) == sorted(names)
+    assert all((out / name).read_bytes() == b"mine" for name in names)
+
+
+def test_an_out_folder_with_only_evaluation_files_is_taken(world, tmp_path):
+    out = tmp_path / "eval"
+    out.mkdir()
+    (out / "items-1-of-2.jsonl").write_text("")  # another shard that began first, before its eval.json
+    (out / ".eval.json.123.partial").write_text("")
+    (out / ".bdlearn-lock").write_text("")
+    path, count = _evaluate(world, toy_tasks(2), out, shard=Shard(0, 2, "test"))
+    assert (out / "eval.json").is_file() and count == len(path.read_text().splitlines())
+    (out / "notes.txt").write_text("mine")  # beside an evaluation's eval.json: a resume goes on
+    path, count = _evaluate(world, toy_tasks(2), out, shard=Shard(0, 2, "test"), resume=True)
+    assert count == 0

@@ -169,3 +169,20 @@ def test_weights_are_not_written_over_a_folder(tmp_path):
         export_ddpm(tmp_path / "run", tmp_path / "folder")
     with pytest.raises(InputError, match=r"dest .*folder is a folder"):
         grow_attention(TOY_DDPM_WEIGHTS, tmp_path / "folder", (2,))
+
+
+def test_existing_weights_are_replaced_only_when_asked(tmp_path):
+    """The shipped toy weights, or the weights a growth starts from, are not written over by accident."""
+    from bdlearn.training.grow import grow_res_blocks
+    from bdlearn.worlds.toy import TOY_DDPM_WEIGHTS
+
+    train_ddpm(tmp_path / "run", ONE_STEP, progress=False)
+    dest = tmp_path / "weights.safetensors"
+    dest.write_bytes(b"mine")
+    with pytest.raises(InputError, match=r"dest .*weights.safetensors exists; pass overwrite=True to replace it"):
+        export_ddpm(tmp_path / "run", dest)
+    assert dest.read_bytes() == b"mine"
+    export_ddpm(tmp_path / "run", dest, overwrite=True)
+    assert dest.read_bytes() != b"mine"
+    with pytest.raises(InputError, match=r"exists; pass overwrite=True"):
+        grow_res_blocks(TOY_DDPM_WEIGHTS, TOY_DDPM_WEIGHTS, (2, 2, 2))

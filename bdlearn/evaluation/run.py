@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -181,6 +182,24 @@ def _check_description(out: Path, description: dict[str, Any]) -> bool:
     return True
 
 
+#: What evaluations write in their folder: eval.json, shard files, merge's outputs, and bdlearn's hidden lock, write
+#: probe and temporary files (``.NAME.partial``, ``.NAME.earlier``, ``.NAME.<process id>.partial``).
+#: What an evaluation's folder holds before its eval.json is whole: shard files, bdlearn's lock, its probe of the
+#: folder and the partial eval.json (records, table and figure come with a merge, which needs eval.json).
+_BEGUN_EVALUATION_FILE = re.compile(r"items-\d+-of-\d+\.jsonl|\.bdlearn-lock|\.bdlearn-write-test-.*"
+                                    r"|\.eval\.json\.(\d+\.)?partial")
+
+
+def _check_folder(out: Path) -> None:
+    """Refuse an existing ``out`` without eval.json that holds files no evaluation writes (an edit's, a training
+    run's, a user's): merge would write over them. Shards starting together find it empty or with their own files."""
+    if not out.is_dir() or (out / "eval.json").exists():
+        return
+    if any(not _BEGUN_EVALUATION_FILE.fullmatch(path.name) for path in out.iterdir()):
+        raise InputError(f"{out} holds other files than an evaluation's (and no eval.json), which merge could "
+                         "write over; choose a new or empty --out folder")
+
+
 def _take_back(out: Path, path: Path, created: bool) -> None:
     """Remove what a run that stopped before its first record wrote (``out/eval.json``, its empty shard file
     ``path``, the folder ``out`` if it ``created`` it), unless another shard has begun there: a corrected run then
@@ -211,6 +230,7 @@ def run_evaluation(world: ModelWorld | str, tasks: Sequence[EvalTask], methods: 
     world = shared_world(world) if isinstance(world, str) else world
     _check_prompt_lengths(world, tasks)
     items = eval_items(tasks, methods, repetitions, seed)
+    _check_folder(out)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     other_splits = sorted({count for _, count in shard_files(out).values()} - {shard.count})

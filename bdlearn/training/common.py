@@ -25,7 +25,7 @@ from safetensors.torch import save
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from bdlearn.checks import checked_integer, checked_real, checked_seed
+from bdlearn.checks import checked_flag, checked_integer, checked_real, checked_seed
 from bdlearn.diffusion.checks import check_module
 from bdlearn.errors import CheckpointError, InputError, first_words
 from bdlearn.files import write_whole
@@ -207,13 +207,17 @@ def machine_description(threads: int | None = None) -> str:
     return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {threads or torch.get_num_threads()} threads"
 
 
-def check_weights_dest(dest: str | Path) -> Path:
+def check_weights_dest(dest: str | Path, overwrite: bool = False) -> Path:
     """``dest`` as the path of weights to write: a folder there is refused (the weights would go to a temporary
-    file beside it, and the error name that file)."""
+    file beside it, and the error name that file), and so is an existing file unless ``overwrite`` (weights such as
+    the toy world's own, or the ones a growth starts from, are not replaced by accident)."""
     dest = Path(dest)
     if dest.is_dir():
         raise InputError(f"dest {dest} is a folder; name the weights file to write, e.g. "
                          f"{dest / 'weights.safetensors'}")
+    if not checked_flag("overwrite", overwrite) and dest.exists():
+        raise InputError(f"dest {dest} exists; pass overwrite=True to replace it (bdlearn grow: --force), or name "
+                         "another file")
     return dest
 
 

@@ -210,12 +210,12 @@ def train_ddpm(out_dir: str | Path, config: DDPMTrainConfig | str = "quick", res
             break
     else:
         step = config.steps
-    card = export_ddpm(out_dir, out_dir / "toy_ddpm.safetensors", config)
+    card = export_ddpm(out_dir, out_dir / "toy_ddpm.safetensors", config, overwrite=True)  # the run's own export
     return {"steps": step, "elapsed": elapsed, "history": history, "out_dir": str(out_dir), "card": card}
 
 
 def export_ddpm(run_dir: str | Path, dest: str | Path, config: DDPMTrainConfig | None = None,
-                notes: str | None = None) -> dict:
+                notes: str | None = None, overwrite: bool = False) -> dict:
     """Write the EMA weights of ``run_dir/checkpoint.pt`` to ``dest`` (safetensors) with a JSON card.
 
     Works on a run in progress too (its latest checkpoint). ``notes`` (e.g. how the run's settings
@@ -223,9 +223,9 @@ def export_ddpm(run_dir: str | Path, dest: str | Path, config: DDPMTrainConfig |
     stages recorded in those weights' card, so the card's ``steps`` and ``training_seconds`` count
     all the training behind the weights and ``stages`` lists each part. Returns the card. A ``run_dir``
     that is no DDPM run folder (missing, without ``checkpoint.pt``, a CLIP run) is a
-    :class:`~bdlearn.errors.CheckpointError`.
+    :class:`~bdlearn.errors.CheckpointError`; an existing ``dest`` is replaced only with ``overwrite``.
     """
-    dest = check_weights_dest(dest)
+    dest = check_weights_dest(dest, overwrite)
     ckpt_path = Path(run_dir) / "checkpoint.pt"
     if not ckpt_path.is_file():
         where = "does not exist" if not Path(run_dir).exists() else "holds no checkpoint.pt"

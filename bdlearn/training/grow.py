@@ -29,7 +29,7 @@ from bdlearn.worlds.toy import toy_unet_config
 
 
 def grow_attention(weights: str | Path, dest: str | Path, add_resolutions: tuple[int, ...],
-                   seed: int = 0) -> UNetConfig:
+                   seed: int = 0, overwrite: bool = False) -> UNetConfig:
     """Write ``weights`` (toy DDPM weights with their card) to ``dest`` with attention added.
 
     ``add_resolutions`` are downsample factors (2 = 16x16 at 32x32), as in
@@ -37,9 +37,9 @@ def grow_attention(weights: str | Path, dest: str | Path, add_resolutions: tuple
     start from a seeded random initialisation and their output projection at zero. ``dest`` gets a
     copy of the card with the grown ``unet`` config, so training can start from it
     (``init_weights``). Returns the grown config. ``add_resolutions`` is a tuple of ints (a bare int
-    is a TypeError) and ``seed`` a seed in [0, 2**32).
+    is a TypeError) and ``seed`` a seed in [0, 2**32); an existing ``dest`` is replaced only with ``overwrite``.
     """
-    check_weights_dest(dest)
+    check_weights_dest(dest, overwrite)
     add_resolutions = _whole_numbers("add_resolutions", add_resolutions, 0, "(2,) for attention at 16x16")
     seed = checked_seed(seed)
     old_config = _card_config(weights)
@@ -59,7 +59,7 @@ def grow_attention(weights: str | Path, dest: str | Path, add_resolutions: tuple
 
 
 def grow_res_blocks(weights: str | Path, dest: str | Path, blocks_per_level: tuple[int, ...],
-                    seed: int = 0) -> UNetConfig:
+                    seed: int = 0, overwrite: bool = False) -> UNetConfig:
     """Write ``weights`` to ``dest`` with more residual blocks per resolution level.
 
     ``blocks_per_level`` gives the new count of blocks on the way down for each level of
@@ -69,9 +69,10 @@ def grow_res_blocks(weights: str | Path, dest: str | Path, blocks_per_level: tup
     zero. On the way down a level's new blocks follow its old ones; on the way up they follow the
     level's first block (whose skip, the level's last activation on the way down, is unchanged).
     Returns the grown config (its ``blocks_per_level`` are ``blocks_per_level``). ``blocks_per_level``
-    is a tuple of positive ints (a bare int is a TypeError) and ``seed`` a seed in [0, 2**32).
+    is a tuple of positive ints (a bare int is a TypeError) and ``seed`` a seed in [0, 2**32); an existing
+    ``dest`` is replaced only with ``overwrite``.
     """
-    check_weights_dest(dest)
+    check_weights_dest(dest, overwrite)
     new_counts = _whole_numbers("blocks_per_level", blocks_per_level, 1, "(2, 1, 1) for the toy UNet's three levels")
     seed = checked_seed(seed)
     old_config = _card_config(weights)
