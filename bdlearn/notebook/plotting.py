@@ -314,8 +314,8 @@ def edit_figure(result: "EditResult", top: int = 4, size: float = 2.2) -> Figure
     where = ("the whole input" if window.is_whole_image else
              f"the {window.side}x{window.side} window at ({window.left}, {window.top}) of the "
              f"{window.image_width}x{window.image_height} input")
-    shown = " ".join("".join(c if c.isprintable() else " " for c in result.prompt).split())  # no tabs or newlines
-    fig.suptitle(f"“{shown}”: {where}, edited at {window.model_side}x{window.model_side}", fontsize=10)
+    prompt = " ".join("".join(c if c.isprintable() else " " for c in result.prompt).split())  # no tabs or newlines
+    fig.suptitle(f"“{prompt}”: {where}, edited at {window.model_side}x{window.model_side}", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -365,7 +365,7 @@ def similarity_heatmap(similarity: torch.Tensor | np.ndarray, images: Sequence[t
                          "columns: similarity[i, j] belongs to images[i] and labels[j]")
     thumbnails = [to_display(image) for image in images]  # a refused image before any figure is drawn
     fig, ax = plt.subplots(figsize=(size * cols + 2.2, size * rows + 1.6))
-    shown = ax.imshow(values, cmap="viridis", aspect="equal")
+    heat = ax.imshow(values, cmap="viridis", aspect="equal")
     ax.set_xticks(range(cols), labels, rotation=40, ha="right", fontsize=8)
     ax.set_yticks([])
     if annotate:
@@ -379,7 +379,7 @@ def similarity_heatmap(similarity: torch.Tensor | np.ndarray, images: Sequence[t
         thumbnail = OffsetImage(picture, zoom=zoom, interpolation="nearest")
         ax.add_artist(AnnotationBbox(thumbnail, (0, i), xycoords=("axes fraction", "data"), xybox=(-size * 40, 0),
                                      boxcoords="offset points", frameon=False))
-    fig.colorbar(shown, ax=ax, fraction=0.04, pad=0.02)
+    fig.colorbar(heat, ax=ax, fraction=0.04, pad=0.02)
     fig.tight_layout()
     return fig
 
